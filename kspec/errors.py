@@ -1,0 +1,191 @@
+"""Diagnostics for every stage: one error type that carries a spec path and, once located, a source position.
+
+Imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Literal
+
+PathItem = str | int
+Path = tuple[PathItem, ...]
+
+#: Every diagnostic code kspec emits, with a one-line description. Codes are never renamed once released.
+CODES: dict[str, str] = {
+    "yaml-syntax": "the file is not valid YAML",
+    "yaml-unsafe": "the YAML uses a construct kspec refuses (Python tags, custom tags)",
+    "yaml-limits": "the YAML exceeds a size, depth or alias bound",
+    "duplicate-key": "a mapping names the same key twice",
+    "missing-field": "a required field of the document is absent",
+    "unknown-field": "the document has a field kspec does not know",
+    "wrong-type": "a field has a value of the wrong type or out of range",
+    "bad-version": "the `kspec:` format version is not supported",
+    "unknown-variable": "`${name}` names no variable or block parameter",
+    "bad-override": "a `--set path=value` override does not apply to the spec",
+    "unknown-layer": "a layer type is neither a Keras layer nor a registered plugin",
+    "unsafe-layer": "a layer that runs arbitrary code (Lambda, TFSMLayer, ...) is refused",
+    "unknown-argument": "a layer or object has no such keyword argument",
+    "missing-argument": "a required keyword argument is absent",
+    "bad-value": "an argument's value is not one Keras accepts",
+    "unknown-object": "an optimizer, loss, metric, initializer, ... name Keras does not know",
+    "unknown-op": "an `op:` entry names a function outside the keras.ops allow-list",
+    "unknown-block": "a `block:` entry names no block",
+    "unknown-model": "a `model:` entry or output names no model of the spec",
+    "unknown-input": "an `inputs:` entry names no layer, input or block output",
+    "unknown-output": "an output names no layer of the model",
+    "duplicate-name": "two layers, inputs or models share a name",
+    "bad-name": "a name is not usable as a Keras layer name",
+    "cycle": "layers feed each other in a cycle",
+    "no-output": "a model has no output",
+    "no-input": "a layer has nothing to take input from",
+    "unused-layer": "a layer's output is never used (warning)",
+    "shape-mismatch": "a layer cannot accept the shape it receives",
+    "unchecked-layer": "static shape inference does not know this layer; `--deep` checks it (note)",
+    "keras-rejected": "Keras refused the layer while building the model",
+    "data-mismatch": "the data's shapes do not match the model's inputs or outputs",
+    "data-error": "the data section cannot be loaded",
+    "train-error": "the train section is inconsistent with the model",
+}
+
+Severity = Literal["error", "warning", "note"]
+
+
+@dataclass
+class SpecError(Exception):
+    """A problem in a spec, at a path inside the document and (once located) a file position.
+
+    Stages create errors with a path only; `Document.locate` fills in file, line and column.
+    """
+
+    message: str
+    path: Path = ()
+    code: str = "invalid"
+    hint: str | None = None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    severity: Severity = "error"
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return render_text(self)
+
+    def __hash__(self) -> int:
+        return hash((self.message, self.path, self.code, self.file, self.line, self.column))
+
+    def prefixed(self, prefix: Path) -> SpecError:
+        """The same error with `prefix` put in front of its path."""
+        return replace(self, path=(*prefix, *self.path))
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["path"] = format_path(self.path)
+        return data
+
+
+def format_path(path: Sequence[PathItem]) -> str:
+    """`("model", "layers", 3, "filters")` -> `model.layers[3].filters`."""
+    out = ""
+    for item in path:
+        if isinstance(item, int):
+            out += f"[{item}]"
+        else:
+            out += f".{item}" if out else str(item)
+    return out
+
+
+def closest(word: str, choices: Iterable[str], n: int = 1) -> list[str]:
+    """Names close to `word`, best first; case-insensitive matches win."""
+    pool = list(choices)
+    lowered = {c.lower(): c for c in pool}
+    if word.lower() in lowered and lowered[word.lower()] != word:
+        return [lowered[word.lower()]]
+    return difflib.get_close_matches(word, pool, n=n, cutoff=0.6)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A `did you mean 'x'?` hint, or None when nothing is close."""
+    match = closest(word, choices)
+    return f"did you mean '{match[0]}'?" if match else None
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """`repr(value)` cut to `limit` characters with control characters escaped, safe to echo in a message."""
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
+def _sort_key(err: SpecError) -> tuple[str, int, int, str]:
+    return (err.file or "", err.line or 0, err.column or 0, err.code)
+
+
+def sort_errors(errors: Iterable[SpecError]) -> list[SpecError]:
+    """Errors in file order, duplicates dropped."""
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for err in sorted(errors, key=_sort_key):
+        key = (err.file, err.line, err.column, err.code, err.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(err)
+    return out
+
+
+def render_text(err: SpecError) -> str:
+    """`file:line:col: error: message [code]` then `at path` and `hint:` lines (mypy style)."""
+    where = ":".join(str(p) for p in (err.file, err.line, err.column) if p is not None)
+    head = f"{where}: " if where else ""
+    lines = [f"{head}{err.severity}: {err.message} [{err.code}]"]
+    if err.path:
+        lines.append(f"    at {format_path(err.path)}")
+    lines.extend(f"    note: {note}" for note in err.notes)
+    if err.hint:
+        lines.append(f"    hint: {err.hint}")
+    return "\n".join(lines)
+
+
+def render_github(err: SpecError) -> str:
+    """A GitHub Actions workflow command that annotates the line."""
+    kind = {"error": "error", "warning": "warning", "note": "notice"}[err.severity]
+    props = ",".join(
+        f"{k}={v}" for k, v in (("file", err.file), ("line", err.line), ("col", err.column)) if v is not None
+    )
+    text = err.message + (f" (hint: {err.hint})" if err.hint else "")
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return f"::{kind} {props},title=kspec [{err.code}]::{text}"
+
+
+def render_json(errors: Sequence[SpecError]) -> str:
+    return json.dumps([e.to_dict() for e in errors], indent=2)
+
+
+def is_error(err: SpecError) -> bool:
+    return err.severity == "error"
+
+
+class SpecErrors(Exception):
+    """All diagnostics found in one spec; raised when at least one of them is an error."""
+
+    def __init__(self, errors: Sequence[SpecError]) -> None:
+        self.errors = sort_errors(errors)
+        super().__init__(f"{sum(map(is_error, self.errors))} error(s)")
+
+    def __str__(self) -> str:
+        return "\n".join(render_text(e) for e in self.errors)
+
+
+def raise_all(errors: Iterable[SpecError]) -> list[SpecError]:
+    """Raise `SpecErrors` when any diagnostic is an error; else return the warnings and notes."""
+    found = list(errors)
+    if any(map(is_error, found)):
+        raise SpecErrors(found)
+    return sort_errors(found)

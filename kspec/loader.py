@@ -1,0 +1,184 @@
+"""Stage 1, read: YAML text -> `Document` (plain data plus a map from spec path to line and column).
+
+Safe by construction: PyYAML's pure-Python SafeLoader (no Python tags), YAML 1.2 numbers and booleans,
+duplicate keys refused, and bounds on size, depth and alias expansion. Imports yaml and the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+
+from .errors import Path, SpecError, SpecErrors, shorten
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+MAX_SCALAR = 10_000
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema booleans and floats (`1e-3` is a float, `no` is a string)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+_SAFE_TAGS = {
+    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "binary", "timestamp")
+}
+
+
+@dataclass
+class Document:
+    """A parsed spec file: its data and where each path starts in the text."""
+
+    file: str
+    data: Any
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> FsPath:
+        return FsPath(self.file).resolve().parent
+
+    def locate(self, err: SpecError) -> SpecError:
+        """`err` with file, line and column of the longest prefix of its path that has a position."""
+        if err.line is not None:
+            return err if err.file else replace(err, file=self.file)
+        path = err.path
+        while path and path not in self.positions:
+            path = path[:-1]
+        line, col = self.positions.get(path, (1, 1))
+        return replace(err, file=self.file, line=line, column=col)
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Builder:
+    """Turns a composed node tree into plain data, recording positions and enforcing bounds."""
+
+    def __init__(self, loader: _Loader) -> None:
+        self.loader = loader
+        self.positions: dict[Path, tuple[int, int]] = {(): (1, 1)}
+        self.count = 0
+
+    def error(self, node: yaml.Node, message: str, code: str, path: Path, hint: str | None = None) -> SpecError:
+        line, col = _mark(node)
+        return SpecError(message, path, code, hint=hint, line=line, column=col)
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.error(node, f"the document expands to more than {MAX_NODES} nodes", "yaml-limits", path,
+                             "aliases may be multiplying a mapping; write the values out or use blocks")
+        if len(path) > MAX_DEPTH:
+            raise self.error(node, f"the document nests deeper than {MAX_DEPTH} levels", "yaml-limits", path)
+        if node.tag not in _SAFE_TAGS:
+            raise self.error(node, f"the tag {shorten(node.tag, 60)} is not allowed", "yaml-unsafe", path,
+                             "kspec reads plain YAML only; remove the tag")
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            out = []
+            for i, item in enumerate(node.value):
+                self.positions.setdefault((*path, i), _mark(item))
+                out.append(self.build(item, (*path, i)))
+            return out
+        if isinstance(node.value, str) and len(node.value) > MAX_SCALAR:
+            raise self.error(node, f"a scalar is longer than {MAX_SCALAR} characters", "yaml-limits", path)
+        return self.loader.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for src in sources:
+                    value = self.build(src, path)
+                    if not isinstance(value, dict):
+                        raise self.error(src, "a merge key `<<` needs a mapping", "yaml-syntax", path)
+                    for k, v in value.items():
+                        merged.setdefault(k, v)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.error(key_node, "mapping keys must be plain scalars", "yaml-syntax", path)
+            key = self.loader.construct_object(key_node)
+            if isinstance(key, bool | float) or key is None:
+                key = key_node.value
+            if key in out:
+                first = self.positions.get((*path, key), (0, 0))[0]
+                raise self.error(key_node, f"duplicate key {shorten(key, 60)} (first given on line {first})",
+                                 "duplicate-key", (*path, key), "each key may appear once; remove one of them")
+            self.positions[(*path, key)] = _mark(key_node)
+            out[key] = self.build(value_node, (*path, key))
+        for k, v in merged.items():
+            out.setdefault(k, v)
+        return out
+
+
+def _yaml_error(exc: yaml.YAMLError, file: str) -> SpecError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    code = "yaml-syntax"
+    hint = None
+    if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in str(problem):
+        code, hint = "yaml-unsafe", "kspec reads plain YAML only; remove the tag"
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return SpecError(f"invalid YAML: {problem}", (), code, hint=hint, file=file, line=line, column=col)
+
+
+def parse_text(text: str, file: str = "<string>") -> Document:
+    """Parse YAML text into a `Document`; raises `SpecErrors` for bad YAML."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise SpecErrors([SpecError(f"the file is larger than {MAX_BYTES} bytes", (), "yaml-limits",
+                                    file=file, line=1, column=1)])
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        builder = _Builder(loader)
+        data = builder.build(node, ()) if node is not None else None
+    except SpecError as err:
+        raise SpecErrors([replace(err, file=file)]) from None
+    except yaml.YAMLError as exc:
+        raise SpecErrors([_yaml_error(exc, file)]) from None
+    except RecursionError:
+        raise SpecErrors([SpecError(f"the document nests deeper than {MAX_DEPTH} levels", (), "yaml-limits",
+                                    file=file, line=1, column=1)]) from None
+    finally:
+        loader.dispose()
+    return Document(file, data, builder.positions)
+
+
+def read(path: str | FsPath) -> Document:
+    """Read and parse a spec file. OSError (missing file, no permission) propagates as an environment error."""
+    p = FsPath(path)
+    with p.open("rb") as fh:
+        raw = fh.read(MAX_BYTES + 1)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecErrors([SpecError(f"the file is not UTF-8 text (byte {exc.start})", (), "yaml-syntax",
+                                    file=str(path), line=1, column=1)]) from None
+    return parse_text(text, str(path))
