@@ -1,0 +1,300 @@
+"""Stage 3, resolve: `Spec` -> named graphs of nodes (blocks expanded, repeats unrolled, implicit chaining, auto names).
+
+Imports kspec only (no keras, no pydantic models beyond reading them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import Path, SpecError, did_you_mean
+from .expand import substitute
+from .loader import Document
+from .spec import LayerEntry, ModelSpec, Spec
+
+NodeKind = Literal["input", "layer", "use", "model", "op"]
+
+
+@dataclass
+class Node:
+    """One call in a model graph: an input, a layer, a reused layer, a nested model or a keras.ops function."""
+
+    name: str
+    kind: NodeKind
+    type: str
+    args: dict[str, Any] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+    path: Path = ()
+    arg_paths: dict[str, Path] = field(default_factory=dict)
+    block: tuple[str, ...] = ()
+    layer: str = ""
+
+    @property
+    def trainable(self) -> bool:
+        return self.args.get("trainable", True) is not False
+
+
+@dataclass
+class ModelGraph:
+    """A functional model: nodes in definition order, input and output node names."""
+
+    name: str
+    path: Path
+    nodes: dict[str, Node]
+    inputs: list[str]
+    outputs: list[str]
+    description: str | None = None
+
+    def order(self) -> list[Node]:
+        """Nodes in topological order (inputs first); the graph must be acyclic."""
+        seen: set[str] = set()
+        out: list[Node] = []
+
+        def visit(name: str) -> None:
+            if name in seen or name not in self.nodes:
+                return
+            seen.add(name)
+            for dep in self.nodes[name].inputs:
+                visit(dep)
+            out.append(self.nodes[name])
+
+        for name in self.nodes:
+            visit(name)
+        return out
+
+    def consumers(self) -> dict[str, list[str]]:
+        users: dict[str, list[str]] = {n: [] for n in self.nodes}
+        for node in self.nodes.values():
+            for dep in node.inputs:
+                users.setdefault(dep, []).append(node.name)
+        return users
+
+
+@dataclass
+class Resolved:
+    """A spec ready for checking, drawing and compiling."""
+
+    doc: Document
+    spec: Spec
+    models: dict[str, ModelGraph]
+    main: str
+    layers: dict[str, Node] = field(default_factory=dict)
+
+    def model_order(self) -> list[str]:
+        """Model names so that every model comes after the models it nests."""
+        out: list[str] = []
+
+        def visit(name: str, stack: tuple[str, ...]) -> None:
+            if name in out or name in stack or name not in self.models:
+                return
+            for node in self.models[name].nodes.values():
+                if node.kind == "model":
+                    visit(node.type, (*stack, name))
+            out.append(name)
+
+        for name in self.models:
+            visit(name, ())
+        return out
+
+
+def snake_case(name: str) -> str:
+    """Keras's auto-name rule: `Conv2D` -> `conv2d`, `BatchNormalization` -> `batch_normalization`."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+@dataclass
+class _Scope:
+    model: str
+    prefix: str = ""
+    block: tuple[str, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
+    env: dict[str, Any] | None = None
+    stack: tuple[str, ...] = ()
+
+
+class _Resolver:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.errors: list[SpecError] = []
+        self.layer_names: dict[str, Path] = {}
+        self.counters: dict[str, int] = {}
+        self.reserved = {e.name for m in spec.all_models().values() for e in m.layers if e.name}
+        self.nodes: dict[str, Node] = {}
+
+    # -- naming -----------------------------------------------------------------------------------------------
+    def auto_name(self, base: str) -> str:
+        while True:
+            k = self.counters.get(base, 0)
+            self.counters[base] = k + 1
+            name = base if k == 0 else f"{base}_{k}"
+            if name not in self.reserved and name not in self.layer_names and name not in self.nodes:
+                return name
+
+    def claim(self, name: str, path: Path, spec_wide: bool) -> None:
+        if name in self.nodes or (spec_wide and name in self.layer_names):
+            self.errors.append(SpecError(f"the name '{name}' is used twice", (*path, "name"), "duplicate-name",
+                                         hint="layer names must be unique in a spec; rename one of them"))
+        if spec_wide:
+            self.layer_names.setdefault(name, path)
+
+    # -- models -----------------------------------------------------------------------------------------------
+    def model(self, name: str, spec: ModelSpec, path: Path) -> ModelGraph:
+        self.nodes = {}
+        scope = _Scope(model=name)
+        inputs = self.model_inputs(name, set())
+        for in_name, in_spec in inputs.items():
+            ipath = (*path, "inputs", in_name) if in_name in spec.inputs else (*path, "layers", 0)
+            self.claim(in_name, ipath, spec_wide=False)
+            self.nodes[in_name] = Node(in_name, "input", "Input", in_spec, [], ipath, layer=in_name)
+        prev = next(iter(inputs)) if len(inputs) == 1 else None
+        self.entries(spec.layers, (*path, "layers"), scope, prev)
+        outputs = []
+        for i, out in enumerate(spec.output_names or [self.last]):
+            target = scope.aliases.get(out, out)
+            if target not in self.nodes:
+                opath = (*path, "outputs", i) if isinstance(spec.outputs, list) else (*path, "outputs")
+                self.errors.append(SpecError(f"output '{out}' is not a layer of model '{name}'", opath,
+                                             "unknown-output", hint=did_you_mean(out, self.nodes)))
+            outputs.append(target)
+        return ModelGraph(name, path, self.nodes, list(inputs), outputs, spec.description)
+
+    def model_inputs(self, name: str, seen: set[str]) -> dict[str, Any]:
+        """Input name -> {shape, dtype}; a model whose inputs are omitted takes those of its first nested model."""
+        spec = self.spec.all_models().get(name)
+        if spec is None or name in seen:
+            return {}
+        if spec.inputs:
+            return {k: {"shape": list(v.shape), "dtype": v.dtype} for k, v in spec.inputs.items()}
+        first = spec.layers[0]
+        if first.model is not None:
+            return self.model_inputs(first.model, seen | {name})
+        return {}
+
+    # -- entries ----------------------------------------------------------------------------------------------
+    def entries(self, entries: list[LayerEntry], path: Path, scope: _Scope, prev: str | None) -> str | None:
+        for i, entry in enumerate(entries):
+            for rep in range(entry.repeat or 1):
+                prev = self.entry(entry, (*path, i), scope, prev, rep)
+            self.last = prev
+        return prev
+
+    def resolve_inputs(self, entry: LayerEntry, path: Path, scope: _Scope, prev: str | None, rep: int) -> list[str]:
+        names = entry.input_names
+        if names is None or rep > 0:
+            if prev is None:
+                self.errors.append(SpecError("this layer has no input: nothing comes before it", path, "no-input",
+                                             hint="name its input with `inputs: [...]`"))
+                return []
+            return [prev]
+        return [scope.aliases.get(n, scope.prefix + n if scope.prefix + n in self.nodes else n) for n in names]
+
+    def entry(self, entry: LayerEntry, path: Path, scope: _Scope, prev: str | None, rep: int) -> str | None:
+        inputs = self.resolve_inputs(entry, path, scope, prev, rep)
+        args: dict[str, Any] = entry.args
+        if scope.env is not None:
+            args = substitute(args, scope.env, path, self.errors)
+        suffix = f"_{rep + 1}" if (entry.repeat or 1) > 1 else ""
+        if entry.block is not None:
+            return self.block(entry, path, scope, inputs, args, suffix)
+        kind = entry.kind
+        if kind == "type":
+            assert entry.type is not None
+            defaults = self.spec.defaults.get(entry.type, {})
+            arg_paths = {k: ("defaults", entry.type, k) for k in defaults} | {k: (*path, k) for k in args}
+            args = {**defaults, **args}
+            base, node_kind, type_name = snake_case(entry.type.split(">")[-1]), "layer", entry.type
+        elif kind == "op":
+            assert entry.op is not None
+            arg_paths = {k: (*path, k) for k in args}
+            base, node_kind, type_name = entry.op, "op", entry.op
+        elif kind == "model":
+            assert entry.model is not None
+            arg_paths = {k: (*path, k) for k in args}
+            base, node_kind, type_name = entry.model, "model", entry.model
+        else:
+            assert entry.use is not None
+            arg_paths = {k: (*path, k) for k in args}
+            base, node_kind, type_name = entry.use, "use", entry.use
+        local = (entry.name + suffix) if entry.name else None
+        if local is not None:
+            name = scope.prefix + local
+        elif node_kind == "model" and base not in self.nodes:
+            name = base
+        elif node_kind == "use":
+            name = base if base not in self.nodes else self.auto_name(f"{base}_call")
+        else:
+            name = scope.prefix + self.auto_name(base) if not scope.prefix else self.auto_name(scope.prefix + base)
+        self.claim(name, path, spec_wide=node_kind in ("layer", "op"))
+        layer = entry.use if node_kind == "use" else name
+        node = Node(name, node_kind, type_name, args, inputs, path, arg_paths, scope.block, layer or name)  # type: ignore[arg-type]
+        self.nodes[name] = node
+        if local is not None and scope.prefix:
+            scope.aliases[local] = name
+        return name
+
+    def block(self, entry: LayerEntry, path: Path, scope: _Scope, inputs: list[str], args: dict[str, Any],
+              suffix: str) -> str | None:
+        assert entry.block is not None
+        block = self.spec.blocks.get(entry.block)
+        if block is None:
+            self.errors.append(SpecError(f"no block named '{entry.block}'", (*path, "block"), "unknown-block",
+                                         hint=did_you_mean(entry.block, self.spec.blocks) or "define it under `blocks:`"))
+            return inputs[0] if inputs else None
+        if entry.block in scope.stack:
+            self.errors.append(SpecError(f"block '{entry.block}' contains itself", (*path, "block"), "cycle"))
+            return None
+        bpath: Path = ("blocks", entry.block)
+        for key in args:
+            if key not in block.params:
+                self.errors.append(SpecError(f"block '{entry.block}' has no parameter '{key}'", (*path, key),
+                                             "unknown-argument", hint=did_you_mean(key, block.params)))
+        env = {**self.spec.vars, **(scope.env or {}), **block.params, **args}
+        for key, default in block.params.items():
+            if default is None and key not in args:
+                self.errors.append(SpecError(f"block '{entry.block}' needs parameter '{key}'", (*path, "block"),
+                                             "missing-argument", hint=f"add `{key}: ...`"))
+        instance = entry.name + suffix if entry.name else self.auto_name(entry.block)
+        if len(inputs) != len(block.inputs):
+            self.errors.append(SpecError(
+                f"block '{entry.block}' takes {len(block.inputs)} input(s) ({', '.join(block.inputs)}), "
+                f"received {len(inputs)}", (*path, "inputs"), "unknown-input"))
+        inner = _Scope(scope.model, f"{scope.prefix}{instance}_", (*scope.block, instance),
+                       dict(zip(block.inputs, inputs, strict=False)), env, (*scope.stack, entry.block))
+        first = inputs[0] if inputs else None
+        last = self.entries(block.layers, (*bpath, "layers"), inner, first)
+        out = inner.aliases.get(block.output, block.output) if block.output else last
+        if block.output and out not in self.nodes:
+            self.errors.append(SpecError(f"block output '{block.output}' is not a layer of the block",
+                                         (*bpath, "output"), "unknown-output"))
+        scope.aliases[(entry.name + suffix) if entry.name else instance] = out or ""
+        return out
+
+
+def resolve(doc: Document, spec: Spec) -> tuple[Resolved, list[SpecError]]:
+    """Expand every model of `spec` into a `ModelGraph`; returns the graphs and the errors found on the way."""
+    r = _Resolver(spec)
+    models: dict[str, ModelGraph] = {}
+    layers: dict[str, Node] = {}
+    for name, mspec in spec.all_models().items():
+        models[name] = r.model(name, mspec, spec.model_path(name))
+        layers.update({n.name: n for n in models[name].nodes.values() if n.kind == "layer"})
+    main = _main_model(spec, models)
+    return Resolved(doc, spec, models, main, layers), r.errors
+
+
+def _main_model(spec: Spec, models: dict[str, ModelGraph]) -> str:
+    wanted = getattr(spec.train, "model", None) if spec.train is not None else None
+    if isinstance(wanted, str) and wanted in models:
+        return wanted
+    return list(models)[-1]
+
+
+def iter_nodes(resolved: Resolved) -> Iterator[tuple[ModelGraph, Node]]:
+    for graph in resolved.models.values():
+        for node in graph.nodes.values():
+            yield graph, node

@@ -1,0 +1,206 @@
+"""Stage 2, parse: Pydantic models of the spec document; Pydantic errors become located `SpecError`s.
+
+Imports pydantic and kspec; never keras.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+
+from .base import StrictModel
+from .errors import Path, SpecError, did_you_mean
+from .spec_data import DataSpec
+from .spec_train import TrainSpec
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
+#: Keys of a layer entry that are kspec's own; every other key is a keyword argument of the layer.
+RESERVED_KEYS = ("type", "name", "inputs", "repeat", "block", "use", "model", "op")
+#: Exactly one of these says what a layer entry is.
+ENTRY_KINDS = ("type", "block", "use", "model", "op")
+
+Name = str
+
+
+class InputSpec(StrictModel):
+    """A model input, `keras.Input(shape, dtype, name)` without the batch axis."""
+
+    shape: list[int | None] = Field(description="shape without the batch axis, e.g. [28, 28, 1]; null for any size")
+    dtype: str = Field("float32", description="dtype of the input tensor, e.g. float32 or int32")
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _positive(self) -> InputSpec:
+        if any(d is not None and not 0 < d <= 1_000_000 for d in self.shape):
+            raise ValueError("every input dimension must be a positive integer or null")
+        return self
+
+
+class LayerEntry(StrictModel):
+    """One entry of `layers:`. Exactly one of `type`, `block`, `use`, `model`, `op` says what it is.
+
+    Every key that is not reserved is a keyword argument of the layer (or a parameter of the block, or an argument of
+    the op).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str | None = Field(None, description="Keras layer class name (e.g. Dense, Conv2D) or `package>Name` plugin")
+    name: str | None = Field(None, pattern=NAME_PATTERN, description="layer name; defaults to a snake_case auto name")
+    inputs: list[str] | str | None = Field(None, description="names this layer takes as input; default: previous layer")
+    repeat: int | None = Field(None, ge=1, le=1000, description="stack this entry N times in sequence")
+    block: str | None = Field(None, description="instantiate a block of `blocks:`; other keys are its parameters")
+    use: str | None = Field(None, description="call an existing layer again (shared weights)")
+    model: str | None = Field(None, description="call another model of this spec as a layer")
+    op: str | None = Field(None, description="a keras.ops function from the allow-list, e.g. mean, square, subtract")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> LayerEntry:
+        given = [k for k in ENTRY_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(f"a layer entry needs exactly one of {', '.join(ENTRY_KINDS)} (found: {found})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ENTRY_KINDS if getattr(self, k) is not None)
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The layer's keyword arguments (everything that is not a reserved key)."""
+        return dict(self.model_extra or {})
+
+    @property
+    def input_names(self) -> list[str] | None:
+        return [self.inputs] if isinstance(self.inputs, str) else self.inputs
+
+
+class BlockSpec(StrictModel):
+    """A reusable group of layers with parameters, instantiated by `{block: NAME, ...params}`."""
+
+    description: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict, description="parameter -> default (null: required)")
+    inputs: list[str] = Field(default_factory=lambda: ["input"], description="names of the block's inputs")
+    layers: list[LayerEntry] = Field(min_length=1)
+    output: str | None = Field(None, description="the layer whose output is the block's; default: the last")
+
+
+class ModelSpec(StrictModel):
+    """A functional model: named inputs, a graph of layers, outputs."""
+
+    description: str | None = None
+    inputs: dict[str, InputSpec] = Field(
+        default_factory=dict, description="input name -> shape; may be omitted when the first entry is `model:`"
+    )
+    layers: list[LayerEntry] = Field(min_length=1)
+    outputs: list[str] | str | None = Field(None, description="output layer names; default: the last layer")
+
+    @property
+    def output_names(self) -> list[str] | None:
+        return [self.outputs] if isinstance(self.outputs, str) else self.outputs
+
+
+class Spec(StrictModel):
+    """A kspec document: one or several models, their data and how to train them."""
+
+    kspec: Literal[1] = Field(description="format version of the spec language")
+    name: str = Field(pattern=NAME_PATTERN, description="spec name; also the run folder's name")
+    description: str = ""
+    vars: dict[str, Any] = Field(default_factory=dict, description="variables usable as ${name} anywhere below")
+    defaults: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="layer type -> default keyword arguments for every layer of that type"
+    )
+    blocks: dict[str, BlockSpec] = Field(default_factory=dict, description="reusable parameterised groups of layers")
+    plugins: list[str] = Field(default_factory=list, description="registered plugin packages whose layers are used")
+    model: ModelSpec | None = Field(None, description="the model (use `models:` for several)")
+    models: dict[str, ModelSpec] | None = Field(None, description="several named models, e.g. generator, gan")
+    data: DataSpec | None = None
+    train: TrainSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_model_section(self) -> Spec:
+        if (self.model is None) == (self.models is None):
+            raise ValueError("give exactly one of `model:` (one model) or `models:` (several named models)")
+        return self
+
+    def all_models(self) -> dict[str, ModelSpec]:
+        """Models by name; a single `model:` is named after the spec."""
+        if self.models is not None:
+            return dict(self.models)
+        assert self.model is not None
+        return {self.name: self.model}
+
+    def model_path(self, name: str) -> Path:
+        """Document path of model `name`."""
+        return ("model",) if self.model is not None else ("models", name)
+
+
+_TYPE_NAMES = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "literal_error": "one of the allowed values",
+}
+
+
+def _convert(err: Any, data: Any, model_fields: dict[str, list[str]]) -> SpecError:
+    loc: Path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = loc[:-1]
+        choices = model_fields.get(_model_at(parent), [])
+        return SpecError(
+            f"unknown field '{loc[-1]}'", loc, "unknown-field", hint=did_you_mean(str(loc[-1]), choices)
+        )
+    if kind == "missing":
+        return SpecError(f"missing field '{loc[-1]}'", loc[:-1], "missing-field", hint=f"add `{loc[-1]}:`")
+    if kind == "value_error":
+        msg = str(err.get("ctx", {}).get("error", err["msg"]))
+        return SpecError(msg, loc, "wrong-type")
+    expected = _TYPE_NAMES.get(kind)
+    msg = f"expected {expected}" if expected else err["msg"][0].lower() + err["msg"][1:]
+    if kind == "literal_error" and loc == ("kspec",):
+        return SpecError("unsupported spec format version", loc, "bad-version", hint="this kspec reads `kspec: 1`")
+    return SpecError(msg, loc, "wrong-type")
+
+
+def _model_at(path: Path) -> str:
+    """Name of the Pydantic model at a document path (for did-you-mean over its fields)."""
+    keys = [p for p in path if isinstance(p, str)]
+    if not keys:
+        return "Spec"
+    head = keys[0]
+    if head in ("model", "models"):
+        depth = len(keys) - (1 if head == "model" else 2)
+        tail = keys[-1] if depth else ""
+        return {"": "ModelSpec", "inputs": "InputSpec"}.get(tail, "InputSpec" if "inputs" in keys else "ModelSpec")
+    if head == "blocks":
+        return "BlockSpec"
+    return {"data": "DataSpec", "train": "TrainSpec"}.get(head, "Spec")
+
+
+def _fields() -> dict[str, list[str]]:
+    return {m.__name__: list(m.model_fields) for m in (Spec, ModelSpec, InputSpec, BlockSpec, DataSpec, TrainSpec)}
+
+
+def parse(data: Any) -> Spec:
+    """Validate plain data as a `Spec`; raises `SpecErrors` with every problem at its document path."""
+    from .errors import SpecErrors
+
+    if not isinstance(data, dict):
+        raise SpecErrors([SpecError("a spec must be a mapping at the top level", (), "wrong-type",
+                                    hint="start with `kspec: 1` and `name: ...`")])
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        fields = _fields()
+        raise SpecErrors([_convert(e, data, fields) for e in exc.errors()]) from None
