@@ -8,7 +8,7 @@ against are built from the registries, so adding a source or a step is one decor
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Union
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -405,8 +405,12 @@ def _union(table: dict[str, Any]) -> Any:
     return Annotated[Union[tuple(table.values())], Field(discriminator="type")]  # noqa: UP007
 
 
-Source = Annotated[_union(SOURCES), BeforeValidator(_bare_name)]
-Step = Annotated[_union(STEPS), BeforeValidator(_bare_name)]
+if TYPE_CHECKING:
+    Source = SourceBase
+    Step = StepBase
+else:
+    Source = Annotated[_union(SOURCES), BeforeValidator(_bare_name)]
+    Step = Annotated[_union(STEPS), BeforeValidator(_bare_name)]
 
 
 class DataSpec(StrictModel):
@@ -472,14 +476,15 @@ def explain_error(err: dict[str, Any], data: Any) -> tuple[tuple[Any, ...], str,
         table = _registry_for(path)
         if table is None:
             return None
-        tag = str(_tag_of(_value_at(data, path)))
+        tag = _tag_of(_value_at(data, path)) or "?"
         what = "source" if table is SOURCES else "preprocessing step"
         return path, f"unknown {what} '{tag}'", "bad-value", did_you_mean(tag, table) or f"one of: {', '.join(table)}"
     if err["type"] == "extra_forbidden" and len(path) >= 2:
         owner = path[:-1]
         table = _registry_for(owner[:-1]) if isinstance(owner[-1], int) else _registry_for(owner)
-        tag = _tag_of(_value_at(data, owner))
-        if table is not None and tag in table:
+        owner_tag = _tag_of(_value_at(data, owner))
+        if table is not None and owner_tag in table:
+            tag = str(owner_tag)
             fields = [f for f in table[tag].model_fields if f != "type"]
             hint = did_you_mean(str(path[-1]), fields) or (f"`{tag}` takes: {', '.join(fields)}" if fields else None)
             return path, f"unknown field '{path[-1]}' for `{tag}`", "unknown-field", hint

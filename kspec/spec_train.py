@@ -104,4 +104,4 @@ class TrainSpec(StrictModel):
     @property
     def gan_settings(self) -> GanSpec:
         """The GAN settings, defaults filled in."""
-        return self.gan or GanSpec()
+        return self.gan or GanSpec.model_validate({})
