@@ -82,6 +82,7 @@ class Resolved:
     models: dict[str, ModelGraph]
     main: str
     layers: dict[str, Node] = field(default_factory=dict)
+    diagnostics: list[SpecError] = field(default_factory=list)
 
     def model_order(self) -> list[str]:
         """Model names so that every model comes after the models it nests."""

@@ -1,0 +1,98 @@
+"""kspec: declarative YAML model specs, validated without Keras and compiled to Keras 3 functional models.
+
+The façade: `load`, `validate`, `build`, `train`, `draw`. Heavy stages (Keras, TensorFlow) are imported inside
+the functions that need them, so `import kspec` and `kspec.validate` stay light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import SpecError, SpecErrors
+
+if TYPE_CHECKING:
+    from .compiler import Compiled
+    from .graph import Resolved
+    from .loader import Document
+
+__all__ = ["SpecError", "SpecErrors", "build", "check", "load", "validate", "__version__"]
+__version__ = "0.1.0"
+
+
+def _located(doc: Document, errors: Sequence[SpecError]) -> SpecErrors:
+    return SpecErrors([doc.locate(e) for e in errors])
+
+
+def load(path: str | Path, overrides: Sequence[str] = ()) -> Resolved:
+    """Read, expand, parse and resolve a spec file; raises `SpecErrors` with located diagnostics.
+
+    Args:
+        path: the spec file.
+        overrides: `dotted.path=value` strings applied before validation (`--set`).
+    """
+    from . import expand, graph, loader, spec
+
+    doc = loader.read(path)
+    try:
+        data = expand.apply_overrides(doc.data, overrides)
+        data = expand.expand_document(data)
+        parsed = spec.parse(data)
+    except SpecErrors as exc:
+        raise _located(doc, exc.errors) from None
+    doc.data = data
+    resolved, errors = graph.resolve(doc, parsed)
+    resolved.diagnostics = [doc.locate(e) for e in errors]
+    return resolved
+
+
+def check(resolved: Resolved, *, plugins: Sequence[str] | None = None, allow_unsafe: bool = False) -> list[SpecError]:
+    """Run the graph, argument and shape checks; raises `SpecErrors` when any error is found.
+
+    Returns:
+        The warnings and notes (unused layers, layers static inference could not check).
+    """
+    from . import checks, shapes
+    from . import plugins as plugin_registry
+
+    ctx = checks.Context(plugins=list(plugin_registry.registered()) if plugins is None else plugins,
+                         allow_unsafe=allow_unsafe)
+    found = [*resolved.diagnostics, *checks.run(resolved, ctx)]
+    if not any(e.severity == "error" for e in found):
+        found += shapes.infer(resolved).errors
+    located = [resolved.doc.locate(e) for e in found]
+    if any(e.severity == "error" for e in located):
+        raise SpecErrors(located)
+    return located
+
+
+def validate(path: str | Path, overrides: Sequence[str] = (), *, deep: bool = False,
+             allow_unsafe: bool = False) -> list[SpecError]:
+    """Validate a spec file without importing Keras (with `deep`, also build it).
+
+    Returns:
+        Warnings and notes; raises `SpecErrors` when the spec is invalid.
+    """
+    resolved = load(path, overrides)
+    found = check(resolved, allow_unsafe=allow_unsafe)
+    if deep:
+        compile_resolved(resolved)
+    return found
+
+
+def compile_resolved(resolved: Resolved) -> Compiled:
+    """Build the Keras models of an already checked spec; Keras errors come back located."""
+    from . import compiler
+
+    try:
+        return compiler.build(resolved)
+    except SpecErrors as exc:
+        raise _located(resolved.doc, exc.errors) from None
+
+
+def build(path: str | Path, overrides: Sequence[str] = (), *, allow_unsafe: bool = False) -> Compiled:
+    """Validate and build a spec into Keras functional models."""
+    resolved = load(path, overrides)
+    check(resolved, allow_unsafe=allow_unsafe)
+    return compile_resolved(resolved)

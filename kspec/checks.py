@@ -1,0 +1,170 @@
+"""Stage 4, check: graph and argument checks over a resolved spec; each check yields `SpecError`s.
+
+Imports kspec only (the catalogue is plain JSON data); never keras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+
+from . import catalog
+from .errors import Path, SpecError, did_you_mean
+from .graph import ModelGraph, Node, Resolved
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the person running kspec allowed; nothing in a spec can change it."""
+
+    plugins: Collection[str] = ()
+    allow_unsafe: bool = False
+
+
+Check = Callable[[Resolved, Context], Iterator[SpecError]]
+
+
+def _arg_path(node: Node, rel: Path) -> Path:
+    """Map a path relative to a layer entry onto the document (an argument may come from `defaults:`)."""
+    if rel and isinstance(rel[0], str) and rel[0] in node.arg_paths:
+        return (*node.arg_paths[rel[0]], *rel[1:])
+    return (*node.path, *rel)
+
+
+def check_layer_arguments(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """Every layer type exists (or is a registered plugin) and its arguments match the Keras signature."""
+    for graph in res.models.values():
+        for node in graph.nodes.values():
+            if node.kind == "layer":
+                for err in catalog.check_layer(node.type, node.args, plugins=ctx.plugins,
+                                               allow_unsafe=ctx.allow_unsafe):
+                    yield err.__class__(**{**err.__dict__, "path": _arg_path(node, err.path)})
+
+
+def check_ops(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """`op:` entries name allow-listed keras.ops functions with known arguments."""
+    for graph in res.models.values():
+        for node in graph.nodes.values():
+            if node.kind != "op":
+                continue
+            info = catalog.op_info(node.type)
+            if info is None:
+                yield SpecError(f"'{node.type}' is not an allowed keras.ops function", (*node.path, "op"),
+                                "unknown-op", hint=did_you_mean(node.type, catalog.op_names()))
+                continue
+            for key in node.args:
+                if key not in info.params:
+                    yield SpecError(f"keras.ops.{node.type} has no argument '{key}'", (*node.path, key),
+                                    "unknown-argument", hint=did_you_mean(key, info.params))
+
+
+def check_references(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """Inputs name existing nodes; `use:` names an existing layer; `model:` names another model."""
+    for graph in res.models.values():
+        for node in graph.nodes.values():
+            for i, name in enumerate(node.inputs):
+                if name not in graph.nodes:
+                    yield SpecError(f"'{name}' is not a layer or input of model '{graph.name}'",
+                                    (*node.path, "inputs", i), "unknown-input", hint=did_you_mean(name, graph.nodes))
+            if node.kind == "use" and node.layer not in res.layers:
+                yield SpecError(f"no layer named '{node.layer}' to call again", (*node.path, "use"),
+                                "unknown-input", hint=did_you_mean(node.layer, res.layers))
+            if node.kind == "model":
+                if node.type not in res.models:
+                    yield SpecError(f"no model named '{node.type}'", (*node.path, "model"), "unknown-model",
+                                    hint=did_you_mean(node.type, res.models))
+                elif node.type == graph.name:
+                    yield SpecError(f"model '{graph.name}' cannot contain itself", (*node.path, "model"), "cycle")
+
+
+def check_cycles(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """No node feeds itself, directly or through others; nested models form no loop either."""
+    for graph in res.models.values():
+        cycle = _find_cycle({n.name: n.inputs for n in graph.nodes.values()})
+        if cycle:
+            yield SpecError(f"layers form a cycle: {' → '.join(cycle)}", graph.nodes[cycle[0]].path, "cycle",
+                            hint="a layer's inputs must come from layers that do not depend on it")
+    nesting = {name: [n.type for n in g.nodes.values() if n.kind == "model"] for name, g in res.models.items()}
+    cycle = _find_cycle(nesting)
+    if cycle and len(cycle) > 2:
+        yield SpecError(f"models nest each other in a cycle: {' → '.join(cycle)}", res.models[cycle[0]].path, "cycle")
+
+
+def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        stack.append(name)
+        for dep in edges.get(name, []):
+            if dep not in edges:
+                continue
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep):], dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[name] = 2
+        return None
+
+    for name in edges:
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return None
+
+
+def check_outputs(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """Every model has at least one input and one output."""
+    for graph in res.models.values():
+        if not graph.outputs:
+            yield SpecError(f"model '{graph.name}' has no output", graph.path, "no-output",
+                            hint="list its outputs under `outputs:`")
+        if not graph.inputs:
+            yield SpecError(f"model '{graph.name}' has no input", graph.path, "no-input",
+                            hint="declare `inputs: {x: {shape: [...]}}` or start with a `model:` entry")
+
+
+def check_unused(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """A layer whose output nobody uses is probably a wiring mistake (warning)."""
+    for graph in res.models.values():
+        users = graph.consumers()
+        for node in graph.nodes.values():
+            if not users.get(node.name) and node.name not in graph.outputs:
+                what = "input" if node.kind == "input" else "layer"
+                yield SpecError(f"the output of {what} '{node.name}' is never used", node.path, "unused-layer",
+                                severity="warning", hint="feed it to a layer or list it under `outputs:`")
+
+
+def check_names(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """Model names are usable as Keras names and do not collide with layer names."""
+    for name, graph in res.models.items():
+        if name in res.layers:
+            yield SpecError(f"model '{name}' has the same name as a layer", graph.path, "duplicate-name",
+                            hint="Keras needs distinct names for nested models and layers")
+
+
+#: Every check, run in order by `run`.
+CHECKS: tuple[Check, ...] = (
+    check_names,
+    check_references,
+    check_cycles,
+    check_outputs,
+    check_layer_arguments,
+    check_ops,
+    check_unused,
+)
+
+
+def run(res: Resolved, ctx: Context | None = None) -> list[SpecError]:
+    """All diagnostics of all checks (errors, warnings and notes)."""
+    ctx = ctx or Context()
+    return [err for check in CHECKS for err in check(res, ctx)]
+
+
+def nodes_of(graph: ModelGraph, kind: str) -> list[Node]:
+    return [n for n in graph.nodes.values() if n.kind == kind]

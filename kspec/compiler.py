@@ -1,0 +1,246 @@
+"""Stage 5, build: resolved graphs -> Keras 3 functional models; Keras errors come back as located `SpecError`s.
+
+One of the few modules that import keras.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import catalog, plugins
+from .errors import Path, SpecError, SpecErrors
+from .graph import ModelGraph, Node, Resolved
+
+if TYPE_CHECKING:
+    import keras
+
+_NESTED_LAYER_ARGS = ("layer", "backward_layer")
+
+
+@dataclass
+class Compiled:
+    """The Keras models of a spec, by name, and which nested models each one freezes."""
+
+    models: dict[str, keras.Model]
+    main: str
+    frozen: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def model(self) -> keras.Model:
+        return self.models[self.main]
+
+    @contextmanager
+    def freezing(self, name: str) -> Iterator[keras.Model]:
+        """Model `name` with the nested models it marks `trainable: false` frozen for the duration."""
+        subs = [self.models[s] for s in self.frozen.get(name, ())]
+        before = [s.trainable for s in subs]
+        for sub in subs:
+            sub.trainable = False
+        try:
+            yield self.models[name]
+        finally:
+            for sub, flag in zip(subs, before, strict=True):
+                sub.trainable = flag
+
+
+def to_keras_config(value: Any) -> Any:
+    """`{type: X, **args}` -> Keras's `{"class_name": X, "config": args}`, recursively; other values unchanged."""
+    if isinstance(value, dict):
+        if "type" in value:
+            rest = {k: to_keras_config(v) for k, v in value.items() if k != "type"}
+            return {"class_name": value["type"], "config": rest}
+        return {k: to_keras_config(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_keras_config(v) for v in value]
+    return value
+
+
+def _rejected(exc: Exception, node: Node) -> SpecError:
+    text = " ".join(str(exc).split())
+    if len(text) > 400:
+        text = text[:397] + "..."
+    path: Path = node.path
+    for arg in node.args:
+        if re.search(rf"`{re.escape(arg)}`|\b{re.escape(arg)}=", text):
+            path = node.arg_paths.get(arg, (*node.path, arg))
+            break
+    return SpecError(f"Keras rejected {node.type} '{node.name}': {text}", path, "keras-rejected")
+
+
+def make_layer(type_name: str, args: dict[str, Any], name: str | None) -> Any:
+    """Instantiate a Keras layer (or application, or registered plugin layer) from a spec entry."""
+    import keras
+
+    trainable = args.get("trainable", True)
+    kwargs = {k: v for k, v in args.items() if k not in _NESTED_LAYER_ARGS and k != "trainable"}
+    kwargs = to_keras_config(kwargs)
+    for key in _NESTED_LAYER_ARGS:
+        inner = args.get(key)
+        if isinstance(inner, dict):
+            inner_args = {k: v for k, v in inner.items() if k != "type"}
+            kwargs[key] = make_layer(str(inner["type"]), inner_args, inner_args.pop("name", None))
+    if name is not None:
+        kwargs["name"] = name
+    if ">" in type_name:
+        plugins.load(type_name.split(">")[0])
+        cls = keras.saving.get_registered_object(type_name)
+        if cls is None:
+            raise ValueError(f"the plugin does not register a layer named '{type_name}'")
+        layer = cls(**kwargs)
+    else:
+        info = catalog.layer_info(type_name)
+        if info is None:
+            raise ValueError(f"'{type_name}' is not in kspec's catalogue of Keras layers")
+        if info.is_application:
+            layer = getattr(keras.applications, info.name)(**kwargs)
+        else:
+            layer = getattr(keras.layers, info.name)(**kwargs)
+    if trainable is False:
+        layer.trainable = False
+    return layer
+
+
+def _call_op(node: Node, tensors: list[Any]) -> Any:
+    import keras
+
+    if catalog.op_info(node.type) is None:
+        raise ValueError(f"'{node.type}' is not an allowed keras.ops function")
+    out = getattr(keras.ops, node.type)(*tensors, **node.args)
+    out._keras_history.operation.name = node.name
+    return out
+
+
+class _Builder:
+    def __init__(self, res: Resolved) -> None:
+        self.res = res
+        self.layers: dict[str, Any] = {}
+        self.models: dict[str, Any] = {}
+        self.frozen: dict[str, set[str]] = {}
+        self.errors: list[SpecError] = []
+
+    def order(self) -> list[str]:
+        """Models after the models they nest and after the models that define layers they reuse."""
+        owner = {n.name: g.name for g in self.res.models.values() for n in g.nodes.values() if n.kind == "layer"}
+        deps = {
+            name: {n.type if n.kind == "model" else owner.get(n.layer, name)
+                   for n in g.nodes.values() if n.kind in ("model", "use")} - {name}
+            for name, g in self.res.models.items()
+        }
+        out: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in out:
+                return
+            for dep in sorted(deps.get(name, ())):
+                visit(dep)
+            out.append(name)
+
+        for name in self.res.models:
+            visit(name)
+        return out
+
+    def model(self, graph: ModelGraph) -> None:
+        import keras
+
+        tensors: dict[str, Any] = {}
+        for node in graph.order():
+            ins = [tensors[i] for i in node.inputs if i in tensors]
+            if len(ins) != len(node.inputs):
+                return
+            try:
+                tensors[node.name] = self.call(node, ins, graph)
+            except Exception as exc:  # Keras raises ValueError, TypeError, NotImplementedError, ...
+                self.errors.append(_rejected(exc, node))
+                return
+        try:
+            self.models[graph.name] = keras.Model(
+                inputs=[tensors[i] for i in graph.inputs] if len(graph.inputs) > 1 else tensors[graph.inputs[0]],
+                outputs=[tensors[o] for o in graph.outputs] if len(graph.outputs) > 1 else tensors[graph.outputs[0]],
+                name=graph.name,
+            )
+        except Exception as exc:
+            self.errors.append(SpecError(f"Keras could not assemble model '{graph.name}': {exc}", graph.path,
+                                         "keras-rejected"))
+
+    def call(self, node: Node, ins: list[Any], graph: ModelGraph) -> Any:
+        import keras
+
+        arg = ins[0] if len(ins) == 1 else ins
+        if node.kind == "input":
+            return keras.Input(shape=tuple(node.args["shape"]), dtype=node.args.get("dtype"), name=node.name)
+        if node.kind == "op":
+            return _call_op(node, ins)
+        if node.kind == "model":
+            if node.args.get("trainable") is False:
+                self.frozen.setdefault(graph.name, set()).add(node.type)
+            return self.models[node.type](arg)
+        if node.kind == "use":
+            return self.layers[node.layer](arg)
+        layer = make_layer(node.type, node.args, node.name)
+        self.layers[node.name] = layer
+        return layer(arg)
+
+
+def build(res: Resolved) -> Compiled:
+    """Build every model of a resolved spec with Keras; raises `SpecErrors` (unlocated) on failure."""
+    builder = _Builder(res)
+    for name in builder.order():
+        if name in res.models:
+            builder.model(res.models[name])
+        if builder.errors:
+            break
+    if builder.errors:
+        raise SpecErrors(builder.errors)
+    return Compiled(builder.models, res.main, builder.frozen)
+
+
+def _shape(shape: Any) -> list[int | None]:
+    return [None if d is None else int(d) for d in shape]
+
+
+def _count(weights: list[Any]) -> int:
+    import math
+
+    return sum(math.prod(w.shape) for w in weights)
+
+
+def summarize(compiled: Compiled, spec_name: str) -> dict[str, Any]:
+    """The `kspec build --json` document: per model its params, input/output shapes and layers."""
+    models = []
+    for name, model in compiled.models.items():
+        with compiled.freezing(name):
+            shapes = _output_shapes(model)
+            layers = [
+                {
+                    "name": op.name,
+                    "class": type(op).__name__,
+                    "output_shape": shapes.get(op.name),
+                    "params": int(op.count_params()) if getattr(op, "built", False) else 0,
+                }
+                for op in model.operations
+                if type(op).__name__ != "InputLayer"
+            ]
+            models.append({
+                "name": name,
+                "params": _count(model.weights),
+                "trainable_params": _count(model.trainable_weights),
+                "non_trainable_params": _count(model.non_trainable_weights),
+                "inputs": [_shape(t.shape) for t in model.inputs],
+                "outputs": [_shape(t.shape) for t in model.outputs],
+                "layers": layers,
+            })
+    return {"name": spec_name, "models": models}
+
+
+def _output_shapes(model: Any) -> dict[str, Any]:
+    """Operation name -> output shape(s) within `model` (a shared layer has one call per model)."""
+    out: dict[str, Any] = {}
+    for nodes in model._nodes_by_depth.values():
+        for node in nodes:
+            shapes = [_shape(t.shape) for t in node.outputs]
+            out[node.operation.name] = shapes[0] if len(shapes) == 1 else shapes
+    return out
