@@ -1,0 +1,95 @@
+"""The command line: exit codes, output formats, overrides (no Keras needed)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kspec.cli import main
+
+GOOD = """
+kspec: 1
+name: tiny
+model:
+  inputs: {x: {shape: [4]}}
+  layers:
+    - {type: Dense, name: hidden, units: 8, activation: relu}
+    - {type: Dense, name: out, units: 2, activation: softmax}
+"""
+
+BAD = """
+kspec: 1
+name: tiny
+model:
+  inputs: {x: {shape: [4]}}
+  layers:
+    - {type: Dense, name: hidden, untis: 8}
+    - {type: Dense, name: out, units: 2, inputs: [hiden]}
+"""
+
+
+def test_validate_ok_exit_0(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_spec(GOOD)
+    assert main(["validate", str(path)]) == 0
+    assert f"{path}: ok" in capsys.readouterr().out
+
+
+def test_validate_reports_all_errors_exit_1(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_spec(BAD)
+    assert main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:6:34: error: Dense has no argument 'untis'" in out or "untis" in out
+    assert "[unknown-argument]" in out and "[unknown-input]" in out
+    assert "did you mean 'hidden'?" in out
+    assert "Traceback" not in out
+
+
+def test_validate_json_is_stable(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_spec(BAD)
+    main(["validate", "--format", "json", str(path)])
+    first = capsys.readouterr().out
+    main(["validate", "--format", "json", str(path)])
+    assert capsys.readouterr().out == first
+    doc = json.loads(first)
+    assert doc["version"] == 1
+    (entry,) = doc["files"]
+    assert entry["valid"] is False and entry["error"] == 2
+    keys = {"message", "path", "code", "hint", "file", "line", "column", "severity", "notes"}
+    assert all(set(d) == keys for d in entry["diagnostics"])
+
+
+def test_validate_github_annotations(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_spec(BAD)
+    assert main(["validate", "--format", "github", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line.startswith("::error file=") for line in lines)
+
+
+def test_missing_file_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "/nonexistent/spec.yaml"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_bad_flag_is_usage_error() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["validate", "--nope", "x"])
+    assert info.value.code == 2
+
+
+def test_set_override_is_validated(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_spec(GOOD)
+    assert main(["validate", str(path), "--set", "model.layers[0].units=16"]) == 0
+    assert main(["validate", str(path), "--set", "model.layers[0].units=abc"]) == 1
+    assert main(["validate", str(path), "--set", "modle.x=1"]) == 1
+    assert "bad-override" in capsys.readouterr().out
+
+
+def test_validate_folder(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    good = write_spec(GOOD, "a.yaml")
+    write_spec(BAD, "b.yaml")
+    assert main(["validate", str(good.parent)]) == 1
+    out = capsys.readouterr().out
+    assert "a.yaml: ok" in out and "b.yaml: 2 error(s)" in out
