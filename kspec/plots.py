@@ -1,0 +1,221 @@
+"""Stage 7, report: PNG plots of runs with matplotlib's Agg backend (curves, confusion matrix, image grids).
+
+The book's `plot_loss`/`plot_acc` (train vs validation per epoch), a confusion matrix for classifiers, predicted vs
+true for regression, reconstructions for autoencoders, grey/predicted/true triplets for image-to-image models and
+sample grids for GANs. `plot_runs` redraws from `history.json` and compares several runs on one figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import runs
+
+if TYPE_CHECKING:
+    from .recipes import Session
+
+_TITLES = {"loss": "Loss", "accuracy": "Accuracy", "acc": "Accuracy"}
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    with runs.atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+    _pyplot().close(fig)
+    return path
+
+
+def history_metrics(history: dict[str, list[float]]) -> list[str]:
+    """Metric names with a training curve (`loss`, `accuracy`, ...; `val_` curves go with them)."""
+    return [k for k in history if not k.startswith("val_") and k not in ("learning_rate", "lr")]
+
+
+def plot_history(histories: dict[str, dict[str, list[float]]], out: Path) -> list[Path]:
+    """One PNG per metric: each run's training curve (solid) and validation curve (dashed), as the book's plot_loss."""
+    plt = _pyplot()
+    names: list[str] = []
+    for history in histories.values():
+        names += [m for m in history_metrics(history) if m not in names]
+    paths = []
+    for metric in names:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for i, (label, history) in enumerate(histories.items()):
+            color = f"C{i}"
+            prefix = f"{label} " if len(histories) > 1 else ""
+            if metric in history:
+                ax.plot(range(1, len(history[metric]) + 1), history[metric], color=color, label=f"{prefix}Train")
+            if f"val_{metric}" in history:
+                val = history[f"val_{metric}"]
+                ax.plot(range(1, len(val) + 1), val, "--", color=color, label=f"{prefix}Validation")
+        ax.set_title(f"Model {_TITLES.get(metric, metric)}")
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel(_TITLES.get(metric, metric))
+        ax.legend(loc=0)
+        ax.grid(alpha=0.3)
+        paths.append(_save(fig, out / f"{metric}.png"))
+    return paths
+
+
+def plot_confusion(true: Any, pred: Any, out: Path) -> Path:
+    plt = _pyplot()
+    classes = int(max(true.max(), pred.max())) + 1
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (true, pred), 1)
+    fig, ax = plt.subplots(figsize=(1 + 0.5 * classes, 1 + 0.5 * classes))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), n in np.ndenumerate(matrix):
+        if n:
+            ax.text(j, i, str(n), ha="center", va="center", fontsize=8,
+                    color="white" if n > matrix.max() / 2 else "black")
+    ax.set_xlabel("Predicted")
+    ax.set_ylabel("True")
+    ax.set_title(f"Confusion matrix (accuracy {np.mean(true == pred):.3f})")
+    ax.set_xticks(range(classes))
+    ax.set_yticks(range(classes))
+    return _save(fig, out / "confusion_matrix.png")
+
+
+def plot_regression(true: Any, pred: Any, out: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    t, p = np.ravel(true), np.ravel(pred)
+    ax.scatter(t, p, s=8, alpha=0.6)
+    lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.set_xlabel("True")
+    ax.set_ylabel("Predicted")
+    ax.set_title("Predicted vs true")
+    return _save(fig, out / "regression.png")
+
+
+def _as_image(a: Any) -> tuple[Any, str | None]:
+    a = np.asarray(a, dtype=np.float32)
+    if a.ndim == 1:
+        side = int(round(np.sqrt(a.size)))
+        a = a.reshape(side, side) if side * side == a.size else a.reshape(1, -1)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim == 3 and a.shape[-1] == 2:  # R, G planes padded with an empty B (the book's ch8 two-channel input)
+        a = np.concatenate([a, np.zeros_like(a[..., :1])], axis=-1)
+    lo, hi = float(a.min()), float(a.max())
+    a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+    return a, ("gray" if a.ndim == 2 else None)
+
+
+def plot_rows(rows: Sequence[tuple[str, Any]], path: Path, title: str) -> Path:
+    """A grid with one row per (label, examples): inputs / reconstructions, or grey / predicted / true."""
+    plt = _pyplot()
+    n = min(len(rows[0][1]), 10)
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.2 * n, 1.3 * len(rows)), squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        for c in range(n):
+            ax = axes[r][c]
+            img, cmap = _as_image(images[c])
+            ax.imshow(img, cmap=cmap)
+            ax.axis("off")
+        axes[r][0].set_title(label, fontsize=8, loc="left")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_samples(samples: Any, path: Path, title: str) -> Path:
+    """A GAN's generated samples: an image grid, or histograms for vector samples (the book's ch7.1)."""
+    plt = _pyplot()
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim == 2 and int(np.sqrt(samples.shape[1])) ** 2 != samples.shape[1]:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.hist(samples.ravel(), bins=50, histtype="step", label="Generated")
+        ax.set_title(f"{title} (mean {samples.mean():.3f}, std {samples.std():.3f})")
+        ax.legend()
+        return _save(fig, path)
+    n = len(samples)
+    side = int(np.ceil(np.sqrt(n)))
+    fig, axes = plt.subplots(side, side, figsize=(side, side), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i < n:
+            img, cmap = _as_image(samples[i])
+            ax.imshow(img, cmap=cmap)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def _is_image(shape: tuple[int, ...]) -> bool:
+    return len(shape) >= 2 or (len(shape) == 1 and shape[0] >= 16 and int(np.sqrt(shape[0])) ** 2 == shape[0])
+
+
+def plot_run(run_dir: Path, session: Session) -> list[Path]:
+    """Every plot that fits the run: history curves, then per recipe and output kind."""
+    spec = session.spec
+    wanted = set(spec.plots) if isinstance(spec.plots, list) else None
+    paths = plot_history({run_dir.name: session.history}, run_dir) if wanted is None or "history" in wanted else []
+    part = session.splits.test or session.splits.validation
+    if spec.recipe == "gan" or part is None or part.y is None:
+        return paths
+    count = min(len(part), 2000)
+    x, y = part.x[:count], part.y[:count]
+    pred = np.asarray(session.model.predict(x, batch_size=spec.batch_size, verbose=0))
+    kind = _kind(spec.recipe, pred.shape[1:], np.asarray(y), session.splits.one_hot)
+    if wanted is not None and kind not in wanted:
+        return paths
+    if kind == "confusion_matrix":
+        true = np.asarray(y).reshape(len(y), -1)
+        true = true.argmax(-1) if true.shape[1] > 1 else true[:, 0].astype(np.int64)
+        guess = pred.argmax(-1) if pred.shape[-1] > 1 else (pred[:, 0] > 0.5).astype(np.int64)
+        paths.append(plot_confusion(true.astype(np.int64), guess.reshape(-1).astype(np.int64), run_dir))
+    elif kind == "regression":
+        paths.append(plot_regression(y, pred, run_dir))
+    elif kind == "reconstructions":
+        paths.append(plot_rows([("input", x), ("reconstruction", pred)], run_dir / "reconstructions.png",
+                               "Inputs and reconstructions"))
+    elif kind == "image_pairs":
+        paths.append(plot_rows([("input", x), ("predicted", pred), ("true", y)], run_dir / "image_pairs.png",
+                               "Input / predicted / true"))
+    return paths
+
+
+def _kind(recipe: str, out_shape: tuple[int, ...], y: Any, one_hot: int | None) -> str:
+    if recipe == "autoencoder":
+        return "reconstructions"
+    if len(out_shape) >= 2 and _is_image(out_shape):
+        return "image_pairs"
+    integer = y.dtype.kind in "iu" or one_hot is not None
+    if out_shape[-1:] != (1,) or integer:
+        return "confusion_matrix" if len(out_shape) == 1 else "none"
+    binary = set(np.unique(y)).issubset({0.0, 1.0})
+    return "confusion_matrix" if binary else "regression"
+
+
+def plot_runs(run_dirs: list[Path], out: Path | None = None) -> list[Path]:
+    """Redraw history plots from run folders; several runs go on one figure per metric to compare them.
+
+    Args:
+        run_dirs: run folders (each with a history.json).
+        out: folder for the PNGs; default the run's own folder (one run) or `runs/compare/` (several).
+
+    Returns:
+        The PNG files written.
+    """
+    histories: dict[str, dict[str, list[float]]] = {}
+    for run in run_dirs:
+        path = run / "history.json"
+        if not path.is_file():
+            raise runs.TrainingError(f"{run} has no history.json; pass run folders made by `kspec train`")
+        label = f"{run.parent.name}/{run.name}"
+        histories[label] = runs.read_json(path)
+    if out is None:
+        out = run_dirs[0] if len(run_dirs) == 1 else Path("runs") / "compare"
+    out.mkdir(parents=True, exist_ok=True)
+    return plot_history(histories, out)

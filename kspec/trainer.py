@@ -1,0 +1,245 @@
+"""Stage 6, train: a resolved spec -> prepared data, compiled models, a recipe run, and a run folder. Imports keras.
+
+`train` is what `kspec train` calls: seeds and switches first (mixed precision, determinism, distribution), then
+data and models, a shape check of data against the model before any step, the recipe from `kspec.recipes`, and
+finally the saved model, history, test metrics, plots and the one-line summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import runs
+from .data import ModelShapes, Splits, prepare
+from .errors import SpecError, SpecErrors
+from .recipes import RECIPES, Session, make_optimizer
+from .runs import RunResult, TrainingError
+from .spec_train import TrainSpec
+
+if TYPE_CHECKING:
+    import keras
+
+    from .compiler import Compiled
+    from .graph import Resolved
+
+__all__ = ["RunResult", "TrainingError", "evaluate", "train"]
+
+_SPARSE_LOSSES = ("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy")
+_CATEGORICAL_LOSSES = ("categorical_crossentropy", "CategoricalCrossentropy")
+
+
+def _train_spec(resolved: Resolved) -> TrainSpec:
+    spec = resolved.spec.train
+    if spec is None:
+        _fail("the spec has no `train:` section", (), hint="add e.g. train: {loss: categorical_crossentropy}")
+    if resolved.spec.data is None:
+        _fail("the spec has no `data:` section", (), hint="add e.g. data: {source: digits}")
+    assert spec is not None
+    return spec
+
+
+def _fail(message: str, path: tuple[str | int, ...], code: str = "train-error", hint: str | None = None) -> None:
+    raise SpecErrors([SpecError(message, path, code, hint=hint)])
+
+
+def _setup(spec: TrainSpec) -> Any:
+    """Seeds, determinism, precision policy; returns the distribution strategy scope (or a null context)."""
+    import keras
+    import tensorflow as tf
+
+    if spec.seed is not None:
+        keras.utils.set_random_seed(spec.seed)
+    if spec.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy("mixed_float16" if spec.mixed_precision else "float32")
+    if spec.distribute == "mirrored":
+        return tf.distribute.MirroredStrategy().scope()
+    if spec.distribute == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy().scope()
+    return contextlib.nullcontext()
+
+
+def _model_name(spec: TrainSpec, compiled: Compiled) -> str:
+    name = spec.model or (spec.gan_settings.generator if spec.recipe == "gan" else compiled.main)
+    if name not in compiled.models:
+        from .errors import did_you_mean
+
+        _fail(f"there is no model '{name}'", ("train", "model") if spec.model else ("train", "gan", "generator"),
+              "unknown-model", hint=did_you_mean(name, compiled.models) or f"models: {', '.join(compiled.models)}")
+    return name
+
+
+def _shapes_of(model: keras.Model) -> ModelShapes:
+    def dims(t: Any) -> tuple[int, ...]:
+        return tuple(int(d) if d is not None else 1 for d in t.shape[1:])
+
+    return ModelShapes(dims(model.inputs[0]), dims(model.outputs[0]), str(model.inputs[0].dtype))
+
+
+def _loss_name(spec: TrainSpec) -> str:
+    loss = spec.loss
+    return str(loss.get("type", "")) if isinstance(loss, dict) else str(loss or "")
+
+
+def _fits(data: tuple[int, ...], model: tuple[int | None, ...]) -> bool:
+    return len(data) == len(model) and all(m is None or m == d for d, m in zip(data, model, strict=True))
+
+
+def check_shapes(spec: TrainSpec, splits: Splits, model: keras.Model, name: str) -> None:
+    """Data against the model's first input and output before any training step; one-hot on the fly if needed."""
+    x_shape = tuple(splits.train.x.shape[1:])
+    want_x = tuple(model.inputs[0].shape[1:])
+    errors = []
+    if not _fits(x_shape, want_x):
+        errors.append(SpecError(f"the data's inputs have shape {list(x_shape)} per example, but model '{name}' "
+                                f"takes {list(want_x)}", ("data",), "data-mismatch",
+                                hint="add a preprocessing step (flatten, reshape, add_channel, ...)"))
+    if spec.recipe != "gan" and splits.train.y is not None:
+        want_y = tuple(model.outputs[0].shape[1:])
+        y_shape = (splits.one_hot,) if splits.one_hot else tuple(splits.train.y.shape[1:])
+        loss = _loss_name(spec)
+        integer = splits.train.y.dtype.kind in "iu" and y_shape in ((), (1,))
+        if integer and loss in _CATEGORICAL_LOSSES and want_y[-1:] != (1,) and not splits.one_hot:
+            splits.one_hot = int(want_y[-1] or 0)  # the loss wants one-hot rows: encode per batch, no stored copy
+        elif splits.one_hot and loss in _SPARSE_LOSSES:
+            splits.one_hot = None
+        elif not (_fits(y_shape, want_y) or (loss in _SPARSE_LOSSES and y_shape in ((), (1,)))
+                  or (y_shape == () and want_y == (1,))):
+            errors.append(SpecError(f"the data's targets have shape {list(y_shape)} per example, but model '{name}' "
+                                    f"outputs {list(want_y)}", ("data",), "data-mismatch",
+                                    hint="one_hot or sparse labels, or a loss that fits the targets"))
+    if errors:
+        raise SpecErrors(errors)
+
+
+def _prepare_targets(spec: TrainSpec, splits: Splits) -> None:
+    """The autoencoder recipe trains on inputs as targets; validation_split carves the end of the training split."""
+    if spec.recipe == "autoencoder":
+        for part in splits.named().values():
+            part.y = part.x
+        splits.one_hot = None
+    if spec.validation_split and splits.validation is None:
+        from .data import Arrays
+
+        cut = len(splits.train) - max(1, round(len(splits.train) * spec.validation_split))
+        tr = splits.train
+        same = tr.y is tr.x
+        splits.validation = Arrays(tr.x[cut:], tr.x[cut:] if same else None if tr.y is None else tr.y[cut:])
+        splits.train = Arrays(tr.x[:cut], tr.x[:cut] if same else None if tr.y is None else tr.y[:cut])
+    elif spec.validation_split:
+        _fail("the data already has a validation split (a `split` step)", ("train", "validation_split"),
+              hint="remove one of them")
+    if spec.validation_data == "test":
+        splits.validation = splits.test
+    elif spec.validation_data == "none":
+        splits.validation = None
+
+
+def _resolved_yaml(resolved: Resolved) -> str:
+    import yaml
+
+    return yaml.safe_dump(resolved.doc.data, sort_keys=False, allow_unicode=True)
+
+
+def train(resolved: Resolved, *, out: Path | None = None, resume: Path | None = None) -> RunResult:
+    """Train the spec's main model (or GAN) and leave a run folder.
+
+    Args:
+        resolved: the lead's resolved spec (`kspec.load`), already checked.
+        out: run folder to write (default `runs/<spec-name>/<timestamp>/`).
+        resume: a run folder to continue from its last completed epoch.
+
+    Returns:
+        The run folder and the one-line summary.
+
+    Raises:
+        SpecErrors: the data or train section does not fit the model (located).
+        DataUnavailableError, TrainingError: environment problems, with a message saying what to do.
+    """
+    try:
+        return _train(resolved, out, resume)
+    except SpecErrors as exc:
+        raise SpecErrors([resolved.doc.locate(e) for e in exc.errors]) from None
+
+
+def _train(resolved: Resolved, out: Path | None, resume: Path | None) -> RunResult:
+    from .compiler import build
+
+    spec = _train_spec(resolved)
+    start = time.perf_counter()
+    scope = _setup(spec)
+    run_dir = runs.resume_dir(resume) if resume else runs.new_run_dir(resolved.spec.name, out=out)
+    if not resume:
+        runs.write_spec(run_dir, _resolved_yaml(resolved))
+    with scope:
+        compiled = build(resolved)
+        name = _model_name(spec, compiled)
+        model = compiled.models[name]
+        assert resolved.spec.data is not None
+        splits = prepare(resolved.spec.data, resolved.doc.folder, _shapes_of(model))
+        _prepare_targets(spec, splits)
+        check_shapes(spec, splits, model, name)
+        session = Session(spec, compiled, name, splits, run_dir, resume is not None)
+        history = RECIPES[spec.recipe](session)
+    metrics = session.test_metrics() if spec.evaluate else {}
+    runs.write_json(run_dir / "metrics.json", metrics)
+    session.save_models()
+    if spec.plots != "none":
+        from . import plots
+
+        plots.plot_run(run_dir, session)
+    elapsed = time.perf_counter() - start
+    summary = _summary(resolved.spec.name, history, metrics, elapsed, run_dir)
+    runs.write_text(run_dir / "summary.txt", summary + "\n")
+    return RunResult(run_dir, summary, history, metrics)
+
+
+def _summary(name: str, history: dict[str, list[float]], metrics: dict[str, float], seconds: float,
+             run_dir: Path) -> str:
+    key = "val_loss" if history.get("val_loss") else "loss" if history.get("loss") else next(iter(history), "")
+    values = history.get(key, [])
+    best = ""
+    if values:
+        i = min(range(len(values)), key=lambda j: values[j])
+        best = f"best epoch {i + 1}/{len(values)} ({key} {values[i]:.4g})"
+    tested = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+    parts = [p for p in (best, f"test {tested}" if tested else "", f"{seconds:.1f} s", f"run {run_dir}") if p]
+    return f"{name}: " + " · ".join(parts)
+
+
+def evaluate(resolved: Resolved, model_path: Path) -> dict[str, float]:
+    """Evaluate a saved model on the spec's test split (the validation split when there is no test split).
+
+    Args:
+        resolved: the spec the model was trained from (for its data and loss).
+        model_path: a `.keras` file.
+
+    Returns:
+        Metric name -> value, as `model.evaluate(..., return_dict=True)` gives them.
+    """
+    import keras
+
+    if not model_path.is_file():
+        raise TrainingError(f"no model file {model_path}; pass a run folder or a .keras file")
+    spec = _train_spec(resolved)
+    model = keras.models.load_model(model_path, compile=True)
+    assert resolved.spec.data is not None
+    try:
+        splits = prepare(resolved.spec.data, resolved.doc.folder, _shapes_of(model))
+        _prepare_targets(spec, splits)
+        check_shapes(spec, splits, model, model.name)
+    except SpecErrors as exc:
+        raise SpecErrors([resolved.doc.locate(e) for e in exc.errors]) from None
+    part = splits.test or splits.validation
+    if part is None:
+        raise TrainingError("the spec's data has no test or validation split to evaluate on")
+    if model.optimizer is None or not getattr(model, "compiled_loss", True):
+        model.compile(optimizer=make_optimizer(spec), loss=spec.loss, metrics=spec.metrics)
+    from .data import pipeline
+
+    result = model.evaluate(pipeline(part, batch_size=spec.batch_size, one_hot=splits.one_hot), verbose=0,
+                            return_dict=True)
+    return {k: float(v) for k, v in result.items()}
