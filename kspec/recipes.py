@@ -46,10 +46,11 @@ def _keras_error(path: tuple[str | int, ...], exc: Exception) -> SpecErrors:
     return SpecErrors([SpecError(" ".join(str(exc).split())[:400], path, "keras-rejected")])
 
 
-def make_optimizer(spec: TrainSpec, value: Any = None, path: tuple[str | int, ...] = ("train", "optimizer")) -> Any:
-    """A fresh optimizer from the spec, with its schedule and gradient clipping."""
+def make_optimizer(spec: TrainSpec, value: Any = None, path: tuple[str | int, ...] | None = None) -> Any:
+    """A fresh optimizer from the spec (or `value`), with the spec's schedule and gradient clipping."""
     import keras
 
+    path = path or ("train", "optimizer")
     try:
         opt = keras.optimizers.get(to_keras_config(spec.optimizer if value is None else value))
         config = opt.get_config()
@@ -198,17 +199,18 @@ def fit(s: Session) -> dict[str, list[float]]:
     """`Model.compile` + `Model.fit` on tf.data, with XLA and steps_per_execution by default."""
     import keras
 
-    s.history = s.previous_history()
-    epochs_done = len(s.history.get("loss", []))
-    for key in s.history:
-        s.history[key] = s.history[key][:epochs_done]
+    backup = s.run_dir / "checkpoint"
+    meta = backup / "training_metadata.json"
+    epochs_done = int(runs.read_json(meta)["epoch"]) if s.resuming and meta.exists() else 0
+    s.history = {k: v[:epochs_done] for k, v in s.previous_history().items()}
     with s.compiled.freezing(s.name) as model:
         start_weights = model.get_weights()
         jit = s.jit(model)
         while True:
             model.compile(**compile_args(s.spec), jit_compile=jit, steps_per_execution=s.steps_per_execution())
-            callbacks = [keras.callbacks.BackupAndRestore(str(s.run_dir / "checkpoint"), double_checkpoint=True),
-                         _EpochLog(s), *user_callbacks(s.spec, s.run_dir)]
+            # history first, then the backup: a kill between them leaves history one epoch ahead, which resume trims
+            callbacks = [_EpochLog(s), keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
+                         *user_callbacks(s.spec, s.run_dir)]
             if s.spec.tensorboard:
                 callbacks.append(keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard")))
             try:
@@ -222,3 +224,6 @@ def fit(s: Session) -> dict[str, list[float]]:
                 s.notice(f"XLA could not compile this model ({type(exc).__name__}); training without jit_compile")
                 jit = False
                 model.set_weights(start_weights)
+
+
+from . import loops as _loops  # noqa: E402,F401  (registers the `tape` and `gan` recipes)
