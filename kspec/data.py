@@ -78,13 +78,14 @@ def _narrow(a: Any) -> Any:
 
 
 def _map(splits: Splits, on: str, fn: Callable[[Any], Any]) -> Splits:
-    """Apply `fn` to the inputs and/or targets of every split (identity targets follow the inputs)."""
+    """Apply `fn` to the inputs and/or targets of every split."""
     for part in splits.named().values():
         same = part.y is part.x
+        old_x = part.x
         if on in ("x", "both"):
             part.x = fn(part.x)
-        if same:
-            part.y = part.x
+        if same:  # targets copied from the inputs: `x` steps leave them as they were
+            part.y = part.x if on == "both" else fn(old_x) if on == "y" else old_x
         elif on in ("y", "both") and part.y is not None:
             part.y = fn(part.y)
     return splits
@@ -259,6 +260,7 @@ def _split(step: sd.Split, splits: Splits, path: Any) -> Splits:
 
 @_step("augment")
 def _augment(step: sd.Augment, splits: Splits, path: Any) -> Splits:
+    augmentation_layers(step.layers, path)  # build once now so a bad layer is reported at its path
     splits.augment.extend(step.layers)
     return splits
 
@@ -266,12 +268,26 @@ def _augment(step: sd.Augment, splits: Splits, path: Any) -> Splits:
 # ------------------------------------------------------------------------------------------------- pipeline
 
 
-def augmentation_layers(configs: list[dict[str, Any]]) -> list[Any]:
-    """Keras layers from `{type: RandomRotation, factor: 0.03}` entries."""
-    import keras
+def augmentation_layers(configs: list[dict[str, Any]],
+                        path: tuple[str | int, ...] = ("data", "preprocess")) -> list[Any]:
+    """Keras layers from `{type: RandomRotation, factor: 0.03}` entries (through the compiler's layer factory)."""
+    from .compiler import make_layer
+    from .errors import did_you_mean
 
-    return [keras.layers.deserialize({"class_name": c["type"], "config": {k: v for k, v in c.items() if k != "type"}})
-            for c in configs]
+    layers = []
+    for j, config in enumerate(configs):
+        kind = str(config.get("type", ""))
+        if not kind.startswith("Random") and kind not in ("RandAugment", "AugMix", "MixUp", "CutMix"):
+            raise SpecErrors([SpecError(f"'{kind}' is not an augmentation layer", (*path, "layers", j, "type"),
+                                        "data-error", hint=did_you_mean(kind, ("RandomFlip", "RandomRotation",
+                                                                               "RandomZoom", "RandomTranslation",
+                                                                               "RandomContrast", "RandomCrop")))])
+        try:
+            layers.append(make_layer(kind, {k: v for k, v in config.items() if k != "type"}, None))
+        except (ValueError, TypeError) as exc:
+            raise SpecErrors([SpecError(" ".join(str(exc).split())[:300], (*path, "layers", j), "keras-rejected")]
+                             ) from None
+    return layers
 
 
 def pipeline(part: Arrays, *, batch_size: int, shuffle: bool = False, seed: int | None = None,
