@@ -8,11 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import graphviz
 
 from .graph import ModelGraph, Node, Resolved
+
+if TYPE_CHECKING:
+    from .shapes import ShapeReport
 
 _FONT = "Helvetica"
 #: Fill colour per layer family (catalog families), in legend order.
@@ -233,7 +236,7 @@ def draw(
     out: Path | None = None,
     *,
     options: DrawOptions | None = None,
-    shapes: Any = None,
+    shapes: ShapeReport | None = None,
     deep_shapes: Mapping[str, Any] | None = None,
 ) -> Path | str:
     """Draw the models of a resolved spec.
@@ -260,7 +263,7 @@ def draw(
     return render(text, out)
 
 
-def to_dot(resolved: Resolved, options: DrawOptions, *, shapes: Any = None,
+def to_dot(resolved: Resolved, options: DrawOptions, *, shapes: ShapeReport | None = None,
            deep_shapes: Mapping[str, Any] | None = None) -> str:
     """The DOT source of the diagram (see `draw`); byte-identical for the same inputs."""
     return _Builder(resolved, options, shapes, deep_shapes).build()
@@ -292,7 +295,7 @@ def _count(n: int) -> str:
 class _Builder:
     """Walks the selected models and emits clusters and nodes, then every edge, then the legend."""
 
-    def __init__(self, resolved: Resolved, options: DrawOptions, shapes: Any,
+    def __init__(self, resolved: Resolved, options: DrawOptions, shapes: ShapeReport | None,
                  deep: Mapping[str, Any] | None) -> None:
         self.r, self.o, self.shapes, self.deep = resolved, options, shapes, deep or {}
         self.used: dict[str, None] = {}  # families and markers drawn, for the legend
@@ -408,7 +411,8 @@ class _Builder:
         if node.kind == "use":
             orig = self.r.layers.get(node.layer)
             layer_type = orig.type if orig else node.type
-            details = [f"shares {node.layer}", *(hyperparams(orig, layer_type, self.o) if orig else [])]
+            share = "shared layer" if node.name == node.layer else f"shares {node.layer}"
+            details = [share, *(hyperparams(orig, layer_type, self.o) if orig else [])]
         elif node.kind == "model":
             layer_type, fam = "Model", "model"
             details = ["nested model" if node.name == node.type else f"model {node.type}"]
@@ -472,7 +476,8 @@ class _Builder:
         return out
 
     def _model_params(self, model: str) -> tuple[int | None, int]:
-        return (None, 0) if self.shapes is None else _static_model_params(self.shapes, model)
+        found = self.shapes.models.get(model) if self.shapes is not None else None
+        return (None, 0) if found is None else (found.params, found.non_trainable or 0)
 
     def _legend(self) -> str:
         items = [(f'BGCOLOR="{COLORS[fam]}"', fam) for fam in COLORS if fam in self.used]
@@ -481,11 +486,12 @@ class _Builder:
                  "skip": (f'BGCOLOR="{_SKIP}"', "skip connection"),
                  "repeat": ('BGCOLOR="#f2f2f2"', "×N: N identical blocks drawn once")}
         items += [mark for key, mark in marks.items() if key in self.used]
-        cells = [f'<TD {swatch} WIDTH="14" HEIGHT="12" BORDER="1"></TD><TD ALIGN="LEFT">{escape(text)}  </TD>'
-                 for swatch, text in items]
-        table = '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1"><TR>{}</TR></TABLE>'
-        rows = "".join(f"<TR><TD>{table.format(''.join(cells[i: i + 6]))}</TD></TR>" for i in range(0, len(cells), 6))
-        return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">{rows}</TABLE>>'
+        cells = [f'<TD {swatch} WIDTH="14" HEIGHT="12" FIXEDSIZE="TRUE" BORDER="1"></TD><TD ALIGN="LEFT">'
+                 f"{escape(text)}   </TD>" for swatch, text in items]
+        height = -(-len(cells) // 5)  # five columns, filled column by column like a plot legend
+        rows = ["".join(cells[r::height]) for r in range(height)]
+        table = "".join(f"<TR>{row}</TR>" for row in rows)
+        return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">{table}</TABLE>>'
 
 
 _GREYS = ("#f2f2f2", "#f9f9f9")
@@ -516,9 +522,8 @@ def _block_types(graph: ModelGraph) -> dict[tuple[str, ...], str]:
     return kinds
 
 
-def _static_info(report: Any, model: str, name: str) -> tuple[str | None, int | None, int | None]:
-    return None, None, None
-
-
-def _static_model_params(report: Any, model: str) -> tuple[int | None, int]:
-    return None, 0
+def _static_info(report: ShapeReport, model: str, name: str) -> tuple[str | None, int | None, int | None]:
+    found = report.node(model, name)
+    if found is None:
+        return None, None, None
+    return format_shape(found.shape, batch=True) if found.checked else "shape ?", found.params, found.non_trainable
