@@ -1,0 +1,107 @@
+"""Stage 3, check: does one argument value fit its catalogue kind (int, enum, dtype, ...)? Stdlib only; never keras."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .errors import SpecError, did_you_mean, shorten
+
+if TYPE_CHECKING:
+    from .catalog import ParamInfo
+
+_VARIABLE = re.compile(r"\$\{[A-Za-z_]\w*\}")
+_BOOL_HINT = "YAML reads true/false (and yes/no, on/off) as booleans, not numbers"
+
+
+def is_variable(value: object) -> bool:
+    """True for a string holding a `${name}` reference, checked once the variable is substituted."""
+    return isinstance(value, str) and _VARIABLE.search(value) is not None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_int_or_tuple(value: object) -> bool:
+    if isinstance(value, list | tuple):
+        return all(_is_int(v) or (isinstance(v, list | tuple) and all(map(_is_int, v))) for v in value)
+    return _is_int(value)
+
+
+def _is_constant(value: object) -> bool:
+    return _is_number(value) or (isinstance(value, list | tuple) and all(map(_is_constant, value)))
+
+
+_TESTS: dict[str, Callable[[Any], bool]] = {
+    "bool": lambda v: isinstance(v, bool),
+    "int": _is_int,
+    "number": _is_number,
+    "str": lambda v: isinstance(v, str),
+    "list": lambda v: isinstance(v, list | tuple),
+    "int_or_tuple": _is_int_or_tuple,
+    "tensor": _is_constant,
+    "learning_rate": _is_number,
+}
+
+
+def expectation(param: ParamInfo) -> str:
+    """What `param` accepts, as the `expected ...` part of a message."""
+    kind, low, high = param.kind, param.minimum, param.maximum
+    if kind in ("int", "number", "learning_rate"):
+        noun = "an integer" if kind == "int" else "a number"
+        if low is not None and high is not None:
+            return f"{noun} between {low:g} and {high:g}"
+        if low == 1 and kind == "int":
+            return "a positive integer"
+        return f"{noun} >= {low:g}" if low is not None else noun
+    if kind == "enum":
+        return "one of " + ", ".join(f"'{c}'" for c in param.choices) + (" or null" if param.nullable else "")
+    return {
+        "bool": "true or false",
+        "str": "a string",
+        "list": "a list",
+        "int_or_tuple": "an integer or a list of integers",
+        "tensor": "a number or a list of numbers (tensors come from `inputs:`)",
+        "dtype": "a dtype name such as 'float32'",
+    }.get(kind, kind)
+
+
+def check_value(owner: str, param: ParamInfo, value: Any, dtypes: Collection[str]) -> Iterator[SpecError]:
+    """Yield a `bad-value` error at `(param.name,)` when `value` does not fit `param` (plain kinds only)."""
+    if is_variable(value) or param.kind == "any":
+        return
+    if value is None:
+        if not param.nullable:
+            yield _bad(owner, param, value)
+        return
+    if param.kind == "enum":
+        if not (isinstance(value, str) and value.lower() in param.choices):
+            hint = did_you_mean(value, param.choices) if isinstance(value, str) else None
+            yield _bad(owner, param, value, hint)
+        return
+    if param.kind == "dtype":
+        if isinstance(value, str) and value not in dtypes:
+            yield _bad(owner, param, value, did_you_mean(value, dtypes))
+        elif not isinstance(value, str | dict):
+            yield _bad(owner, param, value)
+        return
+    test = _TESTS.get(param.kind)
+    if test is not None and not test(value):
+        yield _bad(owner, param, value, _BOOL_HINT if isinstance(value, bool) else None)
+    elif _is_number(value) and not _in_range(value, param):
+        yield _bad(owner, param, value)
+
+
+def _in_range(value: float, param: ParamInfo) -> bool:
+    return (param.minimum is None or value >= param.minimum) and (param.maximum is None or value <= param.maximum)
+
+
+def _bad(owner: str, param: ParamInfo, value: Any, hint: str | None = None) -> SpecError:
+    message = f"expected {expectation(param)} for '{param.name}' of {owner}, received {shorten(value)}"
+    return SpecError(message, (param.name,), "bad-value", hint=hint)

@@ -1,0 +1,101 @@
+"""The exported JSON Schema is current, and every valid spec (examples and fixtures) validates against it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from kspec import loader, schema
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_FILE = ROOT / schema.DEFAULT_PATH
+VALID = sorted((ROOT / "specs").rglob("*.yaml")) + sorted((ROOT / "tests" / "cases" / "valid").glob("*.yaml"))
+
+INLINE_VALID = """
+kspec: 1
+name: inline
+vars: {width: 64}
+model:
+  inputs: {image: {shape: [28, 28, 1]}}
+  layers:
+    - {type: Conv2D, filters: 8, kernel_size: 3, padding: SAME, activation: relu,
+       kernel_initializer: {type: HeNormal, seed: 1}, kernel_regularizer: {type: L2, l2: 0.01}}
+    - {type: MaxPool2D}
+    - {type: Flatten}
+    - {type: Dense, units: "${width}", activation: null}
+    - {type: TimeDistributed, layer: {type: Dense, units: 2}, inputs: image}
+    - {op: mean, axis: [1, 2], inputs: image}
+    - {type: my_pkg>Residual, anything: goes}
+    - {type: Dense, name: probs, units: 10, activation: softmax}
+  outputs: [probs]
+"""
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft202012Validator:
+    data = schema.generate()
+    jsonschema.Draft202012Validator.check_schema(data)
+    return jsonschema.Draft202012Validator(data)
+
+
+def test_schema_file_is_current() -> None:
+    assert SCHEMA_FILE.exists(), "schemas/kspec.schema.json is missing: run `kspec schema`"
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema.dumps(schema.generate()), (
+        "schemas/kspec.schema.json is out of date: run `kspec schema` (or `python -m kspec.schema`)"
+    )
+
+
+def test_write_is_deterministic(tmp_path: Path) -> None:
+    a, b = schema.write(tmp_path / "a.json"), schema.write(tmp_path / "b" / "b.json")
+    text = a.read_text(encoding="utf-8")
+    assert text == b.read_text(encoding="utf-8") and text.endswith("}\n")
+    assert json.loads(text)["$schema"] == schema.DRAFT
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: str(p.relative_to(ROOT)))
+def test_valid_spec_matches_schema(path: Path, validator: jsonschema.Draft202012Validator) -> None:
+    errors = [f"{e.json_path}: {e.message[:200]}" for e in validator.iter_errors(loader.read(path).data)]
+    assert not errors, "\n".join(errors)
+
+
+def _errors(validator: jsonschema.Draft202012Validator, text: str) -> list[str]:
+    return [e.json_path for e in validator.iter_errors(loader.parse_text(text, "<inline>").data)]
+
+
+def test_inline_valid_spec(validator: jsonschema.Draft202012Validator) -> None:
+    assert _errors(validator, INLINE_VALID) == []
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "{type: Conv2d, filters: 3, kernel_size: 3}",
+        "{type: Conv2D, filters: 3, kernel_size: 3, padding: sme}",
+        "{type: Dense, units: 3, activation: relux}",
+        "{type: Dense, units: abc}",
+        "{type: Dense, units: 0}",
+        "{type: Dense, units: true}",
+        "{type: Dropout, rate: 1.5}",
+        "{type: Dense, units: 3, kernel_initializer: {type: HeNormal, seed: x}}",
+        "{type: TimeDistributed, layer: {type: Dens}}",
+        "{op: map}",
+    ],
+)
+def test_schema_rejects_bad_layers(layer: str, validator: jsonschema.Draft202012Validator) -> None:
+    text = f"kspec: 1\nname: bad\nmodel:\n  inputs: {{x: {{shape: [4]}}}}\n  layers:\n    - {layer}\n"
+    assert _errors(validator, text) == ["$.model"]
+
+
+def test_layer_arguments_are_described() -> None:
+    defs: dict[str, Any] = schema.generate()["$defs"]
+    dense = defs["kspec.layer.Dense"]["properties"]
+    assert dense["units"]["description"].startswith("Positive integer")
+    assert dense["use_bias"]["default"] is True
+    cases = defs["kspec.layer_args"]["allOf"]
+    conv = next(c for c in cases if "Conv2D" in json.dumps(c["if"]))
+    assert conv["if"]["properties"]["type"]["enum"] == ["Conv2D", "Convolution2D"]
+    assert "additionalProperties" not in json.dumps(defs["kspec.layer_args"])  # editors stay permissive
