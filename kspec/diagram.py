@@ -22,7 +22,7 @@ _FONT = "Helvetica"
 COLORS = {
     "input": "#fff3b0", "dense": "#9ecae1", "conv": "#b3de69", "pooling": "#d9f0a3", "recurrent": "#c2a5cf",
     "attention": "#fb9a99", "embedding": "#ffd92f", "merge": "#fdb462", "normalization": "#bebada",
-    "regularization": "#f6e8c3", "activation": "#8dd3c7", "reshaping": "#fccde5", "preprocessing": "#ffffcc",
+    "regularization": "#f6e8c3", "activation": "#8dd3c7", "reshaping": "#fccde5", "preprocessing": "#dfc27d",
     "wrapper": "#c7eae5", "core": "#f2f2f2", "other": "#ffffff", "application": "#cbc9e2", "model": "#dadaeb",
     "op": "#f7f7f7",
 }
@@ -348,7 +348,7 @@ class _Builder:
         params, frozen = self._model_params(model)
         if self.o.show_params and params is not None:
             text += f"  {_count(params)} params" + (f" ({_count(frozen)} non-trainable)" if frozen else "")
-        desc = self.r.models[model].description
+        desc = self.r.models[model].description or (self.r.spec.description if len(self.r.models) == 1 else None)
         return _html([text] + ([_small(escape(desc))] if desc else []))
 
     # -- one model --------------------------------------------------------------------------------------------
@@ -370,9 +370,14 @@ class _Builder:
                     last, times = col.clusters.get(child, ("", 1))
                     label = f"<B>{escape(child[-1] + (f' … {last}' if times > 1 else ''))}</B>: "
                     label += escape(kinds.get(child, "?")) + (f" ×{times}" if times > 1 else "")
+                    inside = [n.name for n in graph.nodes.values()
+                              if graph.nodes[col.alias.get(n.name, n.name)].block[: len(child)] == child]
+                    params = [self._info(name, graph.nodes[n])[1] for n in inside]
+                    if self.o.show_params and params and None not in params and sum(p or 0 for p in params):
+                        label += "  " + _small(f"{_count(sum(p or 0 for p in params))} params")
                     sub = graphviz.Digraph(name=f"cluster_{prefix}{'/'.join(child)}")
                     sub.attr(label=_html([label]), style="rounded,filled", fillcolor=_GREYS[len(child) % 2],
-                             color="#b0b0b0", penwidth="2" if times > 1 else "1", fontsize="11")
+                             color="#b0b0b0", penwidth="2" if times > 1 else "1", fontsize="11", labeljust="l")
                     self.used.update({"repeat": None} if times > 1 else {})
                     emit(sub, child)
                     container.subgraph(sub)
@@ -399,7 +404,7 @@ class _Builder:
             title = f"<B>{escape(node.name)}</B>" + ("" if node.name == node.type else f": {escape(node.type)}")
             title += " (nested model" + (", frozen)" if frozen else ")")
             sub.attr(label=_html([title]), style="rounded,filled" + (",dashed" if frozen else ""),
-                     fillcolor="#f0f0f8", color="#7f7f7f", fontsize="11")
+                     fillcolor="#f0f0f8", color="#7f7f7f", fontsize="11", labeljust="l")
             self.via[prefix + node.name] = sub_prefix + (inner.outputs[0] if inner.outputs else "")
             for inner_input, dep in zip(inner.inputs, node.inputs, strict=False):
                 self.via[sub_prefix + inner_input] = prefix + dep
@@ -466,7 +471,7 @@ class _Builder:
         out = []
         if self.o.show_shapes and infos[0][0] is not None:
             first, last = infos[0][0], infos[-1][0]
-            out.append(first if first == last else f"{first} … {last}")
+            out.append("→ " + (first if first == last else f"{first} … {last}"))
         if self.o.show_dtype and node.kind in ("input", "layer"):
             out.append(str(node.args.get("dtype") or "float32"))
         params = [p for _, p, _ in infos if p is not None]
