@@ -214,6 +214,7 @@ class _Walker:
             if all(s is not None for s in ins) and node.inputs:
                 result = self.call(node, _flat([s for s in ins if s is not None]), graph, errors, cause)
             else:
+                self.note_unknown(node)
                 causes = {cause[i] for i in node.inputs if i in cause}
                 for c in causes:
                     if c in self.unknown and given is None:
@@ -275,6 +276,13 @@ class _Walker:
         except _Skip:
             pass
         return None
+
+    def note_unknown(self, node: Node) -> None:
+        """A node left unchecked by its inputs still gets its type noted when static inference has no rule for it."""
+        if node.kind == "layer" and lookup(catalog.canonical_layer(node.type) or node.type) is None:
+            self.unknown.setdefault(node.type, (node, []))
+        elif node.kind == "op" and node.type not in OP_RULES:
+            self.unknown.setdefault(f"op '{node.type}'", (node, []))
 
     # -- node kinds -------------------------------------------------------------------------------------------
     def apply(self, type_name: str, args: dict[str, Any], ins: list[Shape]) -> tuple[OutShape, int, int]:
