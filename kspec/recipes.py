@@ -215,7 +215,7 @@ def fit(s: Session) -> dict[str, list[float]]:
                 callbacks.append(keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard")))
             try:
                 model.fit(s.dataset(s.splits.train, training=True), validation_data=s.dataset(s.splits.validation),
-                          epochs=s.spec.epochs, steps_per_epoch=s.spec.steps_per_epoch,
+                          epochs=s.spec.epochs, steps_per_epoch=s.spec.steps_per_epoch, shuffle=False,
                           class_weight=s.spec.class_weight, callbacks=callbacks, verbose=s.verbose())
                 return s.history
             except Exception as exc:  # XLA may refuse an op only when it compiles the first step

@@ -177,11 +177,14 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None) -> RunResu
     with scope:
         compiled = build(resolved)
         name = _model_name(spec, compiled)
-        model = compiled.models[name]
+        # the data feeds the trained model, or for a GAN the discriminator (real samples)
+        fed = spec.gan_settings.discriminator if spec.recipe == "gan" else name
+        if fed not in compiled.models:
+            _fail(f"there is no model '{fed}'", ("train", "gan", "discriminator"), "unknown-model")
         assert resolved.spec.data is not None
-        splits = prepare(resolved.spec.data, resolved.doc.folder, _shapes_of(model))
+        splits = prepare(resolved.spec.data, resolved.doc.folder, _shapes_of(compiled.models[fed]))
         _prepare_targets(spec, splits)
-        check_shapes(spec, splits, model, name)
+        check_shapes(spec, splits, compiled.models[fed], fed)
         session = Session(spec, compiled, name, splits, run_dir, resume is not None)
         history = RECIPES[spec.recipe](session)
     metrics = session.test_metrics() if spec.evaluate else {}

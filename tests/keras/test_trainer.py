@@ -1,0 +1,183 @@
+"""Each recipe for a few epochs on tiny data (loss goes down), determinism, resume after an interruption, the fast
+path against the plain path, run-folder contents and located data/model mismatches."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.keras
+
+pytest.importorskip("keras")
+
+import kspec  # noqa: E402
+from kspec import plots, trainer  # noqa: E402
+from kspec.errors import SpecErrors  # noqa: E402
+from kspec.recipes import Session  # noqa: E402
+
+ANN: dict[str, Any] = {
+    "kspec": 1,
+    "name": "tiny_ann",
+    "model": {"inputs": {"x": {"shape": [64]}},
+              "layers": [{"type": "Dense", "units": 32, "activation": "relu"},
+                         {"type": "Dense", "name": "probs", "units": 10, "activation": "softmax"}]},
+    "data": {"source": "digits", "preprocess": [{"type": "scale", "divide": 16}, "one_hot",
+                                                {"type": "take", "count": 600}]},
+    "train": {"loss": "categorical_crossentropy", "metrics": ["accuracy"], "epochs": 4, "batch_size": 50,
+              "validation_split": 0.2, "seed": 1},
+}
+
+
+def _spec(tmp_path: Path, doc: dict[str, Any], **train: Any) -> Any:
+    doc = copy.deepcopy(doc)
+    doc["train"].update(train)
+    path = tmp_path / f"{doc['name']}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return kspec.load(path)
+
+
+def _run(tmp_path: Path, doc: dict[str, Any], out: str = "run", **train: Any) -> trainer.RunResult:
+    return trainer.train(_spec(tmp_path, doc, **train), out=tmp_path / out)
+
+
+def _falls(values: list[float]) -> bool:
+    return values[-1] < values[0]
+
+
+def test_fit_leaves_a_complete_run_folder(tmp_path: Path) -> None:
+    result = _run(tmp_path, ANN)
+    names = {p.name for p in result.run_dir.iterdir()}
+    assert {"spec.yaml", "spec.sha256", "model.keras", "history.json", "history.csv", "metrics.json",
+            "loss.png", "accuracy.png", "confusion_matrix.png", "summary.txt"} <= names
+    assert "checkpoint" not in names  # removed once training completed
+    history = json.loads((result.run_dir / "history.json").read_text())
+    assert _falls(history["loss"]) and len(history["val_loss"]) == 4
+    assert (result.run_dir / "history.csv").read_text().splitlines()[0].startswith("epoch,")
+    assert set(json.loads((result.run_dir / "metrics.json").read_text())) == {"accuracy", "loss"}
+    digest = (result.run_dir / "spec.sha256").read_text().strip()
+    assert (result.run_dir / "spec.yaml").read_text().startswith(f"# sha256: {digest}")
+    assert "best epoch" in result.summary and str(result.run_dir) in result.summary
+    evaluated = trainer.evaluate(_spec(tmp_path, ANN), result.run_dir / "model.keras")
+    assert evaluated["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=1e-6)
+
+
+def test_same_seed_same_history(tmp_path: Path) -> None:
+    a = _run(tmp_path, ANN, "a", epochs=2)
+    b = _run(tmp_path, ANN, "b", epochs=2)
+    assert a.history == b.history
+
+
+def test_fast_path_matches_plain_path(tmp_path: Path) -> None:
+    fast = _run(tmp_path, ANN, "fast", epochs=6)
+    plain = _run(tmp_path, ANN, "plain", epochs=6, jit_compile=False, steps_per_execution=1)
+    assert fast.metrics["accuracy"] == pytest.approx(plain.metrics["accuracy"], abs=0.03)
+    assert fast.history["loss"][-1] == pytest.approx(plain.history["loss"][-1], rel=0.02)
+
+
+@pytest.mark.parametrize("recipe", ["fit", "tape"])
+def test_resume_after_interruption(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recipe: str) -> None:
+    original = Session.log_epoch
+
+    def interrupted(self: Session, logs: dict[str, Any]) -> None:
+        original(self, logs)
+        if len(self.history["loss"]) == 2:
+            raise KeyboardInterrupt  # as Ctrl-C after the second epoch's history was written
+
+    monkeypatch.setattr(Session, "log_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, ANN, recipe=recipe)
+    run = tmp_path / "run"
+    assert (run / "checkpoint").exists()
+    monkeypatch.setattr(Session, "log_epoch", original)
+    result = trainer.train(_spec(tmp_path, ANN, recipe=recipe), resume=run)
+    assert result.run_dir == run and len(result.history["loss"]) == 4
+    assert _falls(result.history["loss"])
+
+
+def test_autoencoder_recipe(tmp_path: Path) -> None:
+    doc = copy.deepcopy(ANN)
+    doc["name"] = "tiny_ae"
+    doc["model"]["layers"] = [{"type": "Dense", "units": 16, "activation": "relu"},
+                              {"type": "Dense", "units": 64, "activation": "sigmoid"}]
+    doc["data"]["preprocess"] = [{"type": "scale", "divide": 16}]
+    doc["train"].update(recipe="autoencoder", loss="binary_crossentropy", metrics=[], epochs=3)
+    result = _run(tmp_path, doc)
+    assert _falls(result.history["loss"]) and (result.run_dir / "reconstructions.png").exists()
+
+
+def test_tape_recipe(tmp_path: Path) -> None:
+    result = _run(tmp_path, ANN, recipe="tape", epochs=3, loss="categorical_crossentropy")
+    assert _falls(result.history["loss"]) and "val_accuracy" in result.history
+
+
+GAN: dict[str, Any] = {
+    "kspec": 1,
+    "name": "tiny_gan",
+    "models": {
+        "generator": {"inputs": {"z": {"shape": [4]}},
+                      "layers": [{"type": "Dense", "units": 16, "activation": "relu"}, {"type": "Dense", "units": 8}]},
+        "discriminator": {"inputs": {"x": {"shape": [8]}},
+                          "layers": [{"type": "Dense", "units": 16, "activation": "relu"},
+                                     {"type": "Dense", "units": 1, "activation": "sigmoid"}]},
+    },
+    "data": {"source": {"type": "synthetic", "task": "normal", "mean": 4, "std": 1.25, "input_shape": [8],
+                        "samples": 128, "test_samples": 0}},
+    "train": {"recipe": "gan", "optimizer": {"type": "Adam", "learning_rate": 0.02}, "epochs": 6, "batch_size": 16,
+              "gan": {"d_steps": 1, "g_steps": 2, "sample_every": 3}},
+}
+
+
+def test_gan_recipe_moves_generated_samples_towards_the_data(tmp_path: Path) -> None:
+    import numpy as np
+
+    result = _run(tmp_path, GAN)
+    assert set(result.history) == {"d_loss", "g_loss"} and len(result.history["g_loss"]) == 6
+    assert sorted(p.name for p in (result.run_dir / "samples").iterdir()) == ["epoch_0003.png", "epoch_0006.png"]
+    assert {"model.keras", "discriminator.keras"} <= {p.name for p in result.run_dir.iterdir()}
+    import keras
+
+    gen = keras.models.load_model(result.run_dir / "model.keras")
+    fake = np.asarray(gen(np.random.default_rng(0).uniform(-1, 1, (256, 4)).astype("float32")))
+    assert float(fake.mean()) > 1.5  # an untrained generator is centred near 0; the data near 4
+
+
+def test_data_shape_mismatch_is_located(tmp_path: Path) -> None:
+    doc = copy.deepcopy(ANN)
+    doc["model"]["inputs"]["x"]["shape"] = [32]
+    with pytest.raises(SpecErrors) as info:
+        _run(tmp_path, doc)
+    err = info.value.errors[0]
+    assert err.code == "data-mismatch" and err.line is not None and "[64]" in err.message
+
+
+def test_integer_labels_one_hot_on_the_fly_for_categorical_loss(tmp_path: Path) -> None:
+    doc = copy.deepcopy(ANN)
+    doc["data"]["preprocess"] = [{"type": "scale", "divide": 16}, {"type": "take", "count": 300}]
+    result = _run(tmp_path, doc, epochs=2)
+    assert _falls(result.history["loss"])
+
+
+def test_unknown_callback_suggests(tmp_path: Path) -> None:
+    with pytest.raises(SpecErrors) as info:
+        _run(tmp_path, ANN, callbacks=[{"type": "EarlyStoping", "patience": 2}])
+    assert info.value.errors[0].hint == "did you mean 'EarlyStopping'?"
+
+
+def test_callbacks_schedule_and_clipping(tmp_path: Path) -> None:
+    result = _run(tmp_path, ANN, epochs=3, clipnorm=1.0,
+                  schedule={"type": "ExponentialDecay", "initial_learning_rate": 0.01, "decay_steps": 5,
+                            "decay_rate": 0.9},
+                  callbacks=[{"type": "EarlyStopping", "patience": 1}, {"type": "CSVLogger", "filename": "log.csv"}])
+    assert (result.run_dir / "log.csv").exists()
+
+
+def test_plot_runs_compares_runs(tmp_path: Path) -> None:
+    a = _run(tmp_path, ANN, "a", epochs=2)
+    b = _run(tmp_path, ANN, "b", epochs=2, seed=2)
+    paths = plots.plot_runs([a.run_dir, b.run_dir], tmp_path / "cmp")
+    assert {p.name for p in paths} == {"loss.png", "accuracy.png"}
