@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from .catalog_values import check_value, is_variable
-from .errors import SpecError, did_you_mean, shorten
+from .errors import SpecError, closest, did_you_mean, shorten
 
 #: Object kinds that are a Keras identifier string or `{type: ClassName, ...arguments}`.
 OBJECT_KINDS = ("activation", "callback", "constraint", "initializer", "loss", "metric", "optimizer", "regularizer",
@@ -368,11 +368,14 @@ def _check_args(
     required: list[str] | None = None,
     missing_path: tuple[str, ...] = ("type",),
 ) -> Iterator[SpecError]:
+    suggested: set[str] = set()  # a misspelt required argument is one mistake: no extra "missing `units`"
     for key, value in args.items():
         if key in skip:
             continue
         param = params.get(key)
         if param is None:
+            close = closest(key, params)
+            suggested.update(close)
             hint = did_you_mean(key, params) or _MOVED.get(key) or _accepted(owner, params)
             yield SpecError(f"{owner} has no argument '{key}'", (key,), "unknown-argument", hint=hint)
         elif param.kind in ("layer", "layers"):
@@ -386,7 +389,7 @@ def _check_args(
     if partial:
         return
     for name in required if required is not None else [n for n, p in params.items() if p.required]:
-        if name not in args:
+        if name not in args and name not in suggested:
             doc = params[name].doc
             yield SpecError(f"{owner} is missing required argument '{name}'", missing_path, "missing-argument",
                             hint=f"add `{name}: ...`" + (f" ({doc})" if doc else ""))  # fmt: skip

@@ -119,6 +119,7 @@ def test_unknown_argument_suggests() -> None:
     assert "Dense" in err.message and "'activaton'" in err.message
     assert "inputs:" in str(one(layer("Dense", units=3, input_shape=[4])).hint)
     assert "accepts" in str(one(layer("Flatten", zzz=1)).hint)
+    assert found(layer("Dense", untis=8)) == [("unknown-argument", ("untis",))]  # not also a missing `units`
 
 
 def test_missing_argument() -> None:
@@ -187,7 +188,8 @@ def test_nested_objects() -> None:
 
 def test_wrappers_check_the_inner_layer() -> None:
     errs = layer("TimeDistributed", layer={"type": "LSTM", "unit": 8})
-    assert found(errs) == [("unknown-argument", ("layer", "unit")), ("missing-argument", ("layer", "type"))]
+    assert found(errs) == [("unknown-argument", ("layer", "unit"))]
+    assert found(layer("TimeDistributed", layer={"type": "LSTM"})) == [("missing-argument", ("layer", "type"))]
     assert found(layer("Bidirectional", layer="LSTMM")) == [("unknown-layer", ("layer", "type"))]
     assert found(layer("Bidirectional", layer=3)) == [("bad-value", ("layer",))]
     assert found(layer("TimeDistributed")) == [("missing-argument", ("type",))]
