@@ -53,7 +53,9 @@ _TESTS: dict[str, Callable[[Any], bool]] = {
 def expectation(param: ParamInfo) -> str:
     """What `param` accepts, as the `expected ...` part of a message."""
     kind, low, high = param.kind, param.minimum, param.maximum
-    if kind in ("int", "number", "learning_rate"):
+    if kind == "learning_rate":
+        return "a number or a learning-rate schedule `{type: ExponentialDecay, ...}`"
+    if kind in ("int", "number"):
         noun = "an integer" if kind == "int" else "a number"
         if low is not None and high is not None:
             return f"{noun} between {low:g} and {high:g}"
