@@ -619,6 +619,12 @@ def _bidirectional(args: dict[str, Any], shapes: list[Shape]) -> Result:
         b_rule, b_inner = nested(args, "backward_layer", recurrent)
         bwd, b_params, b_nt = b_rule(b_inner, shapes)
     (y_f, *s_f), (y_b, *s_b) = (fwd if isinstance(fwd, list) else [fwd]), (bwd if isinstance(bwd, list) else [bwd])
+    if y_f != y_b:
+        raise ShapeMismatch(
+            f"Bidirectional needs the backward layer's output {fmt(y_b)} to equal the forward layer's {fmt(y_f)}",
+            "backward_layer",
+            hint="give both layers the same units",
+        )
     mode = args.get("merge_mode", "concat")
     if mode is None:
         outs = [y_f, y_b]
@@ -799,7 +805,8 @@ ELEMENTWISE = """
     hard_swish hypot isfinite isinf isnan leaky_relu less less_equal log log10 log1p log2 log_sigmoid log_softmax
     logaddexp logical_and logical_not logical_or logical_xor maximum minimum mod multiply nan_to_num negative normalize
     not_equal ones_like power reciprocal relu relu6 round rsqrt selu sigmoid sign silu sin sinh softmax softplus
-    softsign sort argsort flip roll sqrt square subtract swish tan tanh tril triu true_divide trunc where zeros_like
+    softsign sort argsort flip roll sqrt square stop_gradient subtract swish tan tanh tril triu true_divide trunc where
+    zeros_like
 """.split()
 
 
@@ -942,3 +949,53 @@ def _one_hot(name: str, args: dict[str, Any], shapes: list[Shape]) -> Shape:
     ax = norm_axis(name, int_arg(args, "axis", -1), (*out, 1))
     out.insert(ax, int_arg(args, "num_classes"))
     return tuple(out)
+
+
+@op_rule("dot")
+def _dot_op(name: str, args: dict[str, Any], shapes: list[Shape]) -> Shape:
+    a, b = shapes
+    if len(a) < 1 or len(b) < 1 or (len(a) < 2 and len(b) < 2):
+        raise Unsupported("dot of rank-0 or two rank-1 operands")
+    inner = b[-2] if len(b) > 1 else b[0]
+    if a[-1] is not None and inner is not None and a[-1] != inner:
+        raise ShapeMismatch(f"dot needs the last axis of {fmt(a)} to match the contracted axis of {fmt(b)}")
+    return (*a[:-1], *b[:-2], *b[-1:]) if len(b) > 1 else a[:-1]
+
+
+@op_rule("outer")
+def _outer(name: str, args: dict[str, Any], shapes: list[Shape]) -> Shape:
+    return prod(shapes[0]), prod(shapes[1])
+
+
+@op_rule("tile")
+def _tile(name: str, args: dict[str, Any], shapes: list[Shape]) -> Shape:
+    reps = args.get("repeats")
+    reps = [reps] if isinstance(reps, int) else reps
+    if not isinstance(reps, list | tuple) or not all(isinstance(r, int) for r in reps):
+        raise Unsupported(f"repeats {reps!r}")
+    n = max(len(reps), len(shapes[0]))
+    x, r = (1,) * (n - len(shapes[0])) + shapes[0], (1,) * (n - len(reps)) + tuple(reps)
+    return tuple(None if d is None else d * k for d, k in zip(x, r, strict=True))
+
+
+@op_rule("repeat")
+def _repeat(name: str, args: dict[str, Any], shapes: list[Shape]) -> Shape:
+    x, reps = shapes[0], int_arg(args, "repeats")
+    if args.get("axis") is None:
+        size = prod(x)
+        return (None if size is None else size * reps,)
+    ax = norm_axis(name, int_arg(args, "axis"), x)
+    return tuple(None if d is None else d * reps if i == ax else d for i, d in enumerate(x))
+
+
+@op_rule("pad")
+def _pad(name: str, args: dict[str, Any], shapes: list[Shape]) -> Shape:
+    x, width = shapes[0], args.get("pad_width")
+    if isinstance(width, int) or (
+        isinstance(width, list | tuple) and len(width) == 2 and all(isinstance(w, int) for w in width)
+    ):
+        width = [width] * len(x)
+    if not isinstance(width, list | tuple) or len(width) != len(x):
+        raise ShapeMismatch(f"pad_width needs one pair per axis of {fmt(x)}; received {width!r}", "pad_width")
+    pads = [(w, w) if isinstance(w, int) else tuple(w) for w in width]
+    return tuple(None if d is None else d + sum(p) for d, p in zip(x, pads, strict=True))

@@ -122,7 +122,7 @@ def _constant(value: Any) -> Shape:
 def _operands(name: str, args: dict[str, Any], ins: list[Shape]) -> list[Shape]:
     """Shapes of an op's tensor parameters in order: the node's inputs, or constants given as arguments."""
     info = catalog.op_info(name)
-    if info is None or info.variadic:
+    if info is None or info.variadic or not info.tensors:
         return ins
     pending = iter(ins)
     out = [_constant(args[t]) if t in args else next(pending, None) for t in info.tensors]
