@@ -132,6 +132,8 @@ class Session:
     def steps_per_execution(self) -> int:
         if self.spec.steps_per_execution != "auto":
             return int(self.spec.steps_per_execution)
+        if self.spec.distribute != "none":  # Keras 3.15's multi-step loop fails to trace under tf.distribute
+            return 1
         return max(1, min(self.steps(), 64))  # one compiled call covers up to 64 batches
 
     def jit(self, model: keras.Model) -> bool:
@@ -139,9 +141,12 @@ class Session:
             return bool(self.spec.jit_compile)
         from keras.src.trainers.trainer import model_supports_jit
 
-        ok = self.spec.distribute == "none" and bool(model_supports_jit(model))
+        if self.spec.distribute != "none":
+            self.notice("XLA (jit_compile) is off under tf.distribute (as Keras does)")
+            return False
+        ok = bool(model_supports_jit(model))
         if not ok:
-            self.notice("XLA (jit_compile) is off for this model: a layer or setting does not support it")
+            self.notice("XLA (jit_compile) is off: a layer of this model or op determinism does not support it")
         return ok
 
     def notice(self, text: str) -> None:

@@ -181,3 +181,34 @@ def test_plot_runs_compares_runs(tmp_path: Path) -> None:
     b = _run(tmp_path, ANN, "b", epochs=2, seed=2)
     paths = plots.plot_runs([a.run_dir, b.run_dir], tmp_path / "cmp")
     assert {p.name for p in paths} == {"loss.png", "accuracy.png"}
+
+
+MIRRORED = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from pathlib import Path
+import kspec
+from kspec import trainer
+result = trainer.train(kspec.load(sys.argv[1]), out=Path(sys.argv[2]))
+import json
+print("HISTORY", json.dumps(result.history))
+"""
+
+
+def test_distribute_mirrored_over_two_logical_cpus(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    doc = copy.deepcopy(ANN)
+    doc["train"].update(distribute="mirrored", epochs=2)
+    spec = tmp_path / "m.yaml"
+    spec.write_text(yaml.safe_dump(doc))
+    script = tmp_path / "m.py"
+    script.write_text(MIRRORED)
+    done = subprocess.run([sys.executable, str(script), str(spec), str(tmp_path / "run")], capture_output=True,
+                          text=True, timeout=300, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    history = json.loads(done.stdout.split("HISTORY", 1)[1])
+    assert _falls(history["loss"])
