@@ -129,6 +129,7 @@ def hyperparams(node: Node, layer_type: str, options: DrawOptions) -> list[str]:
             value = value[0]
         text = _value(key, value, layer_type)
         text = f"pad {text}" if key == "padding" and not isinstance(value, str) else fmt.format(text)
+        text = f"kernel {text}" if key == "kernel_size" and "×" not in text else text
         out.append(_PLURALS.get(text, text))
     if args.get("use_bias") is False:
         out.append("no bias")
@@ -477,7 +478,9 @@ class _Builder:
         params = [p for _, p, _ in infos if p is not None]
         frozen = sum(f or 0 for _, _, f in infos)
         if self.o.show_params and params and sum(params) and node.kind != "input":
-            out.append(f"{_count(sum(params))} params" + (f" ({_count(frozen)} non-trainable)" if frozen else ""))
+            note = f" ({_count(frozen)} non-trainable)" if frozen else ""
+            note = " (non-trainable)" if frozen and frozen == sum(params) else note
+            out.append(f"{_count(sum(params))} params{note}")
         return out
 
     def _model_params(self, model: str) -> tuple[int | None, int]:
