@@ -53,8 +53,9 @@ def ch01_linear() -> Reference:
 
 def ann_seq(n_in: int, n_h: int, n_out: int) -> keras.Model:
     """ANN_seq_class: Dense(Nh, relu) -> Dense(Nout, softmax)."""
-    return models.Sequential([keras.Input((n_in,)), layers.Dense(n_h, activation="relu"),
-                              layers.Dense(n_out, activation="softmax")])
+    return models.Sequential(
+        [keras.Input((n_in,)), layers.Dense(n_h, activation="relu"), layers.Dense(n_out, activation="softmax")]
+    )
 
 
 @reference("ch02_ann_digits")
@@ -115,17 +116,19 @@ def ch03_dnn_cifar10() -> Reference:
 
 def cnn_sequential(input_shape: tuple[int, int, int], num_classes: int = 10) -> keras.Model:
     """ex4_1 CNN(models.Sequential)."""
-    return models.Sequential([
-        keras.Input(input_shape),
-        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-        layers.Conv2D(64, (3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Dropout(0.25),
-        layers.Flatten(),
-        layers.Dense(128, activation="relu"),
-        layers.Dropout(0.5),
-        layers.Dense(num_classes, activation="softmax"),
-    ])
+    return models.Sequential(
+        [
+            keras.Input(input_shape),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.Conv2D(64, (3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Dropout(0.25),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
 
 
 @reference("ch04_cnn_mnist")
@@ -216,26 +219,29 @@ def ch06_ae_conv_mnist() -> Reference:
 
 
 def _prob_generator(ni: int = 100, nh: int = 50) -> keras.Model:
-    return models.Sequential([
-        keras.Input((ni,)),
-        layers.Reshape((ni, 1)),
-        layers.Conv1D(nh, 1, activation="relu"),
-        layers.Conv1D(nh, 1, activation="sigmoid"),
-        layers.Conv1D(1, 1),
-        layers.Flatten(),
-    ])
+    return models.Sequential(
+        [
+            keras.Input((ni,)),
+            layers.Reshape((ni, 1)),
+            layers.Conv1D(nh, 1, activation="relu"),
+            layers.Conv1D(nh, 1, activation="sigmoid"),
+            layers.Conv1D(1, 1),
+            layers.Flatten(),
+        ]
+    )
 
 
 def _stacked(generator: keras.Model, discriminator: keras.Model) -> Reference:
     gd = models.Sequential([generator, discriminator])
-    return Reference({"generator": generator, "discriminator": discriminator, "gan": gd},
-                     frozen={"gan": {"discriminator"}})
+    return Reference(
+        {"generator": generator, "discriminator": discriminator, "gan": gd}, frozen={"gan": {"discriminator"}}
+    )
 
 
 @reference("ch07_gan_prob")
 def ch07_gan_prob() -> Reference:
     x = keras.Input((100,))
-    m = ops.mean(x, axis=-1, keepdims=True)            # add_decorate with keras.ops instead of a Lambda
+    m = ops.mean(x, axis=-1, keepdims=True)  # add_decorate with keras.ops instead of a Lambda
     d = ops.square(ops.subtract(x, m))
     h = layers.Concatenate(axis=-1)([x, d])
     h = layers.Dense(50, activation="relu")(h)
@@ -246,38 +252,44 @@ def ch07_gan_prob() -> Reference:
 
 @reference("ch07_gan_prob_pure")
 def ch07_gan_prob_pure() -> Reference:
-    discriminator = models.Sequential([
-        keras.Input((100,)),
-        layers.Dense(50, activation="relu"),
-        layers.Dense(50, activation="relu"),
-        layers.Dense(1, activation="sigmoid"),
-    ])
+    discriminator = models.Sequential(
+        [
+            keras.Input((100,)),
+            layers.Dense(50, activation="relu"),
+            layers.Dense(50, activation="relu"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     return _stacked(_prob_generator(), discriminator)
 
 
 @reference("ch07_gan_cnn_mnist")
 def ch07_gan_cnn_mnist() -> Reference:
-    generator = models.Sequential([
-        keras.Input((10,)),
-        layers.Dense(units=1024, activation="tanh"),
-        layers.Dense(128 * 7 * 7, activation="tanh"),
-        layers.BatchNormalization(),
-        layers.Reshape((7, 7, 128)),
-        layers.UpSampling2D(size=(2, 2)),
-        layers.Conv2D(64, (5, 5), padding="same", activation="tanh"),
-        layers.UpSampling2D(size=(2, 2)),
-        layers.Conv2D(1, (5, 5), padding="same", activation="tanh"),
-    ])
-    discriminator = models.Sequential([
-        keras.Input((28, 28, 1)),
-        layers.Conv2D(64, (5, 5), padding="same", activation="tanh"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Conv2D(128, (5, 5), activation="tanh"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Flatten(),
-        layers.Dense(1024, activation="tanh"),
-        layers.Dense(1, activation="sigmoid"),
-    ])
+    generator = models.Sequential(
+        [
+            keras.Input((10,)),
+            layers.Dense(units=1024, activation="tanh"),
+            layers.Dense(128 * 7 * 7, activation="tanh"),
+            layers.BatchNormalization(),
+            layers.Reshape((7, 7, 128)),
+            layers.UpSampling2D(size=(2, 2)),
+            layers.Conv2D(64, (5, 5), padding="same", activation="tanh"),
+            layers.UpSampling2D(size=(2, 2)),
+            layers.Conv2D(1, (5, 5), padding="same", activation="tanh"),
+        ]
+    )
+    discriminator = models.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(64, (5, 5), padding="same", activation="tanh"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Conv2D(128, (5, 5), activation="tanh"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Flatten(),
+            layers.Dense(1024, activation="tanh"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     return _stacked(generator, discriminator)
 
 
@@ -350,17 +362,18 @@ def ch09_2_vgg16_transfer() -> Reference:
     y = layers.Dense(10, activation="softmax", name="preds")(h)
     for layer in base_model.layers:
         layer.trainable = False
-    return Reference({"transfer": models.Model(x, y), "cl_part": models.Model(x, z_cl),
-                      "fl_part": models.Model(x, z_fl)})
+    return Reference(
+        {"transfer": models.Model(x, y), "cl_part": models.Model(x, z_cl), "fl_part": models.Model(x, z_fl)}
+    )
 
 
 @reference("ch09_3_ops")
 def ch09_3_ops() -> Reference:
     x = keras.Input((2,))
-    y = x**2 + 2 * x + 1                                   # 9.3.6: arithmetic on the symbolic input
+    y = x**2 + 2 * x + 1  # 9.3.6: arithmetic on the symbolic input
     polynomial = models.Model(x, y)
     s = keras.Input((3,))
-    m = ops.mean(s, axis=1, keepdims=True)                 # 9.3.4 kproc_concat with keras.ops
+    m = ops.mean(s, axis=1, keepdims=True)  # 9.3.4 kproc_concat with keras.ops
     dev = ops.subtract(s, m)
     out = layers.Concatenate(axis=1)([s, ops.abs(dev), ops.square(dev)])
     return Reference({"polynomial": polynomial, "statistics": models.Model(s, out)})
@@ -408,5 +421,5 @@ def ch10_dqn_qnet() -> Reference:
 def ch11_controller() -> Reference:
     controller = models.Sequential([layers.Dense(2, activation="relu"), layers.Dense(1)])
     commands_input = keras.Input(shape=(1,), name="commands_input")
-    dense_2 = controller(commands_input)                   # the book then feeds dense_2 to tfq's ControlledPQC
+    dense_2 = controller(commands_input)  # the book then feeds dense_2 to tfq's ControlledPQC
     return _one(models.Model(commands_input, dense_2), "controller")
