@@ -80,6 +80,8 @@ def ints(args: dict[str, Any], key: str, n: int, default: int | tuple[int, ...])
         raise Unsupported(f"argument '{key}' is {value!r}")
     if len(items) != n:
         raise ShapeMismatch(f"{key} needs {n} value(s) here; received {list(items)}", key)
+    if any(v < (0 if key == "output_padding" else 1) for v in items):
+        raise ShapeMismatch(f"{key} needs positive values; received {value!r}", key)
     return tuple(items)
 
 
@@ -89,10 +91,10 @@ def pairs(args: dict[str, Any], key: str, n: int, default: Any) -> list[tuple[in
     if isinstance(value, int) and not isinstance(value, bool):
         return [(value, value)] * n
     if isinstance(value, list | tuple) and len(value) == n:
-        out = [(v, v) if isinstance(v, int) else tuple(v) for v in value]
+        out = [(v, v) if isinstance(v, int) else tuple(v) if isinstance(v, list | tuple) else () for v in value]
         if all(len(p) == 2 and all(isinstance(i, int) for i in p) for p in out):
             return [(p[0], p[1]) for p in out]
-    if n == 1 and isinstance(value, list | tuple) and len(value) == 2:
+    if n == 1 and isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(i, int) for i in value):
         return [(value[0], value[1])]
     raise ShapeMismatch(f"{key} must be an integer, {n} integers or {n} pairs; received {value!r}", key)
 
@@ -104,6 +106,8 @@ def bool_arg(args: dict[str, Any], key: str, default: bool) -> bool:
 def one(name: str, shapes: list[Shape]) -> Shape:
     if len(shapes) != 1:
         raise ShapeMismatch(f"{name} takes one input; received {len(shapes)}")
+    if not shapes[0]:
+        raise ShapeMismatch(f"{name} needs an input with a batch axis; received a scalar ()")
     return shapes[0]
 
 
@@ -121,7 +125,10 @@ def known(name: str, shape: Shape, axis: int, what: str = "last axis") -> int:
     return size
 
 
-def norm_axis(name: str, axis: int, shape: Shape, arg: str = "axis") -> int:
+def norm_axis(name: str, axis: Any, shape: Shape, arg: str = "axis") -> int:
+    """`axis` as an index into `shape`; negative axes count from the end."""
+    if isinstance(axis, bool) or not isinstance(axis, int):
+        raise Unsupported(f"{arg} {axis!r}")
     if not -len(shape) <= axis < len(shape):
         raise ShapeMismatch(f"{name}: {arg} {axis} is out of range for an input of rank {len(shape)}", arg)
     return axis % len(shape)
@@ -394,7 +401,7 @@ def _embedding(args: dict[str, Any], shapes: list[Shape]) -> Result:
 def _prelu(args: dict[str, Any], shapes: list[Shape]) -> Result:
     shape = one("PReLU", shapes)
     shared = args.get("shared_axes") or []
-    shared = [shared] if isinstance(shared, int) else list(shared)
+    shared = shared if isinstance(shared, list | tuple) else [shared]
     dims = [1 if i in shared else d for i, d in enumerate(shape) if i > 0]
     size = prod(dims)
     if size is None:
@@ -407,7 +414,7 @@ def _prelu(args: dict[str, Any], shapes: list[Shape]) -> Result:
 
 def axes_arg(name: str, args: dict[str, Any], shape: Shape, default: Any = -1) -> list[int]:
     axis = args.get("axis", default)
-    axes = [axis] if isinstance(axis, int) else list(axis)
+    axes = axis if isinstance(axis, list | tuple) else [axis]
     return sorted(norm_axis(name, a, shape) for a in axes)
 
 
@@ -822,7 +829,7 @@ def axes_of(name: str, args: dict[str, Any], shape: Shape, key: str = "axis") ->
     axis = args.get(key)
     if axis is None:
         return list(range(len(shape)))
-    return sorted({norm_axis(name, a, shape, key) for a in ([axis] if isinstance(axis, int) else axis)})
+    return sorted({norm_axis(name, a, shape, key) for a in (axis if isinstance(axis, list | tuple) else [axis])})
 
 
 @op_rule(
@@ -884,9 +891,11 @@ def _transpose(name: str, args: dict[str, Any], shapes: list[Shape]) -> Shape:
     x, axes = shapes[0], args.get("axes")
     if axes is None:
         return x[::-1]
-    if not isinstance(axes, list | tuple) or sorted(a % len(x) for a in axes) != list(range(len(x))):
+    if not isinstance(axes, list | tuple) or sorted(a % len(x) if isinstance(a, int) else -1 for a in axes) != list(
+        range(len(x))
+    ):
         raise ShapeMismatch(f"transpose axes must order all {len(x)} axes of {fmt(x)}; received {axes!r}", "axes")
-    return tuple(x[a] for a in axes)
+    return tuple(x[a % len(x)] for a in axes)
 
 
 @op_rule("swapaxes", "moveaxis")

@@ -182,6 +182,8 @@ class _Walker:
             if name in self.res.models:
                 self.reports[name], self.owners[name] = self.model(self.res.models[name], None, errors)
         for type_name, (node, after) in self.unknown.items():
+            if ">" in type_name:  # plugin layers: the catalogue check already notes them as unchecked
+                continue
             what = f"its output and the {len(after)} layer(s) after it are" if after else "its output is"
             errors.append(
                 SpecError(
@@ -259,6 +261,11 @@ class _Walker:
             path = node.arg_paths.get(exc.arg, node.path) if exc.arg and node.kind != "use" else node.path
             notes = [f"layer '{node.name}' of block {' > '.join(node.block)}"] if node.block else []
             errors.append(SpecError(exc.message, path, "shape-mismatch", hint=exc.hint, notes=notes))
+        except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError) as exc:  # arguments no rule foresaw
+            cause[node.name] = node.type
+            errors.append(SpecError(f"static shape inference cannot check this {node.type} with these arguments "
+                                    f"({type(exc).__name__}: {exc})", node.path, "unchecked-layer", hint=_HINT,
+                                    severity="note"))  # fmt: skip
         except Unsupported as exc:
             cause[node.name] = node.type
             errors.append(
