@@ -26,13 +26,6 @@ COLORS = {
     "wrapper": "#c7eae5", "core": "#f2f2f2", "other": "#ffffff", "application": "#cbc9e2", "model": "#dadaeb",
     "op": "#f7f7f7",
 }
-_FALLBACK_FAMILY = (  # used when the catalog does not know a type (plugins) or is unavailable
-    ("conv", "Conv"), ("pooling", "Pool"), ("recurrent", "LSTM|GRU|RNN"), ("attention", "Attention"),
-    ("merge", "^(Add|Subtract|Multiply|Average|Maximum|Minimum|Concatenate|Dot)$"), ("embedding", "Embedding"),
-    ("normalization", "Normalization"), ("regularization", "Dropout|Noise|Regularization"),
-    ("activation", "^(Activation|ReLU|LeakyReLU|PReLU|ELU|Softmax)$"), ("dense", "Dense"),
-    ("reshaping", "Reshape|Flatten|Permute|RepeatVector|UpSampling|ZeroPadding|Cropping"),
-)
 #: How a hyperparameter is shown, keyed by argument name (not by layer): a format, or for booleans the text when true.
 HYPERPARAMS: dict[str, str] = {
     "units": "{} units", "filters": "{} filters", "kernel_size": "{}", "strides": "stride {}", "padding": "{}",
@@ -42,7 +35,7 @@ HYPERPARAMS: dict[str, str] = {
     "axis": "axis {}", "axes": "axes {}", "rate": "rate {}", "dropout": "dropout {}",
     "recurrent_dropout": "rec. dropout {}", "stddev": "stddev {}", "return_sequences": "sequences",
     "return_state": "state", "mask_zero": "mask 0", "scale": "scale {}", "offset": "offset {}",
-    "factor": "factor {}", "height": "height {}", "width": "width {}", "activation": "{}",
+    "factor": "factor {}", "height": "height {}", "width": "width {}", "weights": "{} weights", "activation": "{}",
 }
 _SPATIAL = ("kernel_size", "strides", "pool_size", "dilation_rate")
 _PLURALS = {"1 units": "1 unit", "1 filters": "1 filter", "1 heads": "1 head"}
@@ -84,14 +77,11 @@ class DrawOptions:
 
 
 def family(layer_type: str) -> str:
-    """The layer family used for colours: the catalog's, else a guess from the class name ("other")."""
+    """The catalog's family of a layer type (`conv`, `merge`, ...), used for its colour; `other` when unknown."""
     from .catalog import layer_info
 
     info = layer_info(layer_type)
-    if info is not None and info.family in COLORS:
-        return info.family
-    name = layer_type.split(">")[-1]
-    return next((fam for fam, pattern in _FALLBACK_FAMILY if re.search(pattern, name)), "other")
+    return info.family if info is not None and info.family in COLORS else "other"
 
 
 def _value(key: str, value: Any, layer_type: str) -> str:
@@ -131,8 +121,8 @@ def hyperparams(node: Node, layer_type: str, options: DrawOptions) -> list[str]:
         text = f"pad {text}" if key == "padding" and not isinstance(value, str) else fmt.format(text)
         text = f"kernel {text}" if key == "kernel_size" and "×" not in text else text
         out.append(_PLURALS.get(text, text))
-    if args.get("use_bias") is False:
-        out.append("no bias")
+    out += ["no bias"] if args.get("use_bias") is False else []
+    out += ["no top"] if args.get("include_top") is False else []
     if args.get("data_format") == "channels_first":
         out.append("channels_first")
     return out
@@ -170,6 +160,12 @@ class _Collapsed:
     members: dict[str, list[str]] = field(default_factory=dict)
     clusters: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=dict)
 
+    def find(self, name: str) -> str:
+        """The drawn node that stands for `name` (itself when it is drawn)."""
+        while name in self.alias:
+            name = self.alias[name]
+        return name
+
 
 def collapse_runs(graph: ModelGraph) -> _Collapsed:
     """Find chains of identical block instances (or identical layers) that feed only each other, at every level."""
@@ -200,15 +196,13 @@ def collapse_runs(graph: ModelGraph) -> _Collapsed:
             for k in range(i + 1, j + 1):
                 for shown, hidden in zip(rep.nodes, seq[k].nodes, strict=True):
                     result.alias[hidden.name] = shown.name
-                    result.members.setdefault(shown.name, [shown.name]).append(hidden.name)
-            for shown in rep.nodes:
-                result.count[shown.name] = j - i + 1
-            if rep.is_block:
+                    if not rep.is_block:  # a collapsed block says ×N on its cluster, a collapsed layer on itself
+                        result.members.setdefault(shown.name, [shown.name]).append(hidden.name)
+                        result.count[shown.name] = j - i + 1
+            if rep.is_block:  # the hidden instances need no inner collapse: they are not drawn
                 if j > i:
                     result.clusters[rep.nodes[0].block[: depth + 1]] = (seq[j].key, j - i + 1)
                 level(rep.nodes, depth + 1)
-            for k in range(i + 1, j + 1 if rep.is_block else i + 1):
-                level(seq[k].nodes, depth + 1)
             i = j + 1
 
     level(graph.order(), 0)
@@ -372,7 +366,7 @@ class _Builder:
                     label = f"<B>{escape(child[-1] + (f' … {last}' if times > 1 else ''))}</B>: "
                     label += escape(kinds.get(child, "?")) + (f" ×{times}" if times > 1 else "")
                     inside = [n.name for n in graph.nodes.values()
-                              if graph.nodes[col.alias.get(n.name, n.name)].block[: len(child)] == child]
+                              if graph.nodes[col.find(n.name)].block[: len(child)] == child]
                     params = [self._info(name, graph.nodes[n])[1] for n in inside]
                     if self.o.show_params and params and None not in params and sum(p or 0 for p in params):
                         label += "  " + _small(f"{_count(sum(p or 0 for p in params))} params")
@@ -394,7 +388,7 @@ class _Builder:
                 if (dep, node.name) in skips:
                     attrs = {"color": _SKIP, "penwidth": "1.6"}
                     self.used["skip"] = None
-                self.edges.append((prefix + col.alias.get(dep, dep), prefix + node.name, attrs))
+                self.edges.append((prefix + col.find(dep), prefix + node.name, attrs))
 
     def _node(self, g: graphviz.Digraph, graph: ModelGraph, node: Node, prefix: str, inherited: bool,
               col: _Collapsed, stack: tuple[str, ...], outputs: bool) -> None:
@@ -442,7 +436,7 @@ class _Builder:
         tags += ["trainable"] if self.o.show_trainable and not frozen and node.kind != "input" else []
         if foot or tags:
             rows.append(_small(escape(" · ".join(foot + tags)), "#000000"))
-        attrs.update(fillcolor=COLORS[fam], tooltip=f"{node.name} ({node.type})")
+        attrs.update(fillcolor=COLORS[fam], tooltip=f"{node.name} ({node.type})".replace("\\", "\\\\"))
         if node.kind == "input":
             attrs.update(penwidth="2.2")
         if is_out:
@@ -534,4 +528,5 @@ def _static_info(report: ShapeReport, model: str, name: str) -> tuple[str | None
     found = report.node(model, name)
     if found is None:
         return None, None, None
-    return format_shape(found.shape, batch=True) if found.checked else "shape ?", found.params, found.non_trainable
+    shape = format_shape(found.shape, batch=True) if found.checked else "? (unchecked)"
+    return shape, found.params, found.non_trainable

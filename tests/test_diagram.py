@@ -271,3 +271,37 @@ def test_every_spec_renders_to_svg(spec: Path, tmp_path: Path) -> None:
     out = draw(resolved, tmp_path / f"{spec.stem}.svg", shapes=shapes.infer(resolved))
     assert isinstance(out, Path)
     _assert_svg_names(out, resolved)
+
+
+def test_deep_shapes_win_over_static_ones(tmp_path: Path) -> None:
+    from kspec import shapes
+
+    resolved = _load(SEQUENTIAL, tmp_path)
+    deep = {"conv1": [None, 9, 9, 32], "probs": [[None, 10], [None, 2]]}
+    dot = to_dot(resolved, DrawOptions(), shapes=shapes.infer(resolved), deep_shapes=deep)
+    assert "→ 9×9×32 · 320 params" in dot and "→ 10, 2" in dot and "→ 24×24×64" in dot
+
+
+NESTED_REPEATS = """
+kspec: 1
+name: stacks
+blocks:
+  stack:
+    layers:
+      - {type: Dense, units: 8, activation: relu, repeat: 2}
+model:
+  inputs: {x: {shape: [8]}}
+  layers:
+    - {block: stack, name: s, repeat: 3}
+    - {type: Dense, name: out, units: 1}
+"""
+
+
+def test_collapse_nests_and_keeps_edges_on_drawn_nodes(tmp_path: Path) -> None:
+    dot = _dot(NESTED_REPEATS, tmp_path, DrawOptions(collapse=True))
+    nodes = {line.split(" [", 1)[0].strip() for line in dot.splitlines() if " [label=" in line}
+    assert nodes == {"x", "s_1_dense", "out"}
+    assert "x -> s_1_dense" in dot and "s_1_dense -> out" in dot and dot.count("->") == 2
+    assert "s_1 … s_3</B>: stack ×3" in dot and "(Dense) ×2" in dot
+    assert "→ 8 · 144 params" in dot  # two Dense(8) of one block instance
+    assert "432 params" in dot  # the cluster counts all three instances
