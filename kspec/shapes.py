@@ -86,8 +86,8 @@ _Owners = dict[str, tuple[int, int] | None]
 @dataclass
 class _Call:
     out: OutShape
-    params: int
-    non_trainable: int
+    params: int | None  # None: a nested model whose weights are not all known
+    non_trainable: int | None
     owners: _Owners
 
 
@@ -343,7 +343,7 @@ class _Walker:
             if failed:
                 raise ShapeMismatch(f"model '{node.type}' cannot take input {fmt(list(merged))}: {failed[0].message}")
         outs = [report.outputs.get(o) for o in graph.outputs]
-        if any(o is None for o in outs) or report.params is None or report.non_trainable is None:
+        if any(o is None for o in outs):
             raise _Skip
         if node.args.get("trainable") is False:
             owners = {k: None if v is None else (v[0], v[0]) for k, v in owners.items()}

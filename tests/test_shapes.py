@@ -440,6 +440,28 @@ def test_nested_model_with_unknown_sizes_takes_the_callers_shape() -> None:
     assert rep.models["head"].params == 224
 
 
+def test_nested_model_with_unknown_weights_still_passes_its_shape_on() -> None:
+    rep = report("""
+        kspec: 1
+        name: n
+        models:
+          inner:
+            inputs: {x: {shape: [4]}}
+            layers:
+              - {type: Dense, name: out, units: 2}
+              - {type: MysteryLayer, name: side, inputs: [x]}
+            outputs: [out]
+          outer:
+            layers:
+              - {model: inner}
+              - {type: Dense, units: 3}
+    """)
+    outer = rep.models["outer"]
+    assert outer.nodes["inner"].shape == (None, 2) and outer.nodes["inner"].params is None
+    assert outer.nodes["dense"].checked and outer.nodes["dense"].params == 9
+    assert outer.params is None and [e.code for e in rep.errors] == ["unchecked-layer"]
+
+
 def test_report_api() -> None:
     model, _ = single(spec_text(CASES[0]))
     node = model.nodes["dense"]
