@@ -305,3 +305,15 @@ def test_collapse_nests_and_keeps_edges_on_drawn_nodes(tmp_path: Path) -> None:
     assert "s_1 … s_3</B>: stack ×3" in dot and "(Dense) ×2" in dot
     assert "→ 8 · 144 params" in dot  # two Dense(8) of one block instance
     assert "432 params" in dot  # the cluster counts all three instances
+
+
+def test_system_dot_is_preferred_and_failures_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "dot"
+    fake.write_text("#!/bin/sh\necho 'Error: syntax error in line 1' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    real_which = render.shutil.which
+    monkeypatch.setattr(render.shutil, "which", lambda name: str(fake) if name == "dot" else real_which(name))
+    assert render.renderers()[0] == render.Renderer("dot", str(fake))
+    assert render.choose("pdf") == render.Renderer("dot", str(fake))
+    with pytest.raises(render.RenderError, match="dot failed to render .*syntax error in line 1"):
+        render.render("digraph { a -> b }", tmp_path / "g.pdf")
