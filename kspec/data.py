@@ -291,39 +291,54 @@ def augmentation_layers(configs: list[dict[str, Any]],
 
 
 def pipeline(part: Arrays, *, batch_size: int, shuffle: bool = False, seed: int | None = None,
-             one_hot: int | None = None, augment: list[Any] | None = None, repeat: bool = False) -> tf.data.Dataset:
+             one_hot: int | None = None, augment: list[Any] | None = None, chunk: int = 16) -> tf.data.Dataset:
     """A batched `tf.data.Dataset` of `(x, y)` (or `x` alone when there are no targets).
 
-    Examples are gathered a whole batch at a time from tensors held once in memory, so the cost per step is
-    one gather, not one tf.data element per example. Shuffling reshuffles every epoch (seeded).
+    The examples are held once as tensors. Each epoch draws one seeded permutation (a new one every epoch, the same
+    sequence for the same seed), and gathers `chunk` batches with one gather, so tf.data does a few hundred cheap
+    element operations per epoch instead of one per example; the last, smaller batch is kept as `fit` keeps it.
     """
     import tensorflow as tf
 
-    n = len(part)
+    n, bs = len(part), batch_size
     x = tf.convert_to_tensor(part.x)
     same = part.y is part.x
     y = None if part.y is None or same else tf.convert_to_tensor(part.y)
-    index = tf.data.Dataset.range(n)
-    if shuffle:
-        index = index.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        index = index.repeat()
-    layers = augment or []
+    full = n // bs
 
-    def gather(i: tf.Tensor) -> Any:
+    def take(i: tf.Tensor) -> Any:
         xb = tf.gather(x, i)
-        for layer in layers:
-            xb = layer(xb, training=True)
         if same:
             return xb, xb
         if y is None:
             return xb
         yb = tf.gather(y, i)
-        if one_hot:
-            yb = tf.one_hot(yb, one_hot, dtype=tf.float32)
-        return xb, yb
+        return xb, (tf.one_hot(yb, one_hot, dtype=tf.float32) if one_hot else yb)
 
-    ds = index.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    def order(r: tf.Tensor) -> tf.Tensor:
+        idx = tf.range(n, dtype=tf.int64)
+        if not shuffle:
+            return idx
+        return tf.random.experimental.stateless_shuffle(idx, seed=tf.stack([r, tf.constant(seed or 0, tf.int64)]))
+
+    def batches(perm: tf.Tensor) -> tf.data.Dataset:
+        rows = tf.data.Dataset.from_tensor_slices(tf.reshape(perm[: full * bs], [full, bs])).batch(chunk)
+        out = rows.flat_map(lambda i: tf.data.Dataset.from_tensor_slices(take(i)))
+        if n > full * bs:
+            out = out.concatenate(tf.data.Dataset.from_tensors(perm[full * bs:]).map(take))
+        return out
+
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    steps = full + (1 if n > full * bs else 0)
+    ds = draws.map(order).flat_map(batches).apply(tf.data.experimental.assert_cardinality(steps))
+    layers = augment or []
+    if layers:
+        def augmented(xb: tf.Tensor, *rest: tf.Tensor) -> Any:
+            for layer in layers:
+                xb = layer(xb, training=True)
+            return (xb, *rest) if rest else xb
+
+        ds = ds.map(augmented, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
