@@ -264,8 +264,8 @@ def to_dot(resolved: Resolved, options: DrawOptions, *, shapes: ShapeReport | No
     return _Builder(resolved, options, shapes, deep_shapes).build()
 
 
-def _html(rows: list[str]) -> str:
-    cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
+def _html(rows: list[str], align: str = "CENTER") -> str:
+    cells = "".join(f'<TR><TD ALIGN="{align}">{row}</TD></TR>' for row in rows if row)
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
 
 
@@ -281,6 +281,10 @@ def _wrap(parts: list[str], width: int = 34) -> list[str]:
         else:
             lines.append(part)
     return lines
+
+
+def _quote(name: str) -> str:
+    return str(graphviz.quoting.quote(name))
 
 
 def _count(n: int) -> str:
@@ -348,7 +352,7 @@ class _Builder:
 
     # -- one model --------------------------------------------------------------------------------------------
     def _model(self, g: graphviz.Digraph, name: str, prefix: str, frozen: bool, stack: tuple[str, ...],
-               outputs: bool = True) -> None:
+               outputs: bool = True, header: str | None = None) -> None:
         graph = self.r.models[name]
         col = collapse_runs(graph) if self.o.collapse else _Collapsed()
         visible = [n for n in graph.order() if n.name not in col.alias and not (stack and n.kind == "input")]
@@ -363,22 +367,28 @@ class _Builder:
                     child = node.block[: len(blk) + 1]
                     children[child] = None
                     last, times = col.clusters.get(child, ("", 1))
-                    label = f"<B>{escape(child[-1] + (f' … {last}' if times > 1 else ''))}</B>: "
+                    label = f"<B>{escape(child[-1] + (f' to {last}' if times > 1 else ''))}</B>: "
                     label += escape(kinds.get(child, "?")) + (f" ×{times}" if times > 1 else "")
                     inside = [n.name for n in graph.nodes.values()
                               if graph.nodes[col.find(n.name)].block[: len(child)] == child]
-                    params = [self._info(name, graph.nodes[n])[1] for n in inside]
+                    params, total = [self._info(name, graph.nodes[n])[1] for n in inside], ""
                     if self.o.show_params and params and None not in params and sum(p or 0 for p in params):
-                        label += "  " + _small(f"{_count(sum(p or 0 for p in params))} params")
-                    sub = graphviz.Digraph(name=f"cluster_{prefix}{'/'.join(child)}")
-                    sub.attr(label=_html([label]), style="rounded,filled", fillcolor=_GREYS[len(child) % 2],
-                             color="#b0b0b0", penwidth="2" if times > 1 else "1", fontsize="11", labeljust="l")
+                        total = _small(f"{_count(sum(p or 0 for p in params))} params")
+                    cid = f"{prefix}{'/'.join(child)}"
+                    sub = graphviz.Digraph(name=f"cluster_{cid}")
+                    sub.attr(style="rounded,filled", fillcolor=_GREYS[len(child) % 2], color="#b0b0b0",
+                             penwidth="2" if times > 1 else "1")
+                    first = next((n.name for n in visible if n.block == child and not self._expands(n, stack)), None)
+                    self._header(sub, cid + "/", _html([label, total], "LEFT"), first and prefix + first)
                     self.used.update({"repeat": None} if times > 1 else {})
                     emit(sub, child)
                     container.subgraph(sub)
 
         skips = skip_edges(graph)
         self.skip_from.update({prefix + v: _skip_source(graph.nodes[u], graph.nodes[v]) for u, v in skips})
+        if header is not None:
+            first = next((n.name for n in visible if not n.block and not self._expands(n, stack)), None)
+            self._header(g, prefix, header, first and prefix + first)
         emit(g, ())
         for node in visible:
             if node.kind == "model" and f"{prefix}{node.name}" in self.via:
@@ -390,20 +400,33 @@ class _Builder:
                     self.used["skip"] = None
                 self.edges.append((prefix + col.find(dep), prefix + node.name, attrs))
 
+    def _expands(self, node: Node, stack: tuple[str, ...]) -> bool:
+        """Whether `node` is a nested model drawn as its own layers (a cluster) rather than one box."""
+        return node.kind == "model" and self.o.expand_nested and node.type in self.r.models and node.type not in stack
+
+    def _header(self, g: graphviz.Digraph, hid: str, html: str, first: str | None) -> None:
+        """Label a cluster with a node beside its first layer: edges are routed around nodes, across labels."""
+        if first is None:
+            g.attr(label=html, labeljust="l", fontsize="11")
+            return
+        g.attr(label="")
+        g.node(hid, label=html, shape="plaintext", style="")
+        g.body.append(f"\t{{rank=same; {_quote(hid)}; {_quote(first)}}}\n")
+
     def _node(self, g: graphviz.Digraph, graph: ModelGraph, node: Node, prefix: str, inherited: bool,
               col: _Collapsed, stack: tuple[str, ...], outputs: bool) -> None:
         frozen = inherited or not node.trainable
-        if node.kind == "model" and self.o.expand_nested and node.type in self.r.models and node.type not in stack:
+        if self._expands(node, stack):
             inner, sub_prefix = self.r.models[node.type], f"{prefix}{node.name}/"
             sub = graphviz.Digraph(name=f"cluster_{prefix}{node.name}")
             title = f"<B>{escape(node.name)}</B>" + ("" if node.name == node.type else f": {escape(node.type)}")
             title += " (nested model" + (", frozen)" if frozen else ")")
-            sub.attr(label=_html([title]), style="rounded,filled" + (",dashed" if frozen else ""),
-                     fillcolor="#f0f0f8", color="#7f7f7f", fontsize="11", labeljust="l")
+            sub.attr(style="rounded,filled" + (",dashed" if frozen else ""), fillcolor="#f0f0f8", color="#7f7f7f")
             self.via[prefix + node.name] = sub_prefix + (inner.outputs[0] if inner.outputs else "")
             for inner_input, dep in zip(inner.inputs, node.inputs, strict=False):
                 self.via[sub_prefix + inner_input] = prefix + dep
-            self._model(sub, node.type, sub_prefix, frozen, (*stack, node.type), outputs and node.name in graph.outputs)
+            self._model(sub, node.type, sub_prefix, frozen, (*stack, node.type), outputs and node.name in graph.outputs,
+                        _html([title], "LEFT"))
             g.subgraph(sub)
             return
         attrs: dict[str, str] = {}
@@ -446,7 +469,7 @@ class _Builder:
             attrs.update(style=attrs.get("style", "rounded,filled") + ",dashed", fillcolor="#e8e8e8",
                          fontcolor="#595959", color="#8c8c8c")
             self.used["frozen"] = None
-        g.node(prefix + node.name, label=_html(rows), **attrs)
+        g.node(prefix + node.name, label=_html(rows), group=prefix + graph.name, **attrs)
 
     # -- shapes and parameters --------------------------------------------------------------------------------
     def _info(self, model: str, node: Node) -> tuple[str | None, int | None, int | None]:
