@@ -75,6 +75,10 @@ class DrawOptions:
     model: str | None = None
     legend: bool = True
 
+    def __post_init__(self) -> None:
+        if self.rankdir not in ("TB", "LR", "BT", "RL"):
+            raise ValueError(f"rankdir must be TB, LR, BT or RL; received {self.rankdir!r}")
+
 
 def family(layer_type: str) -> str:
     """The catalog's family of a layer type (`conv`, `merge`, ...), used for its colour; `other` when unknown."""
@@ -424,7 +428,7 @@ class _Builder:
             sub.attr(style="rounded,filled" + (",dashed" if frozen else ""), fillcolor="#f0f0f8", color="#7f7f7f")
             self.via[prefix + node.name] = sub_prefix + (inner.outputs[0] if inner.outputs else "")
             for inner_input, dep in zip(inner.inputs, node.inputs, strict=False):
-                self.via[sub_prefix + inner_input] = prefix + dep
+                self.via[sub_prefix + inner_input] = prefix + col.find(dep)
             self._model(sub, node.type, sub_prefix, frozen, (*stack, node.type), outputs and node.name in graph.outputs,
                         _html([title], "LEFT"))
             g.subgraph(sub)
@@ -434,6 +438,7 @@ class _Builder:
         if node.kind == "use":
             orig = self.r.layers.get(node.layer)
             layer_type = orig.type if orig else node.type
+            frozen = frozen or (orig is not None and not orig.trainable)
             share = "shared layer" if node.name == node.layer else f"shares {node.layer}"
             details = [share, *(hyperparams(orig, layer_type, self.o) if orig else [])]
         elif node.kind == "model":

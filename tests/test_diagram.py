@@ -317,3 +317,24 @@ def test_system_dot_is_preferred_and_failures_are_reported(tmp_path: Path, monke
     assert render.choose("pdf") == render.Renderer("dot", str(fake))
     with pytest.raises(render.RenderError, match="dot failed to render .*syntax error in line 1"):
         render.render("digraph { a -> b }", tmp_path / "g.pdf")
+
+
+def test_options_are_checked_and_shared_frozen_layers_look_frozen(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="rankdir must be"):
+        DrawOptions(rankdir="TD")
+    dot = _dot("""
+        kspec: 1
+        name: probe
+        models:
+          full:
+            inputs: {x: {shape: [4]}}
+            layers:
+              - {type: Dense, name: base, units: 3, trainable: false}
+              - {type: Dense, name: head, units: 1}
+          probe:
+            inputs: {x: {shape: [4]}}
+            layers:
+              - {use: base}
+    """, tmp_path, DrawOptions())
+    assert dot.count("frozen") >= 3  # base in both models, and the legend
+    assert "shared layer" in dot
