@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -311,8 +312,8 @@ def test_system_dot_is_preferred_and_failures_are_reported(tmp_path: Path, monke
     fake = tmp_path / "dot"
     fake.write_text("#!/bin/sh\necho 'Error: syntax error in line 1' >&2\nexit 1\n")
     fake.chmod(0o755)
-    real_which = render.shutil.which
-    monkeypatch.setattr(render.shutil, "which", lambda name: str(fake) if name == "dot" else real_which(name))
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: str(fake) if name == "dot" else real_which(name))
     assert render.renderers()[0] == render.Renderer("dot", str(fake))
     assert render.choose("pdf") == render.Renderer("dot", str(fake))
     with pytest.raises(render.RenderError, match="dot failed to render .*syntax error in line 1"):
