@@ -130,14 +130,16 @@ def rows() -> list[list[str]]:
     for path in sorted(SPECS.glob("*.yaml")):
         resolved = kspec.load(path)
         spec = resolved.spec
-        out.append([
-            f"[{path.name}]({path.name})",
-            chapter(spec.name),
-            dataset(spec),
-            parameters(resolved),
-            spec.description.replace("|", "\\|"),
-            f"[svg](diagrams/{spec.name}.svg)",
-        ])
+        out.append(
+            [
+                f"[{path.name}]({path.name})",
+                chapter(spec.name),
+                dataset(spec),
+                parameters(resolved),
+                spec.description.replace("|", "\\|"),
+                f"[svg](diagrams/{spec.name}.svg)",
+            ]
+        )
     return out
 
 
