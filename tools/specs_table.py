@@ -35,7 +35,8 @@ kspec train specs/ch04_cnn_mnist.yaml         # the book's data, optimizer, loss
 kspec draw specs/ch08_unet_cifar10.yaml -o ch08.svg
 ```
 
-`ch09_4_custom_layer.yaml` needs the example plugin package: `pip install -e examples/kspec_example_layers`.
+`ch09_4_custom_layer.yaml` and `bonus_complex_dense.yaml` use custom layers from the example plugin package:
+`pip install -e examples/kspec_example_layers`.
 Parameters are total (non-trainable in parentheses) per model; when a spec trains, the first model listed is the
 one `kspec train` trains.
 """
@@ -62,8 +63,9 @@ language does not cover:
   `subtract`, `square`, `abs`, `power`, ...) and a `Concatenate` layer instead -- same values, same shapes, no
   weights -- in `ch07_gan_prob.yaml` and `ch09_3_ops.yaml`.
 - **Multi-input / multi-output training**: the 1st edition's bonus complex-valued layer (`bonus_my_layer.ipynb`,
-  two inputs and two outputs) and the ch11 hybrid model take two input arrays, which kspec's `data:` section does
-  not feed (one input array, one target array per example).
+  two inputs and two outputs) and the ch11 hybrid model train on two input arrays, which kspec's `data:` section
+  does not feed (one input array, one target array per example). `bonus_complex_dense.yaml` has the model, its
+  layer a plugin (`kspec_example>CDENSE`), without a train section.
 """
 
 _CHAPTER = re.compile(r"^ch(\d+)(?:_(\d+))?_")
@@ -73,7 +75,7 @@ def chapter(name: str) -> str:
     """`ch09_2_vgg16_transfer` -> `9.2`, `ch04_cnn_mnist` -> `4`."""
     match = _CHAPTER.match(name)
     if not match:
-        return "-"
+        return "bonus" if name.startswith("bonus") else "-"
     major, minor = match.groups()
     return f"{int(major)}.{int(minor)}" if minor else str(int(major))
 
@@ -127,7 +129,7 @@ def rows() -> list[list[str]]:
     import kspec
 
     out = []
-    for path in sorted(SPECS.glob("*.yaml")):
+    for path in sorted(SPECS.glob("*.yaml"), key=lambda p: (not p.name.startswith("ch"), p.name)):  # bonus last
         resolved = kspec.load(path)
         spec = resolved.spec
         out.append(

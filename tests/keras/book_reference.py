@@ -379,10 +379,26 @@ def ch09_3_ops() -> Reference:
     return Reference({"polynomial": polynomial, "statistics": models.Model(s, out)})
 
 
+class SFC(layers.Layer):
+    """ex9_4_my_layer.py's SFC, ported to Keras 3 here (independently of the example plugin the spec uses)."""
+
+    def __init__(self, No: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.No = No
+
+    def build(self, inshape: tuple[int, ...]) -> None:
+        self.w = self.add_weight(name="w", shape=(inshape[1], self.No), initializer="glorot_uniform")
+        self.b = self.add_weight(name="b", shape=(self.No,), initializer="zeros")
+
+    def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
+        return ops.matmul(x, self.w) + self.b
+
+    def compute_output_shape(self, inshape: tuple[int, ...]) -> tuple[int, ...]:
+        return (inshape[0], self.No)
+
+
 @reference("ch09_4_custom_layer")
 def ch09_4_custom_layer() -> Reference:
-    from kspec_example.layers import SFC
-
     model = models.Sequential([keras.Input((1,)), SFC(1)])
     return _one(model, "ch09_4_custom_layer")
 
@@ -423,3 +439,36 @@ def ch11_controller() -> Reference:
     commands_input = keras.Input(shape=(1,), name="commands_input")
     dense_2 = controller(commands_input)  # the book then feeds dense_2 to tfq's ControlledPQC
     return _one(models.Model(commands_input, dense_2), "controller")
+
+
+# -------------------------------------------------------------------------------------------- 1st edition bonus
+
+
+class CDENSE(layers.Layer):
+    """bonus_my_layer.ipynb's complex dense layer, with the complex product as real matrix products."""
+
+    def __init__(self, No: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.No = No
+
+    def build(self, inshape_l: list[tuple[int, ...]]) -> None:
+        n_in = inshape_l[0][1]
+        self.w_r = self.add_weight(name="w_r", shape=(n_in, self.No), initializer="glorot_uniform")
+        self.w_i = self.add_weight(name="w_i", shape=(n_in, self.No), initializer="glorot_uniform")
+        self.b_r = self.add_weight(name="b_r", shape=(self.No,), initializer="zeros")
+        self.b_i = self.add_weight(name="b_i", shape=(self.No,), initializer="zeros")
+
+    def call(self, x_l: list[keras.KerasTensor]) -> list[keras.KerasTensor]:
+        x_r, x_i = x_l
+        y_r = ops.matmul(x_r, self.w_r) - ops.matmul(x_i, self.w_i) + self.b_r
+        y_i = ops.matmul(x_r, self.w_i) + ops.matmul(x_i, self.w_r) + self.b_i
+        return [y_r, y_i]
+
+    def compute_output_shape(self, inshape_l: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [(inshape_l[0][0], self.No), (inshape_l[0][0], self.No)]
+
+
+@reference("bonus_complex_dense")
+def bonus_complex_dense() -> Reference:
+    x_r, x_i = keras.Input((1,)), keras.Input((1,))
+    return _one(models.Model([x_r, x_i], CDENSE(1)([x_r, x_i])), "bonus_complex_dense")

@@ -78,6 +78,7 @@ PUBLISHED: dict[str, dict[str, tuple[int, int, int]]] = {
     "ch09_5_tape_dnn_mnist": {"ch09_5_tape_dnn_mnist": (84_060, 84_060, 0)},
     "ch10_dqn_qnet": {"q_model": (722, 722, 0), "t_model": (722, 722, 0)},
     "ch11_controller": {"controller": (7, 7, 0)},
+    "bonus_complex_dense": {"bonus_complex_dense": (4, 4, 0)},
 }
 
 #: Nested models whose inner layers kspec builds without static spatial sizes: keras.applications take their

@@ -31,6 +31,7 @@ MODEL_ONLY = {
     "ch09_3_ops": "weight-free models: the book only calls predict_on_batch",
     "ch10_dqn_qnet": "the book trains it with a DQN loop on CartPole, which no kspec recipe expresses",
     "ch11_controller": "its training target comes through TensorFlow Quantum's ControlledPQC (not on Keras 3)",
+    "bonus_complex_dense": "two input and two target arrays, which kspec's data section does not feed",
 }
 
 #: Per-spec overrides on top of `COMMON`: small batches so that a few epochs make several steps.

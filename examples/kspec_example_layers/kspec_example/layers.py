@@ -1,7 +1,8 @@
-"""The book's ch9.4 custom layer, registered as `kspec_example>SFC` (entry point `kspec_example` in `kspec.plugins`).
+"""The book's custom layers for kspec specs: `kspec_example>SFC` (ch9.4) and `kspec_example>CDENSE` (1st-edition bonus).
 
-The 1st edition's `keras.engine.topology.Layer` and `K.dot` become `keras.layers.Layer` and `keras.ops.matmul`;
-the argument keeps the book's name `No` (number of outputs).
+Declared as plugin `kspec_example` in the `kspec.plugins` entry-point group. The 1st edition's
+`keras.engine.topology.Layer` and `K.dot` become `keras.layers.Layer` and `keras.ops.matmul`; the argument keeps
+the book's name `No` (number of outputs).
 """
 
 from __future__ import annotations
@@ -33,6 +34,45 @@ class SFC(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (*input_shape[:-1], self.No)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "No": self.No}
+
+
+@keras.saving.register_keras_serializable(package="kspec_example")
+class CDENSE(keras.layers.Layer):
+    """The 1st edition's bonus complex-valued dense layer: `y = x @ w + b` with complex `x`, `w`, `b`.
+
+    Takes `[x_r, x_i]` (real and imaginary parts) and returns `[y_r, y_i]`; the complex product is written with
+    real matrix products (`y_r = x_r w_r - x_i w_i + b_r`, `y_i = x_r w_i + x_i w_r + b_i`), as `tf.complex`,
+    `tf.real` and `tf.imag` have no `keras.ops` counterpart that trains on every backend.
+
+    Args:
+        No: number of complex output units.
+        **kwargs: standard layer arguments.
+    """
+
+    def __init__(self, No: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.No = int(No)
+
+    def build(self, input_shape: list[tuple[int | None, ...]]) -> None:
+        n_in = int(input_shape[0][-1])
+        self.w_r = self.add_weight(name="w_r", shape=(n_in, self.No), initializer="glorot_uniform")
+        self.w_i = self.add_weight(name="w_i", shape=(n_in, self.No), initializer="glorot_uniform")
+        self.b_r = self.add_weight(name="b_r", shape=(self.No,), initializer="zeros")
+        self.b_i = self.add_weight(name="b_i", shape=(self.No,), initializer="zeros")
+
+    def call(self, inputs: list[Any]) -> list[Any]:
+        x_r, x_i = inputs
+        mm = keras.ops.matmul
+        y_r = mm(x_r, self.w_r) - mm(x_i, self.w_i) + self.b_r
+        y_i = mm(x_r, self.w_i) + mm(x_i, self.w_r) + self.b_i
+        return [y_r, y_i]
+
+    def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> list[tuple[int | None, ...]]:
+        out = (*input_shape[0][:-1], self.No)
+        return [out, out]
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "No": self.No}
