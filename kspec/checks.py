@@ -6,7 +6,8 @@ Imports kspec only (the catalogue is plain JSON data); never keras.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from . import catalog
 from .errors import Path, SpecError, did_you_mean
@@ -38,24 +39,52 @@ def check_layer_arguments(res: Resolved, ctx: Context) -> Iterator[SpecError]:
             if node.kind == "layer":
                 for err in catalog.check_layer(node.type, node.args, plugins=ctx.plugins,
                                                allow_unsafe=ctx.allow_unsafe):
-                    yield err.__class__(**{**err.__dict__, "path": _arg_path(node, err.path)})
+                    yield replace(err, path=_arg_path(node, err.path))
 
 
 def check_ops(res: Resolved, ctx: Context) -> Iterator[SpecError]:
-    """`op:` entries name allow-listed keras.ops functions with known arguments."""
+    """`op:` entries name allow-listed keras.ops functions with known arguments and the right number of inputs."""
     for graph in res.models.values():
         for node in graph.nodes.values():
-            if node.kind != "op":
-                continue
-            info = catalog.op_info(node.type)
-            if info is None:
-                yield SpecError(f"'{node.type}' is not an allowed keras.ops function", (*node.path, "op"),
-                                "unknown-op", hint=did_you_mean(node.type, catalog.op_names()))
-                continue
-            for key in node.args:
-                if key not in info.params:
-                    yield SpecError(f"keras.ops.{node.type} has no argument '{key}'", (*node.path, key),
-                                    "unknown-argument", hint=did_you_mean(key, info.params))
+            if node.kind == "op":
+                for err in catalog.check_op(node.type, node.args, n_inputs=len(node.inputs)):
+                    yield err.prefixed(node.path)
+
+
+def check_defaults(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """Every `defaults:` entry names a layer type and arguments it takes (required ones may be left out)."""
+    for type_name, args in res.spec.defaults.items():
+        for err in catalog.check_layer(type_name, args, plugins=ctx.plugins, allow_unsafe=ctx.allow_unsafe,
+                                       partial=True):
+            yield err.prefixed(("defaults", type_name)) if err.path != ("type",) else replace(err, path=("defaults", type_name))
+
+
+def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """Optimizers, losses, metrics, callbacks and schedules are Keras's; named models exist."""
+    train = res.spec.train
+    if train is None:
+        return
+    objects: list[tuple[str, Any, Path]] = [("optimizer", train.optimizer, ("train", "optimizer"))]
+    if train.loss is not None:
+        objects.append(("loss", train.loss, ("train", "loss")))
+    if train.schedule is not None:
+        objects.append(("schedule", train.schedule, ("train", "schedule")))
+    objects += [("metric", m, ("train", "metrics", i)) for i, m in enumerate(train.metrics)]
+    objects += [("callback", c, ("train", "callbacks", i)) for i, c in enumerate(train.callbacks)]
+    names: list[tuple[str | None, Path]] = [(train.model, ("train", "model"))]
+    if train.gan is not None:
+        gan = train.gan
+        for key in ("d_optimizer", "g_optimizer"):
+            if getattr(gan, key) is not None:
+                objects.append(("optimizer", getattr(gan, key), ("train", "gan", key)))
+        names += [(gan.generator, ("train", "gan", "generator")), (gan.discriminator, ("train", "gan", "discriminator")),
+                  (gan.combined, ("train", "gan", "combined"))]
+    for kind, value, path in objects:
+        for err in catalog.check_object(kind, value, allow_unsafe=ctx.allow_unsafe):
+            yield err.prefixed(path)
+    for name, path in names:
+        if name is not None and name not in res.models:
+            yield SpecError(f"no model named '{name}'", path, "unknown-model", hint=did_you_mean(name, res.models))
 
 
 def check_references(res: Resolved, ctx: Context) -> Iterator[SpecError]:
@@ -155,7 +184,9 @@ CHECKS: tuple[Check, ...] = (
     check_cycles,
     check_outputs,
     check_layer_arguments,
+    check_defaults,
     check_ops,
+    check_train,
     check_unused,
 )
 

@@ -107,9 +107,11 @@ def make_layer(type_name: str, args: dict[str, Any], name: str | None) -> Any:
 def _call_op(node: Node, tensors: list[Any]) -> Any:
     import keras
 
-    if catalog.op_info(node.type) is None:
+    info = catalog.op_info(node.type)
+    if info is None:
         raise ValueError(f"'{node.type}' is not an allowed keras.ops function")
-    out = getattr(keras.ops, node.type)(*tensors, **node.args)
+    fn = getattr(keras.ops, node.type)
+    out = fn(tensors, **node.args) if info.variadic else fn(*tensors, **node.args)
     out._keras_history.operation.name = node.name
     return out
 

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from .base import StrictModel
 from .errors import Path, SpecError, did_you_mean
-from .spec_data import DataSpec
+from .spec_data import DataSpec, explain_error
 from .spec_train import TrainSpec
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
@@ -153,6 +153,11 @@ _TYPE_NAMES = {
 
 
 def _convert(err: Any, data: Any, model_fields: dict[str, list[str]]) -> SpecError:
+    if err["loc"] and err["loc"][0] == "data":
+        explained = explain_error(err, data)
+        if explained is not None:
+            path, message, code, hint = explained
+            return SpecError(message, path, code, hint=hint)
     loc: Path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
     kind = err["type"]
     if kind == "extra_forbidden":

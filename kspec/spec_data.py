@@ -409,8 +409,11 @@ if TYPE_CHECKING:
     Source = SourceBase
     Step = StepBase
 else:
-    Source = Annotated[_union(SOURCES), BeforeValidator(_bare_name)]
-    Step = Annotated[_union(STEPS), BeforeValidator(_bare_name)]
+    # Editors see the short form too: a bare name is as good as `{type: name}`.
+    Source = Annotated[_union(SOURCES), BeforeValidator(
+        _bare_name, json_schema_input_type=Union[Literal[tuple(SOURCES)], _union(SOURCES)])]  # noqa: UP007
+    Step = Annotated[_union(STEPS), BeforeValidator(
+        _bare_name, json_schema_input_type=Union[Literal[tuple(STEPS)], _union(STEPS)])]  # noqa: UP007
 
 
 class DataSpec(StrictModel):

@@ -65,7 +65,8 @@ def test_validate_github_annotations(write_spec: Callable[..., Path], capsys: py
     path = write_spec(BAD)
     assert main(["validate", "--format", "github", str(path)]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines and all(line.startswith("::error file=") for line in lines)
+    assert all(line.startswith(("::error file=", "::warning file=")) for line in lines)
+    assert sum(line.startswith("::error file=") for line in lines) == 2
 
 
 def test_missing_file_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
