@@ -56,8 +56,9 @@ def check(resolved: Resolved, *, plugins: Sequence[str] | None = None, allow_uns
     from . import checks, shapes
     from . import plugins as plugin_registry
 
-    ctx = checks.Context(plugins=list(plugin_registry.registered()) if plugins is None else plugins,
-                         allow_unsafe=allow_unsafe)
+    ctx = checks.Context(
+        plugins=list(plugin_registry.registered()) if plugins is None else plugins, allow_unsafe=allow_unsafe
+    )
     found = [*resolved.diagnostics, *checks.run(resolved, ctx)]
     if not any(e.severity == "error" for e in found):
         found += shapes.infer(resolved).errors
@@ -67,8 +68,9 @@ def check(resolved: Resolved, *, plugins: Sequence[str] | None = None, allow_uns
     return located
 
 
-def validate(path: str | Path, overrides: Sequence[str] = (), *, deep: bool = False,
-             allow_unsafe: bool = False) -> list[SpecError]:
+def validate(
+    path: str | Path, overrides: Sequence[str] = (), *, deep: bool = False, allow_unsafe: bool = False
+) -> list[SpecError]:
     """Validate a spec file without importing Keras (with `deep`, also build it).
 
     Returns:

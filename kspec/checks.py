@@ -37,8 +37,9 @@ def check_layer_arguments(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     for graph in res.models.values():
         for node in graph.nodes.values():
             if node.kind == "layer":
-                for err in catalog.check_layer(node.type, node.args, plugins=ctx.plugins,
-                                               allow_unsafe=ctx.allow_unsafe):
+                for err in catalog.check_layer(
+                    node.type, node.args, plugins=ctx.plugins, allow_unsafe=ctx.allow_unsafe
+                ):
                     yield replace(err, path=_arg_path(node, err.path))
 
 
@@ -54,9 +55,14 @@ def check_ops(res: Resolved, ctx: Context) -> Iterator[SpecError]:
 def check_defaults(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     """Every `defaults:` entry names a layer type and arguments it takes (required ones may be left out)."""
     for type_name, args in res.spec.defaults.items():
-        for err in catalog.check_layer(type_name, args, plugins=ctx.plugins, allow_unsafe=ctx.allow_unsafe,
-                                       partial=True):
-            yield err.prefixed(("defaults", type_name)) if err.path != ("type",) else replace(err, path=("defaults", type_name))
+        for err in catalog.check_layer(
+            type_name, args, plugins=ctx.plugins, allow_unsafe=ctx.allow_unsafe, partial=True
+        ):
+            yield (
+                err.prefixed(("defaults", type_name))
+                if err.path != ("type",)
+                else replace(err, path=("defaults", type_name))
+            )
 
 
 def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
@@ -77,8 +83,11 @@ def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
         for key in ("d_optimizer", "g_optimizer"):
             if getattr(gan, key) is not None:
                 objects.append(("optimizer", getattr(gan, key), ("train", "gan", key)))
-        names += [(gan.generator, ("train", "gan", "generator")), (gan.discriminator, ("train", "gan", "discriminator")),
-                  (gan.combined, ("train", "gan", "combined"))]
+        names += [
+            (gan.generator, ("train", "gan", "generator")),
+            (gan.discriminator, ("train", "gan", "discriminator")),
+            (gan.combined, ("train", "gan", "combined")),
+        ]
     for kind, value, path in objects:
         for err in catalog.check_object(kind, value, allow_unsafe=ctx.allow_unsafe):
             yield err.prefixed(path)
@@ -93,15 +102,27 @@ def check_references(res: Resolved, ctx: Context) -> Iterator[SpecError]:
         for node in graph.nodes.values():
             for i, name in enumerate(node.inputs):
                 if name not in graph.nodes:
-                    yield SpecError(f"'{name}' is not a layer or input of model '{graph.name}'",
-                                    (*node.path, "inputs", i), "unknown-input", hint=did_you_mean(name, graph.nodes))
+                    yield SpecError(
+                        f"'{name}' is not a layer or input of model '{graph.name}'",
+                        (*node.path, "inputs", i),
+                        "unknown-input",
+                        hint=did_you_mean(name, graph.nodes),
+                    )
             if node.kind == "use" and node.layer not in res.layers:
-                yield SpecError(f"no layer named '{node.layer}' to call again", (*node.path, "use"),
-                                "unknown-input", hint=did_you_mean(node.layer, res.layers))
+                yield SpecError(
+                    f"no layer named '{node.layer}' to call again",
+                    (*node.path, "use"),
+                    "unknown-input",
+                    hint=did_you_mean(node.layer, res.layers),
+                )
             if node.kind == "model":
                 if node.type not in res.models:
-                    yield SpecError(f"no model named '{node.type}'", (*node.path, "model"), "unknown-model",
-                                    hint=did_you_mean(node.type, res.models))
+                    yield SpecError(
+                        f"no model named '{node.type}'",
+                        (*node.path, "model"),
+                        "unknown-model",
+                        hint=did_you_mean(node.type, res.models),
+                    )
                 elif node.type == graph.name:
                     yield SpecError(f"model '{graph.name}' cannot contain itself", (*node.path, "model"), "cycle")
 
@@ -111,8 +132,12 @@ def check_cycles(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     for graph in res.models.values():
         cycle = _find_cycle({n.name: n.inputs for n in graph.nodes.values()})
         if cycle:
-            yield SpecError(f"layers form a cycle: {' → '.join(cycle)}", graph.nodes[cycle[0]].path, "cycle",
-                            hint="a layer's inputs must come from layers that do not depend on it")
+            yield SpecError(
+                f"layers form a cycle: {' → '.join(cycle)}",
+                graph.nodes[cycle[0]].path,
+                "cycle",
+                hint="a layer's inputs must come from layers that do not depend on it",
+            )
     nesting = {name: [n.type for n in g.nodes.values() if n.kind == "model"] for name, g in res.models.items()}
     cycle = _find_cycle(nesting)
     if cycle and len(cycle) > 2:
@@ -130,7 +155,7 @@ def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
             if dep not in edges:
                 continue
             if state.get(dep) == 1:
-                return [*stack[stack.index(dep):], dep]
+                return [*stack[stack.index(dep) :], dep]
             if dep not in state:
                 found = visit(dep)
                 if found:
@@ -151,11 +176,16 @@ def check_outputs(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     """Every model has at least one input and one output."""
     for graph in res.models.values():
         if not graph.outputs:
-            yield SpecError(f"model '{graph.name}' has no output", graph.path, "no-output",
-                            hint="list its outputs under `outputs:`")
+            yield SpecError(
+                f"model '{graph.name}' has no output", graph.path, "no-output", hint="list its outputs under `outputs:`"
+            )
         if not graph.inputs:
-            yield SpecError(f"model '{graph.name}' has no input", graph.path, "no-input",
-                            hint="declare `inputs: {x: {shape: [...]}}` or start with a `model:` entry")
+            yield SpecError(
+                f"model '{graph.name}' has no input",
+                graph.path,
+                "no-input",
+                hint="declare `inputs: {x: {shape: [...]}}` or start with a `model:` entry",
+            )
 
 
 def check_unused(res: Resolved, ctx: Context) -> Iterator[SpecError]:
@@ -165,16 +195,25 @@ def check_unused(res: Resolved, ctx: Context) -> Iterator[SpecError]:
         for node in graph.nodes.values():
             if not users.get(node.name) and node.name not in graph.outputs:
                 what = "input" if node.kind == "input" else "layer"
-                yield SpecError(f"the output of {what} '{node.name}' is never used", node.path, "unused-layer",
-                                severity="warning", hint="feed it to a layer or list it under `outputs:`")
+                yield SpecError(
+                    f"the output of {what} '{node.name}' is never used",
+                    node.path,
+                    "unused-layer",
+                    severity="warning",
+                    hint="feed it to a layer or list it under `outputs:`",
+                )
 
 
 def check_names(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     """Model names are usable as Keras names and do not collide with layer names."""
     for name, graph in res.models.items():
         if name in res.layers:
-            yield SpecError(f"model '{name}' has the same name as a layer", graph.path, "duplicate-name",
-                            hint="Keras needs distinct names for nested models and layers")
+            yield SpecError(
+                f"model '{name}' has the same name as a layer",
+                graph.path,
+                "duplicate-name",
+                hint="Keras needs distinct names for nested models and layers",
+            )
 
 
 #: Every check, run in order by `run`.

@@ -123,11 +123,21 @@ def cmd_draw(args: argparse.Namespace) -> int:
         summary = compiler.summarize(compiled, resolved.spec.name)
         deep_shapes = {lay["name"]: lay["output_shape"] for m in summary["models"] for lay in m["layers"]}
     options = diagram.DrawOptions(
-        rankdir=args.rankdir, dpi=args.dpi, collapse=args.collapse, model=args.model,
-        show_dtype=args.show_dtype, show_trainable=args.show_trainable, expand_nested=args.expand_nested,
+        rankdir=args.rankdir,
+        dpi=args.dpi,
+        collapse=args.collapse,
+        model=args.model,
+        show_dtype=args.show_dtype,
+        show_trainable=args.show_trainable,
+        expand_nested=args.expand_nested,
     )
-    result = diagram.draw(resolved, Path(args.output) if args.output else None, options=options,
-                          shapes=shapes.infer(resolved), deep_shapes=deep_shapes)
+    result = diagram.draw(
+        resolved,
+        Path(args.output) if args.output else None,
+        options=options,
+        shapes=shapes.infer(resolved),
+        deep_shapes=deep_shapes,
+    )
     if args.output:
         print(f"wrote {result}")
     else:
@@ -142,8 +152,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     resolved = kspec.load(args.spec, args.set)
     kspec.check(resolved, allow_unsafe=args.allow_unsafe)
-    result = trainer.train(resolved, out=Path(args.out) if args.out else None,
-                           resume=Path(args.resume) if args.resume else None)
+    result = trainer.train(
+        resolved, out=Path(args.out) if args.out else None, resume=Path(args.resume) if args.resume else None
+    )
     print(result.summary)
     return OK
 
@@ -181,14 +192,25 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 # -- parser -----------------------------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
-                   help="override a value of the spec, e.g. --set train.epochs=2 (repeatable)")
-    p.add_argument("--allow-unsafe-layers", dest="allow_unsafe", action="store_true",
-                   help="allow layers that run code from outside the spec (Lambda, TFSMLayer, ...); never set by a spec")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a value of the spec, e.g. --set train.epochs=2 (repeatable)",
+    )
+    p.add_argument(
+        "--allow-unsafe-layers",
+        dest="allow_unsafe",
+        action="store_true",
+        help="allow layers that run code from outside the spec (Lambda, TFSMLayer, ...); never set by a spec",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="kspec", description="Declarative Keras model specs: validate, build, train, draw.")
+    root = argparse.ArgumentParser(
+        prog="kspec", description="Declarative Keras model specs: validate, build, train, draw."
+    )
     root.add_argument("--version", action="version", version=f"kspec {__version__}")
     sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {

@@ -128,8 +128,12 @@ class _Builder:
         """Models after the models they nest and after the models that define layers they reuse."""
         owner = {n.name: g.name for g in self.res.models.values() for n in g.nodes.values() if n.kind == "layer"}
         deps = {
-            name: {n.type if n.kind == "model" else owner.get(n.layer, name)
-                   for n in g.nodes.values() if n.kind in ("model", "use")} - {name}
+            name: {
+                n.type if n.kind == "model" else owner.get(n.layer, name)
+                for n in g.nodes.values()
+                if n.kind in ("model", "use")
+            }
+            - {name}
             for name, g in self.res.models.items()
         }
         out: list[str] = []
@@ -165,8 +169,9 @@ class _Builder:
                 name=graph.name,
             )
         except Exception as exc:
-            self.errors.append(SpecError(f"Keras could not assemble model '{graph.name}': {exc}", graph.path,
-                                         "keras-rejected"))
+            self.errors.append(
+                SpecError(f"Keras could not assemble model '{graph.name}': {exc}", graph.path, "keras-rejected")
+            )
 
     def call(self, node: Node, ins: list[Any], graph: ModelGraph) -> Any:
         import keras
@@ -226,15 +231,17 @@ def summarize(compiled: Compiled, spec_name: str) -> dict[str, Any]:
                 for op in model.operations
                 if type(op).__name__ != "InputLayer"
             ]
-            models.append({
-                "name": name,
-                "params": _count(model.weights),
-                "trainable_params": _count(model.trainable_weights),
-                "non_trainable_params": _count(model.non_trainable_weights),
-                "inputs": [_shape(t.shape) for t in model.inputs],
-                "outputs": [_shape(t.shape) for t in model.outputs],
-                "layers": layers,
-            })
+            models.append(
+                {
+                    "name": name,
+                    "params": _count(model.weights),
+                    "trainable_params": _count(model.trainable_weights),
+                    "non_trainable_params": _count(model.non_trainable_weights),
+                    "inputs": [_shape(t.shape) for t in model.inputs],
+                    "outputs": [_shape(t.shape) for t in model.outputs],
+                    "layers": layers,
+                }
+            )
     return {"name": spec_name, "models": models}
 
 

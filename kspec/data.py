@@ -59,8 +59,16 @@ def prepare(spec: sd.DataSpec, folder: Path, shapes: ModelShapes | None = None) 
             raise SpecErrors([SpecError(f"step `{step.type}` failed on the data: {exc}", path, "data-error")]) from None
     for part in splits.named().values():
         if part.x.dtype == object:
-            raise SpecErrors([SpecError("the inputs are sequences of different lengths", ("data", "preprocess"),
-                                        "data-mismatch", hint="add a step {type: pad_sequences, maxlen: 80}")])
+            raise SpecErrors(
+                [
+                    SpecError(
+                        "the inputs are sequences of different lengths",
+                        ("data", "preprocess"),
+                        "data-mismatch",
+                        hint="add a step {type: pad_sequences, maxlen: 80}",
+                    )
+                ]
+            )
         part.x = _narrow(part.x)
         part.y = part.x if part.y is part.x else _narrow(part.y)
     return splits
@@ -108,8 +116,9 @@ def _scale(step: sd.Scale, splits: Splits, path: Any) -> Splits:
     if step.range:
         lo, hi = step.range
         return _map(splits, step.on, lambda a: (a.astype(np.float32) / 255.0 * (hi - lo) + lo).astype(np.float32))
-    return _map(splits, step.on,
-                lambda a: (a.astype(np.float32) / step.divide * step.multiply + step.offset).astype(np.float32))
+    return _map(
+        splits, step.on, lambda a: (a.astype(np.float32) / step.divide * step.multiply + step.offset).astype(np.float32)
+    )
 
 
 @_step("standardize")
@@ -162,8 +171,16 @@ def _one_hot(step: sd.OneHot, splits: Splits, path: Any) -> Splits:
     classes = step.classes or int(max(int(y.max()) for y in ys)) + 1
     top = max(int(y.max()) for y in ys)
     if top >= classes:
-        raise SpecErrors([SpecError(f"a label is {top}, but `classes` is {classes}", (*path, "classes"),
-                                    "data-error", hint=f"use classes: {top + 1}")])
+        raise SpecErrors(
+            [
+                SpecError(
+                    f"a label is {top}, but `classes` is {classes}",
+                    (*path, "classes"),
+                    "data-error",
+                    hint=f"use classes: {top + 1}",
+                )
+            ]
+        )
     splits.one_hot = classes  # encoded per batch in the pipeline: no stored one-hot copy
     return splits
 
@@ -172,16 +189,22 @@ def _one_hot(step: sd.OneHot, splits: Splits, path: Any) -> Splits:
 def _sparse(step: sd.Sparse, splits: Splits, path: Any) -> Splits:
     _labels(splits, path)
     splits.one_hot = None
-    return _map(splits, "y", lambda a: (a.argmax(-1) if a.ndim > 1 and a.shape[-1] > 1 else a.reshape(len(a)))
-                .astype(np.int32))
+    return _map(
+        splits, "y", lambda a: (a.argmax(-1) if a.ndim > 1 and a.shape[-1] > 1 else a.reshape(len(a))).astype(np.int32)
+    )
 
 
 @_step("pad_sequences")
 def _pad(step: sd.PadSequences, splits: Splits, path: Any) -> Splits:
     from keras.utils import pad_sequences
 
-    return _map(splits, "x", lambda a: pad_sequences(list(a), maxlen=step.maxlen, padding=step.padding,
-                                                     truncating=step.truncating, value=step.value).astype(np.int32))
+    return _map(
+        splits,
+        "x",
+        lambda a: pad_sequences(
+            list(a), maxlen=step.maxlen, padding=step.padding, truncating=step.truncating, value=step.value
+        ).astype(np.int32),
+    )
 
 
 @_step("input_as_target")
@@ -210,8 +233,8 @@ def _window(step: sd.Window, splits: Splits, path: Any) -> Splits:
         n = len(series) - step.size - step.horizon + 1
         if n < 1:
             raise ValueError(f"the series has {len(series)} points, too few for windows of {step.size}")
-        x = np.stack([series[i: i + step.size] for i in range(n)])
-        y = series[step.size + step.horizon - 1: step.size + step.horizon - 1 + n, step.column]
+        x = np.stack([series[i : i + step.size] for i in range(n)])
+        y = series[step.size + step.horizon - 1 : step.size + step.horizon - 1 + n, step.column]
         return Arrays(x.astype(np.float32), y.astype(np.float32))
 
     splits.train = windows(splits.train)
@@ -233,8 +256,11 @@ def _take(step: sd.Take, splits: Splits, path: Any) -> Splits:
         if part is None:
             raise SpecErrors([SpecError(f"there is no {name} split to take from", (*path, "split"), "data-error")])
         count = step.count or max(1, round(len(part) * (step.fraction or 1)))
-        index = (np.arange(min(count, len(part))) if step.seed is None
-                 else np.sort(np.random.default_rng(step.seed).permutation(len(part))[:count]))
+        index = (
+            np.arange(min(count, len(part)))
+            if step.seed is None
+            else np.sort(np.random.default_rng(step.seed).permutation(len(part))[:count])
+        )
         setattr(splits, name, _subset(part, index))
     return splits
 
@@ -242,14 +268,22 @@ def _take(step: sd.Take, splits: Splits, path: Any) -> Splits:
 @_step("split")
 def _split(step: sd.Split, splits: Splits, path: Any) -> Splits:
     if step.test and splits.test is not None and not step.replace_test:
-        raise SpecErrors([SpecError("the source already has a test split", (*path, "test"), "data-error",
-                                    hint="add `replace_test: true` to discard it, or drop `test:`")])
+        raise SpecErrors(
+            [
+                SpecError(
+                    "the source already has a test split",
+                    (*path, "test"),
+                    "data-error",
+                    hint="add `replace_test: true` to discard it, or drop `test:`",
+                )
+            ]
+        )
     part = splits.train
     order = np.random.default_rng(step.seed).permutation(len(part))
     n_val, n_test = round(len(part) * step.validation), round(len(part) * step.test)
     if len(part) - n_val - n_test < 1:
         raise ValueError("no training examples would be left")
-    val, test, train = order[:n_val], order[n_val: n_val + n_test], order[n_val + n_test:]
+    val, test, train = order[:n_val], order[n_val : n_val + n_test], order[n_val + n_test :]
     splits.train = _subset(part, train)
     if n_val:
         splits.validation = _subset(part, val)
@@ -268,8 +302,9 @@ def _augment(step: sd.Augment, splits: Splits, path: Any) -> Splits:
 # ------------------------------------------------------------------------------------------------- pipeline
 
 
-def augmentation_layers(configs: list[dict[str, Any]],
-                        path: tuple[str | int, ...] = ("data", "preprocess")) -> list[Any]:
+def augmentation_layers(
+    configs: list[dict[str, Any]], path: tuple[str | int, ...] = ("data", "preprocess")
+) -> list[Any]:
     """Keras layers from `{type: RandomRotation, factor: 0.03}` entries (through the compiler's layer factory)."""
     from .compiler import make_layer
     from .errors import did_you_mean
@@ -278,20 +313,45 @@ def augmentation_layers(configs: list[dict[str, Any]],
     for j, config in enumerate(configs):
         kind = str(config.get("type", ""))
         if not kind.startswith("Random") and kind not in ("RandAugment", "AugMix", "MixUp", "CutMix"):
-            raise SpecErrors([SpecError(f"'{kind}' is not an augmentation layer", (*path, "layers", j, "type"),
-                                        "data-error", hint=did_you_mean(kind, ("RandomFlip", "RandomRotation",
-                                                                               "RandomZoom", "RandomTranslation",
-                                                                               "RandomContrast", "RandomCrop")))])
+            raise SpecErrors(
+                [
+                    SpecError(
+                        f"'{kind}' is not an augmentation layer",
+                        (*path, "layers", j, "type"),
+                        "data-error",
+                        hint=did_you_mean(
+                            kind,
+                            (
+                                "RandomFlip",
+                                "RandomRotation",
+                                "RandomZoom",
+                                "RandomTranslation",
+                                "RandomContrast",
+                                "RandomCrop",
+                            ),
+                        ),
+                    )
+                ]
+            )
         try:
             layers.append(make_layer(kind, {k: v for k, v in config.items() if k != "type"}, None))
         except (ValueError, TypeError) as exc:
-            raise SpecErrors([SpecError(" ".join(str(exc).split())[:300], (*path, "layers", j), "keras-rejected")]
-                             ) from None
+            raise SpecErrors(
+                [SpecError(" ".join(str(exc).split())[:300], (*path, "layers", j), "keras-rejected")]
+            ) from None
     return layers
 
 
-def pipeline(part: Arrays, *, batch_size: int, shuffle: bool = False, seed: int | None = None,
-             one_hot: int | None = None, augment: list[Any] | None = None, chunk: int = 16) -> tf.data.Dataset:
+def pipeline(
+    part: Arrays,
+    *,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int | None = None,
+    one_hot: int | None = None,
+    augment: list[Any] | None = None,
+    chunk: int = 16,
+) -> tf.data.Dataset:
     """A batched `tf.data.Dataset` of `(x, y)` (or `x` alone when there are no targets).
 
     The examples are held once as tensors. Each epoch draws one seeded permutation (a new one every epoch, the same
@@ -325,7 +385,7 @@ def pipeline(part: Arrays, *, batch_size: int, shuffle: bool = False, seed: int 
         rows = tf.data.Dataset.from_tensor_slices(tf.reshape(perm[: full * bs], [full, bs])).batch(chunk)
         out = rows.flat_map(lambda i: tf.data.Dataset.from_tensor_slices(take(i)))
         if n > full * bs:
-            out = out.concatenate(tf.data.Dataset.from_tensors(perm[full * bs:]).map(take))
+            out = out.concatenate(tf.data.Dataset.from_tensors(perm[full * bs :]).map(take))
         return out
 
     draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
@@ -333,6 +393,7 @@ def pipeline(part: Arrays, *, batch_size: int, shuffle: bool = False, seed: int 
     ds = draws.map(order).flat_map(batches).apply(tf.data.experimental.assert_cardinality(steps))
     layers = augment or []
     if layers:
+
         def augmented(xb: tf.Tensor, *rest: tf.Tensor) -> Any:
             for layer in layers:
                 xb = layer(xb, training=True)

@@ -20,22 +20,63 @@ if TYPE_CHECKING:
 _FONT = "Helvetica"
 #: Fill colour per layer family (catalog families), in legend order.
 COLORS = {
-    "input": "#fff3b0", "dense": "#9ecae1", "conv": "#b3de69", "pooling": "#d9f0a3", "recurrent": "#c2a5cf",
-    "attention": "#fb9a99", "embedding": "#ffd92f", "merge": "#fdb462", "normalization": "#bebada",
-    "regularization": "#f6e8c3", "activation": "#8dd3c7", "reshaping": "#fccde5", "preprocessing": "#dfc27d",
-    "wrapper": "#c7eae5", "core": "#f2f2f2", "other": "#ffffff", "application": "#cbc9e2", "model": "#dadaeb",
+    "input": "#fff3b0",
+    "dense": "#9ecae1",
+    "conv": "#b3de69",
+    "pooling": "#d9f0a3",
+    "recurrent": "#c2a5cf",
+    "attention": "#fb9a99",
+    "embedding": "#ffd92f",
+    "merge": "#fdb462",
+    "normalization": "#bebada",
+    "regularization": "#f6e8c3",
+    "activation": "#8dd3c7",
+    "reshaping": "#fccde5",
+    "preprocessing": "#dfc27d",
+    "wrapper": "#c7eae5",
+    "core": "#f2f2f2",
+    "other": "#ffffff",
+    "application": "#cbc9e2",
+    "model": "#dadaeb",
     "op": "#f7f7f7",
 }
 #: How a hyperparameter is shown, keyed by argument name (not by layer): a format, or for booleans the text when true.
 HYPERPARAMS: dict[str, str] = {
-    "units": "{} units", "filters": "{} filters", "kernel_size": "{}", "strides": "stride {}", "padding": "{}",
-    "dilation_rate": "dilation {}", "depth_multiplier": "depth ×{}", "groups": "groups {}", "pool_size": "pool {}",
-    "size": "×{}", "interpolation": "{}", "cropping": "crop {}", "target_shape": "to {}", "dims": "dims {}",
-    "n": "×{}", "input_dim": "vocab {}", "output_dim": "dim {}", "num_heads": "{} heads", "key_dim": "key {}",
-    "axis": "axis {}", "axes": "axes {}", "rate": "rate {}", "dropout": "dropout {}",
-    "recurrent_dropout": "rec. dropout {}", "stddev": "stddev {}", "return_sequences": "sequences",
-    "return_state": "state", "mask_zero": "mask 0", "scale": "scale {}", "offset": "offset {}",
-    "factor": "factor {}", "height": "height {}", "width": "width {}", "weights": "{} weights", "activation": "{}",
+    "units": "{} units",
+    "filters": "{} filters",
+    "kernel_size": "{}",
+    "strides": "stride {}",
+    "padding": "{}",
+    "dilation_rate": "dilation {}",
+    "depth_multiplier": "depth ×{}",
+    "groups": "groups {}",
+    "pool_size": "pool {}",
+    "size": "×{}",
+    "interpolation": "{}",
+    "cropping": "crop {}",
+    "target_shape": "to {}",
+    "dims": "dims {}",
+    "n": "×{}",
+    "input_dim": "vocab {}",
+    "output_dim": "dim {}",
+    "num_heads": "{} heads",
+    "key_dim": "key {}",
+    "axis": "axis {}",
+    "axes": "axes {}",
+    "rate": "rate {}",
+    "dropout": "dropout {}",
+    "recurrent_dropout": "rec. dropout {}",
+    "stddev": "stddev {}",
+    "return_sequences": "sequences",
+    "return_state": "state",
+    "mask_zero": "mask 0",
+    "scale": "scale {}",
+    "offset": "offset {}",
+    "factor": "factor {}",
+    "height": "height {}",
+    "width": "width {}",
+    "weights": "{} weights",
+    "activation": "{}",
 }
 _SPATIAL = ("kernel_size", "strides", "pool_size", "dilation_rate")
 _PLURALS = {"1 units": "1 unit", "1 filters": "1 filter", "1 heads": "1 head"}
@@ -151,8 +192,9 @@ class _Unit:
     is_block: bool
 
     def signature(self, depth: int) -> str:
-        return json.dumps([(n.kind, n.type, n.args, len(n.block) - depth) for n in self.nodes], sort_keys=True,
-                          default=str)
+        return json.dumps(
+            [(n.kind, n.type, n.args, len(n.block) - depth) for n in self.nodes], sort_keys=True, default=str
+        )
 
 
 @dataclass
@@ -193,8 +235,12 @@ def collapse_runs(graph: ModelGraph) -> _Collapsed:
         i = 0
         while i < len(seq):
             j = i
-            while j + 1 < len(seq) and seq[j + 1].is_block == seq[i].is_block and \
-                    seq[j + 1].signature(depth) == seq[i].signature(depth) and chained(seq[j], seq[j + 1]):
+            while (
+                j + 1 < len(seq)
+                and seq[j + 1].is_block == seq[i].is_block
+                and seq[j + 1].signature(depth) == seq[i].signature(depth)
+                and chained(seq[j], seq[j + 1])
+            ):
                 j += 1
             rep = seq[i]
             for k in range(i + 1, j + 1):
@@ -262,8 +308,13 @@ def draw(
     return render(text, out)
 
 
-def to_dot(resolved: Resolved, options: DrawOptions, *, shapes: ShapeReport | None = None,
-           deep_shapes: Mapping[str, Any] | None = None) -> str:
+def to_dot(
+    resolved: Resolved,
+    options: DrawOptions,
+    *,
+    shapes: ShapeReport | None = None,
+    deep_shapes: Mapping[str, Any] | None = None,
+) -> str:
     """The DOT source of the diagram (see `draw`); byte-identical for the same inputs."""
     return _Builder(resolved, options, shapes, deep_shapes).build()
 
@@ -298,8 +349,9 @@ def _count(n: int) -> str:
 class _Builder:
     """Walks the selected models and emits clusters and nodes, then every edge, then the legend."""
 
-    def __init__(self, resolved: Resolved, options: DrawOptions, shapes: ShapeReport | None,
-                 deep: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self, resolved: Resolved, options: DrawOptions, shapes: ShapeReport | None, deep: Mapping[str, Any] | None
+    ) -> None:
         self.r, self.o, self.shapes, self.deep = resolved, options, shapes, deep or {}
         self.used: dict[str, None] = {}  # families and markers drawn, for the legend
         self.edges: list[tuple[str, str, dict[str, str]]] = []
@@ -316,17 +368,34 @@ class _Builder:
                 raise ValueError(f"no model named '{self.o.model}' in spec '{self.r.spec.name}'; {hint}")
             names = [self.o.model]
         root = graphviz.Digraph(name=self.r.spec.name)
-        root.attr(rankdir=self.o.rankdir, newrank="true", nodesep="0.25", ranksep="0.3", fontname=_FONT,
-                  fontsize="11", labelloc="b", bgcolor="white")
+        root.attr(
+            rankdir=self.o.rankdir,
+            newrank="true",
+            nodesep="0.25",
+            ranksep="0.3",
+            fontname=_FONT,
+            fontsize="11",
+            labelloc="b",
+            bgcolor="white",
+        )
         if self.o.dpi:
             root.attr(dpi=str(self.o.dpi))
-        root.attr("node", shape="box", style="rounded,filled", fontname=_FONT, fontsize="11", color="#4d4d4d",
-                  margin="0.1,0.04", height="0.3")
+        root.attr(
+            "node",
+            shape="box",
+            style="rounded,filled",
+            fontname=_FONT,
+            fontsize="11",
+            color="#4d4d4d",
+            margin="0.1,0.04",
+            height="0.3",
+        )
         root.attr("edge", color="#4d4d4d", arrowsize="0.7")
         for name in names:
             sub = graphviz.Digraph(name=f"cluster_{name}")
-            sub.attr(label=self._title(name), labelloc="t", style="rounded", color="#7f7f7f", penwidth="1.5",
-                     fontsize="13")
+            sub.attr(
+                label=self._title(name), labelloc="t", style="rounded", color="#7f7f7f", penwidth="1.5", fontsize="13"
+            )
             self._model(sub, name, f"{name}/" if len(names) > 1 else "", False, ())
             root.subgraph(sub)
         drawn: set[tuple[str, str]] = set()
@@ -355,8 +424,16 @@ class _Builder:
         return _html([text] + ([_small(escape(desc))] if desc else []))
 
     # -- one model --------------------------------------------------------------------------------------------
-    def _model(self, g: graphviz.Digraph, name: str, prefix: str, frozen: bool, stack: tuple[str, ...],
-               outputs: bool = True, header: str | None = None) -> None:
+    def _model(
+        self,
+        g: graphviz.Digraph,
+        name: str,
+        prefix: str,
+        frozen: bool,
+        stack: tuple[str, ...],
+        outputs: bool = True,
+        header: str | None = None,
+    ) -> None:
         graph = self.r.models[name]
         col = collapse_runs(graph) if self.o.collapse else _Collapsed()
         visible = [n for n in graph.order() if n.name not in col.alias and not (stack and n.kind == "input")]
@@ -373,15 +450,22 @@ class _Builder:
                     last, times = col.clusters.get(child, ("", 1))
                     label = f"<B>{escape(child[-1] + (f' to {last}' if times > 1 else ''))}</B>: "
                     label += escape(kinds.get(child, "?")) + (f" ×{times}" if times > 1 else "")
-                    inside = [n.name for n in graph.nodes.values()
-                              if graph.nodes[col.find(n.name)].block[: len(child)] == child]
+                    inside = [
+                        n.name
+                        for n in graph.nodes.values()
+                        if graph.nodes[col.find(n.name)].block[: len(child)] == child
+                    ]
                     params, total = [self._info(name, graph.nodes[n])[1] for n in inside], ""
                     if self.o.show_params and params and None not in params and sum(p or 0 for p in params):
                         total = _small(f"{_count(sum(p or 0 for p in params))} params")
                     cid = f"{prefix}{'/'.join(child)}"
                     sub = graphviz.Digraph(name=f"cluster_{cid}")
-                    sub.attr(style="rounded,filled", fillcolor=_GREYS[len(child) % 2], color="#b0b0b0",
-                             penwidth="2" if times > 1 else "1")
+                    sub.attr(
+                        style="rounded,filled",
+                        fillcolor=_GREYS[len(child) % 2],
+                        color="#b0b0b0",
+                        penwidth="2" if times > 1 else "1",
+                    )
                     first = next((n.name for n in visible if n.block == child and not self._expands(n, stack)), None)
                     self._header(sub, cid + "/", _html([label, total], "LEFT"), first and prefix + first)
                     self.used.update({"repeat": None} if times > 1 else {})
@@ -417,8 +501,17 @@ class _Builder:
         g.node(hid, label=html, shape="plaintext", style="")
         g.body.append(f"\t{{rank=same; {_quote(hid)}; {_quote(first)}}}\n")
 
-    def _node(self, g: graphviz.Digraph, graph: ModelGraph, node: Node, prefix: str, inherited: bool,
-              col: _Collapsed, stack: tuple[str, ...], outputs: bool) -> None:
+    def _node(
+        self,
+        g: graphviz.Digraph,
+        graph: ModelGraph,
+        node: Node,
+        prefix: str,
+        inherited: bool,
+        col: _Collapsed,
+        stack: tuple[str, ...],
+        outputs: bool,
+    ) -> None:
         frozen = inherited or not node.trainable
         if self._expands(node, stack):
             inner, sub_prefix = self.r.models[node.type], f"{prefix}{node.name}/"
@@ -429,8 +522,15 @@ class _Builder:
             self.via[prefix + node.name] = sub_prefix + (inner.outputs[0] if inner.outputs else "")
             for inner_input, dep in zip(inner.inputs, node.inputs, strict=False):
                 self.via[sub_prefix + inner_input] = prefix + col.find(dep)
-            self._model(sub, node.type, sub_prefix, frozen, (*stack, node.type), outputs and node.name in graph.outputs,
-                        _html([title], "LEFT"))
+            self._model(
+                sub,
+                node.type,
+                sub_prefix,
+                frozen,
+                (*stack, node.type),
+                outputs and node.name in graph.outputs,
+                _html([title], "LEFT"),
+            )
             g.subgraph(sub)
             return
         attrs: dict[str, str] = {}
@@ -453,8 +553,11 @@ class _Builder:
             fam = family(layer_type)
         self.used[fam] = None
         times = col.count.get(node.name, 1)
-        head = (f"<B>{escape(_short(node))}</B> ({escape(layer_type)})" if self.o.show_layer_names
-                else f"<B>{escape(layer_type)}</B>") + (f" ×{times}" if times > 1 else "")
+        head = (
+            f"<B>{escape(_short(node))}</B> ({escape(layer_type)})"
+            if self.o.show_layer_names
+            else f"<B>{escape(layer_type)}</B>"
+        ) + (f" ×{times}" if times > 1 else "")
         rows = [head] + ([_small(escape(line)) for line in _wrap(details)] if self.o.show_hyperparams else [])
         if prefix + node.name in self.skip_from:
             rows.append(_small(escape(f"skip from {self.skip_from[prefix + node.name]}"), _SKIP))
@@ -471,8 +574,12 @@ class _Builder:
             attrs.update(peripheries="2")
             self.used["output"] = None
         if frozen:
-            attrs.update(style=attrs.get("style", "rounded,filled") + ",dashed", fillcolor="#e8e8e8",
-                         fontcolor="#595959", color="#8c8c8c")
+            attrs.update(
+                style=attrs.get("style", "rounded,filled") + ",dashed",
+                fillcolor="#e8e8e8",
+                fontcolor="#595959",
+                color="#8c8c8c",
+            )
             self.used["frozen"] = None
         g.node(prefix + node.name, label=_html(rows), group=prefix + graph.name, **attrs)
 
@@ -511,13 +618,18 @@ class _Builder:
 
     def _legend(self) -> str:
         items = [(f'BGCOLOR="{COLORS[fam]}"', fam) for fam in COLORS if fam in self.used]
-        marks = {"output": ('BGCOLOR="#ffffff"', "output: double border"),
-                 "frozen": ('BGCOLOR="#e8e8e8"', "frozen (trainable: false): grey, dashed"),
-                 "skip": (f'BGCOLOR="{_SKIP}"', "skip connection"),
-                 "repeat": ('BGCOLOR="#f2f2f2"', "×N: N identical blocks drawn once")}
+        marks = {
+            "output": ('BGCOLOR="#ffffff"', "output: double border"),
+            "frozen": ('BGCOLOR="#e8e8e8"', "frozen (trainable: false): grey, dashed"),
+            "skip": (f'BGCOLOR="{_SKIP}"', "skip connection"),
+            "repeat": ('BGCOLOR="#f2f2f2"', "×N: N identical blocks drawn once"),
+        }
         items += [mark for key, mark in marks.items() if key in self.used]
-        cells = [f'<TD {swatch} WIDTH="14" HEIGHT="12" FIXEDSIZE="TRUE" BORDER="1"></TD><TD ALIGN="LEFT">'
-                 f"{escape(text)}   </TD>" for swatch, text in items]
+        cells = [
+            f'<TD {swatch} WIDTH="14" HEIGHT="12" FIXEDSIZE="TRUE" BORDER="1"></TD><TD ALIGN="LEFT">'
+            f"{escape(text)}   </TD>"
+            for swatch, text in items
+        ]
         height = -(-len(cells) // 5)  # five columns, filled column by column like a plot legend
         rows = ["".join(cells[r::height]) for r in range(height)]
         table = "".join(f"<TR>{row}</TR>" for row in rows)
@@ -536,7 +648,7 @@ def _skip_source(src: Node, dst: Node) -> str:
 def _short(node: Node) -> str:
     """The node name without its block-instance prefix (the cluster label gives that)."""
     prefix = "_".join(node.block) + "_"
-    return node.name[len(prefix):] if node.block and node.name.startswith(prefix) else node.name
+    return node.name[len(prefix) :] if node.block and node.name.startswith(prefix) else node.name
 
 
 def _block_types(graph: ModelGraph) -> dict[tuple[str, ...], str]:

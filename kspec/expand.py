@@ -21,8 +21,17 @@ def parse_override(text: str) -> tuple[Path, Any]:
 
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise SpecErrors([SpecError(f"override {shorten(text)} is not of the form path=value", (), "bad-override",
-                                    file="<--set>", hint="e.g. --set train.epochs=3")])
+        raise SpecErrors(
+            [
+                SpecError(
+                    f"override {shorten(text)} is not of the form path=value",
+                    (),
+                    "bad-override",
+                    file="<--set>",
+                    hint="e.g. --set train.epochs=3",
+                )
+            ]
+        )
     path: list[str | int] = []
     for name, index in _SEGMENT.findall(key.strip()):
         path.append(int(index) if index else int(name) if name.isdigit() else name)
@@ -65,8 +74,13 @@ def _child(node: Any, key: str | int) -> Any:
 def _missing(text: str, path: Path) -> SpecError:
     from .errors import format_path
 
-    return SpecError(f"override {shorten(text)}: the spec has nothing at '{format_path(path)}'", path,
-                     "bad-override", file="<--set>", hint="overrides may change or add a key of an existing mapping")
+    return SpecError(
+        f"override {shorten(text)}: the spec has nothing at '{format_path(path)}'",
+        path,
+        "bad-override",
+        file="<--set>",
+        hint="overrides may change or add a key of an existing mapping",
+    )
 
 
 def substitute(value: Any, env: Mapping[str, Any], path: Path, errors: list[SpecError]) -> Any:

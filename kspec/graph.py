@@ -126,6 +126,7 @@ class _Resolver:
         self.counters: dict[str, int] = {}
         self.reserved = {e.name for m in spec.all_models().values() for e in m.layers if e.name}
         self.nodes: dict[str, Node] = {}
+        self.last: str | None = None
 
     # -- naming -----------------------------------------------------------------------------------------------
     def auto_name(self, base: str) -> str:
@@ -138,8 +139,14 @@ class _Resolver:
 
     def claim(self, name: str, path: Path, spec_wide: bool) -> None:
         if name in self.nodes or (spec_wide and name in self.layer_names):
-            self.errors.append(SpecError(f"the name '{name}' is used twice", (*path, "name"), "duplicate-name",
-                                         hint="layer names must be unique in a spec; rename one of them"))
+            self.errors.append(
+                SpecError(
+                    f"the name '{name}' is used twice",
+                    (*path, "name"),
+                    "duplicate-name",
+                    hint="layer names must be unique in a spec; rename one of them",
+                )
+            )
         if spec_wide:
             self.layer_names.setdefault(name, path)
 
@@ -155,12 +162,18 @@ class _Resolver:
         prev = next(iter(inputs)) if len(inputs) == 1 else None
         self.entries(spec.layers, (*path, "layers"), scope, prev)
         outputs = []
-        for i, out in enumerate(spec.output_names or [self.last]):
+        for i, out in enumerate(spec.output_names or ([self.last] if self.last else [])):
             target = scope.aliases.get(out, out)
             if target not in self.nodes:
                 opath = (*path, "outputs", i) if isinstance(spec.outputs, list) else (*path, "outputs")
-                self.errors.append(SpecError(f"output '{out}' is not a layer of model '{name}'", opath,
-                                             "unknown-output", hint=did_you_mean(out, self.nodes)))
+                self.errors.append(
+                    SpecError(
+                        f"output '{out}' is not a layer of model '{name}'",
+                        opath,
+                        "unknown-output",
+                        hint=did_you_mean(out, self.nodes),
+                    )
+                )
             outputs.append(target)
         return ModelGraph(name, path, self.nodes, list(inputs), outputs, spec.description)
 
@@ -188,8 +201,14 @@ class _Resolver:
         names = entry.input_names
         if names is None or rep > 0:
             if prev is None:
-                self.errors.append(SpecError("this layer has no input: nothing comes before it", path, "no-input",
-                                             hint="name its input with `inputs: [...]`"))
+                self.errors.append(
+                    SpecError(
+                        "this layer has no input: nothing comes before it",
+                        path,
+                        "no-input",
+                        hint="name its input with `inputs: [...]`",
+                    )
+                )
                 return []
             return [prev]
         return [scope.aliases.get(n, scope.prefix + n if scope.prefix + n in self.nodes else n) for n in names]
@@ -238,13 +257,20 @@ class _Resolver:
             scope.aliases[local] = name
         return name
 
-    def block(self, entry: LayerEntry, path: Path, scope: _Scope, inputs: list[str], args: dict[str, Any],
-              suffix: str) -> str | None:
+    def block(
+        self, entry: LayerEntry, path: Path, scope: _Scope, inputs: list[str], args: dict[str, Any], suffix: str
+    ) -> str | None:
         assert entry.block is not None
         block = self.spec.blocks.get(entry.block)
         if block is None:
-            self.errors.append(SpecError(f"no block named '{entry.block}'", (*path, "block"), "unknown-block",
-                                         hint=did_you_mean(entry.block, self.spec.blocks) or "define it under `blocks:`"))
+            self.errors.append(
+                SpecError(
+                    f"no block named '{entry.block}'",
+                    (*path, "block"),
+                    "unknown-block",
+                    hint=did_you_mean(entry.block, self.spec.blocks) or "define it under `blocks:`",
+                )
+            )
             return inputs[0] if inputs else None
         if entry.block in scope.stack:
             self.errors.append(SpecError(f"block '{entry.block}' contains itself", (*path, "block"), "cycle"))
@@ -252,26 +278,52 @@ class _Resolver:
         bpath: Path = ("blocks", entry.block)
         for key in args:
             if key not in block.params:
-                self.errors.append(SpecError(f"block '{entry.block}' has no parameter '{key}'", (*path, key),
-                                             "unknown-argument", hint=did_you_mean(key, block.params)))
+                self.errors.append(
+                    SpecError(
+                        f"block '{entry.block}' has no parameter '{key}'",
+                        (*path, key),
+                        "unknown-argument",
+                        hint=did_you_mean(key, block.params),
+                    )
+                )
         env = {**self.spec.vars, **(scope.env or {}), **block.params, **args}
         for key, default in block.params.items():
             if default is None and key not in args:
-                self.errors.append(SpecError(f"block '{entry.block}' needs parameter '{key}'", (*path, "block"),
-                                             "missing-argument", hint=f"add `{key}: ...`"))
+                self.errors.append(
+                    SpecError(
+                        f"block '{entry.block}' needs parameter '{key}'",
+                        (*path, "block"),
+                        "missing-argument",
+                        hint=f"add `{key}: ...`",
+                    )
+                )
         instance = entry.name + suffix if entry.name else self.auto_name(entry.block)
         if len(inputs) != len(block.inputs):
-            self.errors.append(SpecError(
-                f"block '{entry.block}' takes {len(block.inputs)} input(s) ({', '.join(block.inputs)}), "
-                f"received {len(inputs)}", (*path, "inputs"), "unknown-input"))
-        inner = _Scope(scope.model, f"{scope.prefix}{instance}_", (*scope.block, instance),
-                       dict(zip(block.inputs, inputs, strict=False)), env, (*scope.stack, entry.block))
+            self.errors.append(
+                SpecError(
+                    f"block '{entry.block}' takes {len(block.inputs)} input(s) ({', '.join(block.inputs)}), "
+                    f"received {len(inputs)}",
+                    (*path, "inputs"),
+                    "unknown-input",
+                )
+            )
+        inner = _Scope(
+            scope.model,
+            f"{scope.prefix}{instance}_",
+            (*scope.block, instance),
+            dict(zip(block.inputs, inputs, strict=False)),
+            env,
+            (*scope.stack, entry.block),
+        )
         first = inputs[0] if inputs else None
         last = self.entries(block.layers, (*bpath, "layers"), inner, first)
         out = inner.aliases.get(block.output, block.output) if block.output else last
         if block.output and out not in self.nodes:
-            self.errors.append(SpecError(f"block output '{block.output}' is not a layer of the block",
-                                         (*bpath, "output"), "unknown-output"))
+            self.errors.append(
+                SpecError(
+                    f"block output '{block.output}' is not a layer of the block", (*bpath, "output"), "unknown-output"
+                )
+            )
         scope.aliases[(entry.name + suffix) if entry.name else instance] = out or ""
         return out
 

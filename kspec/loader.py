@@ -44,7 +44,8 @@ _Loader.add_implicit_resolver(
 )
 
 _SAFE_TAGS = {
-    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "binary", "timestamp")
+    "tag:yaml.org,2002:" + t
+    for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "binary", "timestamp")
 }
 
 
@@ -90,13 +91,23 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise self.error(node, f"the document expands to more than {MAX_NODES} nodes", "yaml-limits", path,
-                             "aliases may be multiplying a mapping; write the values out or use blocks")
+            raise self.error(
+                node,
+                f"the document expands to more than {MAX_NODES} nodes",
+                "yaml-limits",
+                path,
+                "aliases may be multiplying a mapping; write the values out or use blocks",
+            )
         if len(path) > MAX_DEPTH:
             raise self.error(node, f"the document nests deeper than {MAX_DEPTH} levels", "yaml-limits", path)
         if node.tag not in _SAFE_TAGS:
-            raise self.error(node, f"the tag {shorten(node.tag, 60)} is not allowed", "yaml-unsafe", path,
-                             "kspec reads plain YAML only; remove the tag")
+            raise self.error(
+                node,
+                f"the tag {shorten(node.tag, 60)} is not allowed",
+                "yaml-unsafe",
+                path,
+                "kspec reads plain YAML only; remove the tag",
+            )
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -129,8 +140,13 @@ class _Builder:
                 key = key_node.value
             if key in out:
                 first = self.positions.get((*path, key), (0, 0))[0]
-                raise self.error(key_node, f"duplicate key {shorten(key, 60)} (first given on line {first})",
-                                 "duplicate-key", (*path, key), "each key may appear once; remove one of them")
+                raise self.error(
+                    key_node,
+                    f"duplicate key {shorten(key, 60)} (first given on line {first})",
+                    "duplicate-key",
+                    (*path, key),
+                    "each key may appear once; remove one of them",
+                )
             self.positions[(*path, key)] = _mark(key_node)
             out[key] = self.build(value_node, (*path, key))
         for k, v in merged.items():
@@ -152,8 +168,9 @@ def _yaml_error(exc: yaml.YAMLError, file: str) -> SpecError:
 def parse_text(text: str, file: str = "<string>") -> Document:
     """Parse YAML text into a `Document`; raises `SpecErrors` for bad YAML."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise SpecErrors([SpecError(f"the file is larger than {MAX_BYTES} bytes", (), "yaml-limits",
-                                    file=file, line=1, column=1)])
+        raise SpecErrors(
+            [SpecError(f"the file is larger than {MAX_BYTES} bytes", (), "yaml-limits", file=file, line=1, column=1)]
+        )
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -164,8 +181,13 @@ def parse_text(text: str, file: str = "<string>") -> Document:
     except yaml.YAMLError as exc:
         raise SpecErrors([_yaml_error(exc, file)]) from None
     except RecursionError:
-        raise SpecErrors([SpecError(f"the document nests deeper than {MAX_DEPTH} levels", (), "yaml-limits",
-                                    file=file, line=1, column=1)]) from None
+        raise SpecErrors(
+            [
+                SpecError(
+                    f"the document nests deeper than {MAX_DEPTH} levels", (), "yaml-limits", file=file, line=1, column=1
+                )
+            ]
+        ) from None
     finally:
         loader.dispose()
     return Document(file, data, builder.positions)
@@ -179,6 +201,16 @@ def read(path: str | FsPath) -> Document:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecErrors([SpecError(f"the file is not UTF-8 text (byte {exc.start})", (), "yaml-syntax",
-                                    file=str(path), line=1, column=1)]) from None
+        raise SpecErrors(
+            [
+                SpecError(
+                    f"the file is not UTF-8 text (byte {exc.start})",
+                    (),
+                    "yaml-syntax",
+                    file=str(path),
+                    line=1,
+                    column=1,
+                )
+            ]
+        ) from None
     return parse_text(text, str(path))

@@ -170,8 +170,9 @@ def gan(s: Session) -> dict[str, list[float]]:
         return loss
 
     d_fn, g_fn = tf.function(d_step, reduce_retracing=True), tf.function(g_step, reduce_retracing=True)
-    ckpt = _Checkpoint(s.run_dir, {g.generator: gen, g.discriminator: disc}, {"d_optimizer": d_opt,
-                                                                              "g_optimizer": g_opt})
+    ckpt = _Checkpoint(
+        s.run_dir, {g.generator: gen, g.discriminator: disc}, {"d_optimizer": d_opt, "g_optimizer": g_opt}
+    )
     start = _resume(s, ckpt)
     train_ds = s.dataset(s.splits.train, training=True)
     assert train_ds is not None

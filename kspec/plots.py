@@ -77,8 +77,9 @@ def plot_confusion(true: Any, pred: Any, out: Path) -> Path:
     ax.imshow(matrix, cmap="Blues")
     for (i, j), n in np.ndenumerate(matrix):
         if n:
-            ax.text(j, i, str(n), ha="center", va="center", fontsize=8,
-                    color="white" if n > matrix.max() / 2 else "black")
+            ax.text(
+                j, i, str(n), ha="center", va="center", fontsize=8, color="white" if n > matrix.max() / 2 else "black"
+            )
     ax.set_xlabel("Predicted")
     ax.set_ylabel("True")
     ax.set_title(f"Confusion matrix (accuracy {np.mean(true == pred):.3f})")
@@ -178,11 +179,19 @@ def plot_run(run_dir: Path, session: Session) -> list[Path]:
     elif kind == "regression":
         paths.append(plot_regression(y, pred, run_dir))
     elif kind == "reconstructions":
-        paths.append(plot_rows([("input", x), ("reconstruction", pred)], run_dir / "reconstructions.png",
-                               "Inputs and reconstructions"))
+        paths.append(
+            plot_rows(
+                [("input", x), ("reconstruction", pred)], run_dir / "reconstructions.png", "Inputs and reconstructions"
+            )
+        )
     elif kind == "image_pairs":
-        paths.append(plot_rows([("input", x), ("predicted", pred), ("true", y)], run_dir / "image_pairs.png",
-                               "Input / predicted / true"))
+        paths.append(
+            plot_rows(
+                [("input", x), ("predicted", pred), ("true", y)],
+                run_dir / "image_pairs.png",
+                "Input / predicted / true",
+            )
+        )
     return paths
 
 

@@ -29,9 +29,15 @@ Recipe = Callable[["Session"], dict[str, list[float]]]
 RECIPES: dict[str, Recipe] = {}
 
 #: callbacks a spec may name; the path-like argument of each is kept inside the run folder
-CALLBACK_PATHS = {"EarlyStopping": None, "ReduceLROnPlateau": None, "TerminateOnNaN": None,
-                  "ModelCheckpoint": "filepath", "CSVLogger": "filename", "TensorBoard": "log_dir",
-                  "BackupAndRestore": "backup_dir"}
+CALLBACK_PATHS = {
+    "EarlyStopping": None,
+    "ReduceLROnPlateau": None,
+    "TerminateOnNaN": None,
+    "ModelCheckpoint": "filepath",
+    "CSVLogger": "filename",
+    "TensorBoard": "log_dir",
+    "BackupAndRestore": "backup_dir",
+}
 
 
 def _recipe(name: str) -> Callable[[Recipe], Recipe]:
@@ -72,8 +78,12 @@ def compile_args(spec: TrainSpec) -> dict[str, Any]:
         loss = keras.losses.get(to_keras_config(spec.loss))
     except (ValueError, TypeError) as exc:
         raise _keras_error(("train", "loss"), exc) from None
-    return {"optimizer": make_optimizer(spec), "loss": loss, "metrics": [to_keras_config(m) for m in spec.metrics],
-            "loss_weights": spec.loss_weights}
+    return {
+        "optimizer": make_optimizer(spec),
+        "loss": loss,
+        "metrics": [to_keras_config(m) for m in spec.metrics],
+        "loss_weights": spec.loss_weights,
+    }
 
 
 def user_callbacks(spec: TrainSpec, run_dir: Path) -> list[Any]:
@@ -86,14 +96,30 @@ def user_callbacks(spec: TrainSpec, run_dir: Path) -> list[Any]:
         if kind not in CALLBACK_PATHS:
             from .errors import did_you_mean
 
-            raise SpecErrors([SpecError(f"'{kind}' is not a callback kspec can use", ("train", "callbacks", i),
-                                        "unknown-object", hint=did_you_mean(kind, CALLBACK_PATHS))])
+            raise SpecErrors(
+                [
+                    SpecError(
+                        f"'{kind}' is not a callback kspec can use",
+                        ("train", "callbacks", i),
+                        "unknown-object",
+                        hint=did_you_mean(kind, CALLBACK_PATHS),
+                    )
+                ]
+            )
         key = CALLBACK_PATHS[kind]
         if key:
             target = (run_dir / str(args.get(key, kind.lower()))).resolve()
             if not target.is_relative_to(run_dir.resolve()):
-                raise SpecErrors([SpecError(f"`{key}` must stay inside the run folder", ("train", "callbacks", i, key),
-                                            "train-error", hint="use a relative path")])
+                raise SpecErrors(
+                    [
+                        SpecError(
+                            f"`{key}` must stay inside the run folder",
+                            ("train", "callbacks", i, key),
+                            "train-error",
+                            hint="use a relative path",
+                        )
+                    ]
+                )
             args[key] = str(target)
         try:
             out.append(getattr(keras.callbacks, kind)(**args))
@@ -123,8 +149,14 @@ class Session:
         if part is None:
             return None
         augment = augmentation_layers(self.splits.augment) if training and self.splits.augment else None
-        return pipeline(part, batch_size=self.spec.batch_size, shuffle=training and self.spec.shuffle,
-                        seed=self.spec.seed, one_hot=self.splits.one_hot, augment=augment)
+        return pipeline(
+            part,
+            batch_size=self.spec.batch_size,
+            shuffle=training and self.spec.shuffle,
+            seed=self.spec.seed,
+            one_hot=self.splits.one_hot,
+            augment=augment,
+        )
 
     def steps(self) -> int:
         return math.ceil(len(self.splits.train) / self.spec.batch_size)
@@ -214,14 +246,24 @@ def fit(s: Session) -> dict[str, list[float]]:
         while True:
             model.compile(**compile_args(s.spec), jit_compile=jit, steps_per_execution=s.steps_per_execution())
             # history first, then the backup: a kill between them leaves history one epoch ahead, which resume trims
-            callbacks = [_EpochLog(s), keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
-                         *user_callbacks(s.spec, s.run_dir)]
+            callbacks = [
+                _EpochLog(s),
+                keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
+                *user_callbacks(s.spec, s.run_dir),
+            ]
             if s.spec.tensorboard:
                 callbacks.append(keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard")))
             try:
-                model.fit(s.dataset(s.splits.train, training=True), validation_data=s.dataset(s.splits.validation),
-                          epochs=s.spec.epochs, steps_per_epoch=s.spec.steps_per_epoch, shuffle=False,
-                          class_weight=s.spec.class_weight, callbacks=callbacks, verbose=s.verbose())
+                model.fit(
+                    s.dataset(s.splits.train, training=True),
+                    validation_data=s.dataset(s.splits.validation),
+                    epochs=s.spec.epochs,
+                    steps_per_epoch=s.spec.steps_per_epoch,
+                    shuffle=False,
+                    class_weight=s.spec.class_weight,
+                    callbacks=callbacks,
+                    verbose=s.verbose(),
+                )
                 return s.history
             except Exception as exc:  # XLA may refuse an op only when it compiles the first step
                 if not jit or not _xla_failure(exc) or len(s.history.get("loss", [])) > epochs_done:

@@ -13,7 +13,9 @@ from pathlib import Path
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".jpg": "jpg", ".jpeg": "jpg"}
 #: What each renderer can produce (graphviz-pure 0.2 has no PDF or other cairo back end).
 _SUPPORTS = {"dot": frozenset(FORMATS.values()), "graphviz-pure": frozenset({"svg", "png", "jpg"})}
-_SYSTEM = "`apt-get install graphviz`, `brew install graphviz`, `conda install graphviz` or https://graphviz.org/download/"
+_SYSTEM = (
+    "`apt-get install graphviz`, `brew install graphviz`, `conda install graphviz` or https://graphviz.org/download/"
+)
 
 
 class RendererMissing(RuntimeError):
@@ -96,11 +98,15 @@ def render(dot: str, out: Path, *, timeout: float = 120.0) -> Path:
         dot_file.write_text(dot, encoding="utf-8")
         have = [r.kind for r in renderers()]
         if have:
-            why = (f"{' and '.join(have)} cannot write {fmt.upper()}; Graphviz's `dot` can ({_SYSTEM}), "
-                   "or draw to .svg or .png instead")
+            why = (
+                f"{' and '.join(have)} cannot write {fmt.upper()}; Graphviz's `dot` can ({_SYSTEM}), "
+                "or draw to .svg or .png instead"
+            )
         else:
-            why = ("no Graphviz renderer is installed: `pip install graphviz-pure` renders SVG and PNG with no "
-                   f"system package; Graphviz's `dot` renders every format, PDF included ({_SYSTEM})")
+            why = (
+                "no Graphviz renderer is installed: `pip install graphviz-pure` renders SVG and PNG with no "
+                f"system package; Graphviz's `dot` renders every format, PDF included ({_SYSTEM})"
+            )
         raise RendererMissing(
             f"cannot render {out}: {why}. The DOT text was written to {dot_file}; once a renderer is installed: "
             f"`dot -T{fmt} {dot_file} -o {out}`"

@@ -92,9 +92,15 @@ _GCS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 #: name -> (files Keras looks for under <keras home>/datasets, URL each one is downloaded from)
 KERAS_FILES: dict[str, list[tuple[str, str]]] = {
     "mnist": [("mnist.npz", _GCS + "mnist.npz")],
-    "fashion_mnist": [(f"fashion-mnist/{f}", _GCS + f) for f in (
-        "train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz")],
+    "fashion_mnist": [
+        (f"fashion-mnist/{f}", _GCS + f)
+        for f in (
+            "train-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+        )
+    ],
     "cifar10": [("cifar-10-batches-py-target_archive", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")],
     "cifar100": [("cifar-100-python-target_archive", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz")],
     "imdb": [("imdb.npz", _GCS + "imdb.npz")],
@@ -118,14 +124,18 @@ def keras_datasets_dir() -> Path:
 
 def _unavailable(name: str, exc: BaseException) -> DataUnavailableError:
     where = keras_datasets_dir()
-    lines = [f"the Keras dataset '{name}' is not in Keras's cache and could not be downloaded "
-             f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no detail'})."]
+    lines = [
+        f"the Keras dataset '{name}' is not in Keras's cache and could not be downloaded "
+        f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no detail'})."
+    ]
     for rel, url in KERAS_FILES[name]:
         path = where / rel
         state = "present, but Keras rejected it (incomplete or wrong hash)" if path.exists() else "missing"
         lines.append(f"  {path}  ({state})\n    download it on a machine with internet from {url}")
-    lines.append(f"Copy the file(s) to exactly these paths (set KERAS_HOME to use another folder than {where.parent}),"
-                 " or run once with internet so Keras caches them.")
+    lines.append(
+        f"Copy the file(s) to exactly these paths (set KERAS_HOME to use another folder than {where.parent}),"
+        " or run once with internet so Keras caches them."
+    )
     return DataUnavailableError("\n".join(lines))
 
 
@@ -181,8 +191,9 @@ def _keras_sequences(src: sd.Imdb | sd.Reuters, ctx: Context) -> Splits:
 def _boston(src: sd.BostonHousing, ctx: Context) -> Splits:
     import keras
 
-    return _pair(_call_keras("boston_housing", keras.datasets.boston_housing.load_data,
-                             test_split=src.test_split, seed=src.seed))
+    return _pair(
+        _call_keras("boston_housing", keras.datasets.boston_housing.load_data, test_split=src.test_split, seed=src.seed)
+    )
 
 
 # ------------------------------------------------------------------------------------------------- scikit-learn
@@ -215,11 +226,27 @@ def resolve_path(ctx: Context, rel: str, path: tuple[str | int, ...] = (*SOURCE_
     root = ctx.folder.resolve()
     full = (root / rel).resolve()
     if not full.is_relative_to(root):
-        raise SpecErrors([SpecError(f"the path '{rel}' leaves the spec's folder", path, "data-error",
-                                    hint="data files must be inside the spec's folder; use a relative path")])
+        raise SpecErrors(
+            [
+                SpecError(
+                    f"the path '{rel}' leaves the spec's folder",
+                    path,
+                    "data-error",
+                    hint="data files must be inside the spec's folder; use a relative path",
+                )
+            ]
+        )
     if not full.exists():
-        raise SpecErrors([SpecError(f"no file or folder '{rel}' next to the spec ({full})", path, "data-error",
-                                    hint="paths are relative to the spec file's folder")])
+        raise SpecErrors(
+            [
+                SpecError(
+                    f"no file or folder '{rel}' next to the spec ({full})",
+                    path,
+                    "data-error",
+                    hint="paths are relative to the spec file's folder",
+                )
+            ]
+        )
     return full
 
 
@@ -229,8 +256,16 @@ def _npz_member(archive: Any, key: str | None, field_name: str) -> Any:
     if key not in archive.files:
         from .errors import did_you_mean
 
-        raise SpecErrors([SpecError(f"the archive has no array '{key}'", (*SOURCE_PATH, field_name), "data-error",
-                                    hint=did_you_mean(key, archive.files) or f"it has: {', '.join(archive.files)}")])
+        raise SpecErrors(
+            [
+                SpecError(
+                    f"the archive has no array '{key}'",
+                    (*SOURCE_PATH, field_name),
+                    "data-error",
+                    hint=did_you_mean(key, archive.files) or f"it has: {', '.join(archive.files)}",
+                )
+            ]
+        )
     return archive[key]
 
 
@@ -258,13 +293,19 @@ def _csv(src: sd.Csv, ctx: Context) -> Splits:
 
     with resolve_path(ctx, src.path).open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh, delimiter=src.delimiter))
-    header, body = rows[0], [r for r in rows[1: len(rows) - src.skip_footer] if r]
+    header, body = rows[0], [r for r in rows[1 : len(rows) - src.skip_footer] if r]
     errors = []
     for key in ("features", "targets"):
         for i, name in enumerate(getattr(src, key)):
             if name not in header:
-                errors.append(SpecError(f"the CSV file has no column '{name}'", (*SOURCE_PATH, key, i), "data-error",
-                                        hint=did_you_mean(name, header) or f"its columns: {', '.join(header)}"))
+                errors.append(
+                    SpecError(
+                        f"the CSV file has no column '{name}'",
+                        (*SOURCE_PATH, key, i),
+                        "data-error",
+                        hint=did_you_mean(name, header) or f"its columns: {', '.join(header)}",
+                    )
+                )
     if errors:
         raise SpecErrors(errors)
 
@@ -273,8 +314,13 @@ def _csv(src: sd.Csv, ctx: Context) -> Splits:
         try:
             return np.array([[float(r[i]) for i in idx] for r in body], dtype=np.float32)
         except (ValueError, IndexError) as exc:
-            raise SpecErrors([SpecError(f"the CSV file has a non-numeric or missing value ({exc})",
-                                        (*SOURCE_PATH, "path"), "data-error")]) from None
+            raise SpecErrors(
+                [
+                    SpecError(
+                        f"the CSV file has a non-numeric or missing value ({exc})", (*SOURCE_PATH, "path"), "data-error"
+                    )
+                ]
+            ) from None
 
     return Splits(Arrays(columns(src.features), columns(src.targets) if src.targets else None))
 
@@ -284,8 +330,14 @@ def _image_folder(src: sd.ImageFolder, ctx: Context) -> Splits:
     import keras
 
     ds = keras.utils.image_dataset_from_directory(
-        str(resolve_path(ctx, src.path)), image_size=tuple(src.image_size), color_mode=src.color_mode,
-        batch_size=None, shuffle=False, label_mode="int", verbose=False)
+        str(resolve_path(ctx, src.path)),
+        image_size=tuple(src.image_size),
+        color_mode=src.color_mode,
+        batch_size=None,
+        shuffle=False,
+        label_mode="int",
+        verbose=False,
+    )
     xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds), strict=True) if ds.cardinality() else ((), ())
     return _holdout(np.stack(xs).astype(np.float32), np.array(ys, dtype=np.int32), src.test_split, src.seed)
 
@@ -294,8 +346,9 @@ def _image_folder(src: sd.ImageFolder, ctx: Context) -> Splits:
 def _text_folder(src: sd.TextFolder, ctx: Context) -> Splits:
     import keras
 
-    ds = keras.utils.text_dataset_from_directory(str(resolve_path(ctx, src.path)), batch_size=None, shuffle=False,
-                                                 verbose=False)
+    ds = keras.utils.text_dataset_from_directory(
+        str(resolve_path(ctx, src.path)), batch_size=None, shuffle=False, verbose=False
+    )
     texts, labels = zip(*((t.numpy().decode("utf-8", "replace"), int(y)) for t, y in ds), strict=True)
     split = _holdout(np.array(texts, dtype=object), np.array(labels, dtype=np.int32), src.test_split, src.seed)
     vectorize = keras.layers.TextVectorization(max_tokens=src.max_tokens, output_sequence_length=src.sequence_length)
@@ -314,9 +367,16 @@ def _synthetic(src: sd.Synthetic, ctx: Context) -> Splits:
     in_shape = tuple(src.input_shape) if src.input_shape else shapes.input_shape if shapes else None
     out_shape = tuple(src.output_shape) if src.output_shape else shapes.output_shape if shapes else None
     if in_shape is None or (out_shape is None and src.task != "normal"):
-        raise SpecErrors([SpecError("synthetic data needs `input_shape` and `output_shape` (the model's are unknown)",
-                                    SOURCE_PATH, "data-error", hint="e.g. {type: synthetic, input_shape: [64],"
-                                                                    " output_shape: [10]}")])
+        raise SpecErrors(
+            [
+                SpecError(
+                    "synthetic data needs `input_shape` and `output_shape` (the model's are unknown)",
+                    SOURCE_PATH,
+                    "data-error",
+                    hint="e.g. {type: synthetic, input_shape: [64], output_shape: [10]}",
+                )
+            ]
+        )
     rng = np.random.default_rng(src.seed)
     n = src.samples + src.test_samples
     integer = src.vocab is not None or (shapes is not None and "int" in shapes.input_dtype)

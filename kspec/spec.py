@@ -163,9 +163,7 @@ def _convert(err: Any, data: Any, model_fields: dict[str, list[str]]) -> SpecErr
     if kind == "extra_forbidden":
         parent = loc[:-1]
         choices = model_fields.get(_model_at(parent), [])
-        return SpecError(
-            f"unknown field '{loc[-1]}'", loc, "unknown-field", hint=did_you_mean(str(loc[-1]), choices)
-        )
+        return SpecError(f"unknown field '{loc[-1]}'", loc, "unknown-field", hint=did_you_mean(str(loc[-1]), choices))
     if kind == "missing":
         return SpecError(f"missing field '{loc[-1]}'", loc[:-1], "missing-field", hint=f"add `{loc[-1]}:`")
     if kind == "value_error":
@@ -202,8 +200,16 @@ def parse(data: Any) -> Spec:
     from .errors import SpecErrors
 
     if not isinstance(data, dict):
-        raise SpecErrors([SpecError("a spec must be a mapping at the top level", (), "wrong-type",
-                                    hint="start with `kspec: 1` and `name: ...`")])
+        raise SpecErrors(
+            [
+                SpecError(
+                    "a spec must be a mapping at the top level",
+                    (),
+                    "wrong-type",
+                    hint="start with `kspec: 1` and `name: ...`",
+                )
+            ]
+        )
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:

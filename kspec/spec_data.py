@@ -211,8 +211,10 @@ class Synthetic(SourceBase):
     samples: int = Field(1000, ge=1)
     test_samples: int = Field(200, ge=0)
     task: Literal["auto", "classification", "regression", "normal"] = Field(
-        "auto", description="auto: classification when the output has more than one unit; "
-                            "normal: samples of N(mean, std) with no targets (the ch7 GAN's real data)")
+        "auto",
+        description="auto: classification when the output has more than one unit; "
+        "normal: samples of N(mean, std) with no targets (the ch7 GAN's real data)",
+    )
     input_shape: list[int] | None = Field(None, description="default: the main model's input shape")
     output_shape: list[int] | None = Field(None, description="default: the main model's output shape")
     vocab: int | None = Field(None, ge=2, description="integer inputs in [0, vocab) (for Embedding models)")
@@ -246,8 +248,9 @@ class Scale(_XStep):
     divide: float = Field(1.0, description="divide by this first (e.g. 255)")
     multiply: float = 1.0
     offset: float = 0.0
-    range: list[float] | None = Field(None, min_length=2, max_length=2,
-                                      description="map [0, 255] to this range, e.g. [-1, 1] (overrides the rest)")
+    range: list[float] | None = Field(
+        None, min_length=2, max_length=2, description="map [0, 255] to this range, e.g. [-1, 1] (overrides the rest)"
+    )
 
     @model_validator(mode="after")
     def _nonzero(self) -> Scale:
@@ -410,10 +413,10 @@ if TYPE_CHECKING:
     Step = StepBase
 else:
     # Editors see the short form too: a bare name is as good as `{type: name}`.
-    Source = Annotated[_union(SOURCES), BeforeValidator(
-        _bare_name, json_schema_input_type=Union[Literal[tuple(SOURCES)], _union(SOURCES)])]  # noqa: UP007
-    Step = Annotated[_union(STEPS), BeforeValidator(
-        _bare_name, json_schema_input_type=Union[Literal[tuple(STEPS)], _union(STEPS)])]  # noqa: UP007
+    _SourceInput = Union[Literal[tuple(SOURCES)], _union(SOURCES)]  # noqa: UP007
+    _StepInput = Union[Literal[tuple(STEPS)], _union(STEPS)]  # noqa: UP007
+    Source = Annotated[_union(SOURCES), BeforeValidator(_bare_name, json_schema_input_type=_SourceInput)]
+    Step = Annotated[_union(STEPS), BeforeValidator(_bare_name, json_schema_input_type=_StepInput)]
 
 
 class DataSpec(StrictModel):
@@ -470,8 +473,11 @@ def explain_error(err: dict[str, Any], data: Any) -> tuple[tuple[Any, ...], str,
 
     loc: list[Any] = []
     for item in err["loc"]:
-        if isinstance(item, str) and (item.startswith(("function-", "tagged-union")) or
-                                      _tag_of(_value_at(data, tuple(loc))) == item and _registry_for(tuple(loc))):
+        if isinstance(item, str) and (
+            item.startswith(("function-", "tagged-union"))
+            or _tag_of(_value_at(data, tuple(loc))) == item
+            and _registry_for(tuple(loc))
+        ):
             continue
         loc.append(item)
     path = tuple(loc)

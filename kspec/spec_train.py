@@ -57,8 +57,10 @@ class TrainSpec(StrictModel):
     """
 
     recipe: Literal["fit", "autoencoder", "gan", "tape"] = Field(
-        "fit", description="fit (supervised, incl. image-to-image), autoencoder (input is the target), "
-                           "gan (alternating D/G updates), tape (a GradientTape loop equivalent to fit)")
+        "fit",
+        description="fit (supervised, incl. image-to-image), autoencoder (input is the target), "
+        "gan (alternating D/G updates), tape (a GradientTape loop equivalent to fit)",
+    )
     model: str | None = Field(None, description="which model to train (default: the single or last model)")
     optimizer: KerasObject = Field("adam", description="e.g. adam or {type: SGD, learning_rate: 0.01, momentum: 0.9}")
     loss: KerasObject | None = Field(None, description="e.g. categorical_crossentropy; required except for gan")
@@ -70,11 +72,15 @@ class TrainSpec(StrictModel):
     shuffle: bool = True
     validation_split: float = Field(0.0, ge=0, lt=1, description="last fraction of the training split, as in fit")
     validation_data: Literal["validation", "test", "none"] = Field(
-        "validation", description="validation: a `split` step's or validation_split's; test: the test split (book ch5)")
+        "validation", description="validation: a `split` step's or validation_split's; test: the test split (book ch5)"
+    )
     class_weight: dict[int, float] | None = None
-    schedule: KerasObject | None = Field(None, description="learning-rate schedule, e.g. {type: ExponentialDecay,"
-                                                           " initial_learning_rate: 0.01, decay_steps: 1000,"
-                                                           " decay_rate: 0.9}")
+    schedule: KerasObject | None = Field(
+        None,
+        description="learning-rate schedule, e.g. {type: ExponentialDecay,"
+        " initial_learning_rate: 0.01, decay_steps: 1000,"
+        " decay_rate: 0.9}",
+    )
     clipnorm: float | None = Field(None, gt=0)
     clipvalue: float | None = Field(None, gt=0)
     global_clipnorm: float | None = Field(None, gt=0)

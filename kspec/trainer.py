@@ -67,8 +67,12 @@ def _model_name(spec: TrainSpec, compiled: Compiled) -> str:
     if name not in compiled.models:
         from .errors import did_you_mean
 
-        _fail(f"there is no model '{name}'", ("train", "model") if spec.model else ("train", "gan", "generator"),
-              "unknown-model", hint=did_you_mean(name, compiled.models) or f"models: {', '.join(compiled.models)}")
+        _fail(
+            f"there is no model '{name}'",
+            ("train", "model") if spec.model else ("train", "gan", "generator"),
+            "unknown-model",
+            hint=did_you_mean(name, compiled.models) or f"models: {', '.join(compiled.models)}",
+        )
     return name
 
 
@@ -94,9 +98,14 @@ def check_shapes(spec: TrainSpec, splits: Splits, model: keras.Model, name: str)
     want_x = tuple(model.inputs[0].shape[1:])
     errors = []
     if not _fits(x_shape, want_x):
-        errors.append(SpecError(f"the data's inputs have shape {list(x_shape)} per example, but model '{name}' "
-                                f"takes {list(want_x)}", ("data",), "data-mismatch",
-                                hint="add a preprocessing step (flatten, reshape, add_channel, ...)"))
+        errors.append(
+            SpecError(
+                f"the data's inputs have shape {list(x_shape)} per example, but model '{name}' takes {list(want_x)}",
+                ("data",),
+                "data-mismatch",
+                hint="add a preprocessing step (flatten, reshape, add_channel, ...)",
+            )
+        )
     if spec.recipe != "gan" and splits.train.y is not None:
         want_y = tuple(model.outputs[0].shape[1:])
         y_shape = (splits.one_hot,) if splits.one_hot else tuple(splits.train.y.shape[1:])
@@ -106,11 +115,20 @@ def check_shapes(spec: TrainSpec, splits: Splits, model: keras.Model, name: str)
             splits.one_hot = int(want_y[-1] or 0)  # the loss wants one-hot rows: encode per batch, no stored copy
         elif splits.one_hot and loss in _SPARSE_LOSSES:
             splits.one_hot = None
-        elif not (_fits(y_shape, want_y) or (loss in _SPARSE_LOSSES and y_shape in ((), (1,)))
-                  or (y_shape == () and want_y == (1,))):
-            errors.append(SpecError(f"the data's targets have shape {list(y_shape)} per example, but model '{name}' "
-                                    f"outputs {list(want_y)}", ("data",), "data-mismatch",
-                                    hint="one_hot or sparse labels, or a loss that fits the targets"))
+        elif not (
+            _fits(y_shape, want_y)
+            or (loss in _SPARSE_LOSSES and y_shape in ((), (1,)))
+            or (y_shape == () and want_y == (1,))
+        ):
+            errors.append(
+                SpecError(
+                    f"the data's targets have shape {list(y_shape)} per example, but model '{name}' "
+                    f"outputs {list(want_y)}",
+                    ("data",),
+                    "data-mismatch",
+                    hint="one_hot or sparse labels, or a loss that fits the targets",
+                )
+            )
     if errors:
         raise SpecErrors(errors)
 
@@ -130,8 +148,11 @@ def _prepare_targets(spec: TrainSpec, splits: Splits) -> None:
         splits.validation = Arrays(tr.x[cut:], tr.x[cut:] if same else None if tr.y is None else tr.y[cut:])
         splits.train = Arrays(tr.x[:cut], tr.x[:cut] if same else None if tr.y is None else tr.y[:cut])
     elif spec.validation_split:
-        _fail("the data already has a validation split (a `split` step)", ("train", "validation_split"),
-              hint="remove one of them")
+        _fail(
+            "the data already has a validation split (a `split` step)",
+            ("train", "validation_split"),
+            hint="remove one of them",
+        )
     if spec.validation_data == "test":
         splits.validation = splits.test
     elif spec.validation_data == "none":
@@ -200,8 +221,9 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None) -> RunResu
     return RunResult(run_dir, summary, history, metrics)
 
 
-def _summary(name: str, history: dict[str, list[float]], metrics: dict[str, float], seconds: float,
-             run_dir: Path) -> str:
+def _summary(
+    name: str, history: dict[str, list[float]], metrics: dict[str, float], seconds: float, run_dir: Path
+) -> str:
     key = "val_loss" if history.get("val_loss") else "loss" if history.get("loss") else next(iter(history), "")
     values = history.get(key, [])
     best = ""
@@ -243,6 +265,7 @@ def evaluate(resolved: Resolved, model_path: Path) -> dict[str, float]:
         model.compile(optimizer=make_optimizer(spec), loss=spec.loss, metrics=spec.metrics)
     from .data import pipeline
 
-    result = model.evaluate(pipeline(part, batch_size=spec.batch_size, one_hot=splits.one_hot), verbose=0,
-                            return_dict=True)
+    result = model.evaluate(
+        pipeline(part, batch_size=spec.batch_size, one_hot=splits.one_hot), verbose=0, return_dict=True
+    )
     return {k: float(v) for k, v in result.items()}

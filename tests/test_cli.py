@@ -37,7 +37,9 @@ def test_validate_ok_exit_0(write_spec: Callable[..., Path], capsys: pytest.Capt
     assert f"{path}: ok" in capsys.readouterr().out
 
 
-def test_validate_reports_all_errors_exit_1(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_reports_all_errors_exit_1(
+    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write_spec(BAD)
     assert main(["validate", str(path)]) == 1
     out = capsys.readouterr().out

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 import pytest
 
-from kspec.errors import CODES, SpecError, SpecErrors, closest, format_path, raise_all, render_github, render_text, shorten
+from kspec.errors import (
+    CODES,
+    SpecError,
+    SpecErrors,
+    closest,
+    format_path,
+    raise_all,
+    render_github,
+    render_text,
+    shorten,
+)
 
 
 def test_format_path_mixes_keys_and_indexes() -> None:
@@ -11,8 +21,15 @@ def test_format_path_mixes_keys_and_indexes() -> None:
 
 
 def test_render_text_is_mypy_style() -> None:
-    err = SpecError("Dense has no argument 'activaton'", ("model", "layers", 0, "activaton"), "unknown-argument",
-                    hint="did you mean 'activation'?", file="a.yaml", line=7, column=9)
+    err = SpecError(
+        "Dense has no argument 'activaton'",
+        ("model", "layers", 0, "activaton"),
+        "unknown-argument",
+        hint="did you mean 'activation'?",
+        file="a.yaml",
+        line=7,
+        column=9,
+    )
     assert render_text(err).splitlines() == [
         "a.yaml:7:9: error: Dense has no argument 'activaton' [unknown-argument]",
         "    at model.layers[0].activaton",

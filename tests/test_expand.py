@@ -28,7 +28,9 @@ def test_override_of_missing_parent_is_an_error() -> None:
 
 
 def test_variables_keep_type_when_whole_and_interpolate_inside_strings() -> None:
-    out = expand_document({"vars": {"n": 100, "act": "relu"}, "a": "${n}", "b": "h${n}_${act}", "blocks": {"x": "${p}"}})
+    out = expand_document(
+        {"vars": {"n": 100, "act": "relu"}, "a": "${n}", "b": "h${n}_${act}", "blocks": {"x": "${p}"}}
+    )
     assert out["a"] == 100
     assert out["b"] == "h100_relu"
     assert out["blocks"] == {"x": "${p}"}

@@ -33,7 +33,11 @@ def test_sequential_chaining_and_auto_names() -> None:
     assert errors == []
     graph = res.models["ann"]
     assert [(n.name, n.inputs) for n in graph.order()] == [
-        ("x", []), ("dense", ["x"]), ("probs", ["dense"]), ("dense_1", ["probs"])]
+        ("x", []),
+        ("dense", ["x"]),
+        ("probs", ["dense"]),
+        ("dense_1", ["probs"]),
+    ]
     assert graph.outputs == ["dense_1"]
 
 

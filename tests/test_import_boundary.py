@@ -29,7 +29,7 @@ def test_draw_and_schema_import_no_keras(tmp_path: Path) -> None:
     spec = sorted((ROOT / "specs").glob("*.yaml"))[0]
     mods = _modules_after(f"""
         from kspec.cli import main
-        main(['draw', {str(spec)!r}, '-o', {str(tmp_path / 'x.dot')!r}])
+        main(['draw', {str(spec)!r}, '-o', {str(tmp_path / "x.dot")!r}])
         from kspec import schema
         schema.generate()
     """)

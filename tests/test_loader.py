@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from kspec.errors import SpecErrors
+from kspec.errors import SpecError, SpecErrors
 from kspec.loader import MAX_DEPTH, Document, parse_text
-from kspec.errors import SpecError
 
 
 def errors_of(text: str) -> list[SpecError]:
