@@ -131,13 +131,11 @@ def cmd_draw(args: argparse.Namespace) -> int:
         show_trainable=args.show_trainable,
         expand_nested=args.expand_nested,
     )
-    result = diagram.draw(
-        resolved,
-        Path(args.output) if args.output else None,
-        options=options,
-        shapes=shapes.infer(resolved),
-        deep_shapes=deep_shapes,
-    )
+    out = Path(args.output) if args.output else None
+    try:
+        result = diagram.draw(resolved, out, options=options, shapes=shapes.infer(resolved), deep_shapes=deep_shapes)
+    except ValueError as exc:  # an unknown --model or output suffix
+        raise UsageError(str(exc)) from None
     if args.output:
         print(f"wrote {result}")
     else:
