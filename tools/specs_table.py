@@ -103,7 +103,7 @@ def dataset(spec: Any) -> str:
         extra.append("RG -> RGB")
     if "augment" in steps:
         extra.append("augmented")
-    return source.type + (f" ({', '.join(extra)})" if extra else "")
+    return str(source.type) + (f" ({', '.join(extra)})" if extra else "")
 
 
 def _count(model: Any) -> str:

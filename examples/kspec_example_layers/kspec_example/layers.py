@@ -13,7 +13,7 @@ import keras
 
 
 @keras.saving.register_keras_serializable(package="kspec_example")
-class SFC(keras.layers.Layer):
+class SFC(keras.layers.Layer):  # type: ignore[misc]
     """A "simple fully connected" layer `y = x @ w + b`, written out by hand as in the book.
 
     Args:
@@ -25,7 +25,7 @@ class SFC(keras.layers.Layer):
         super().__init__(**kwargs)
         self.No = int(No)
 
-    def build(self, input_shape: tuple[int | None, ...]) -> None:
+    def build(self, input_shape: tuple[int, ...]) -> None:
         self.w = self.add_weight(name="w", shape=(int(input_shape[-1]), self.No), initializer="glorot_uniform")
         self.b = self.add_weight(name="b", shape=(self.No,), initializer="zeros")
 
@@ -40,7 +40,7 @@ class SFC(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kspec_example")
-class CDENSE(keras.layers.Layer):
+class CDENSE(keras.layers.Layer):  # type: ignore[misc]
     """The 1st edition's bonus complex-valued dense layer: `y = x @ w + b` with complex `x`, `w`, `b`.
 
     Takes `[x_r, x_i]` (real and imaginary parts) and returns `[y_r, y_i]`; the complex product is written with
@@ -56,7 +56,7 @@ class CDENSE(keras.layers.Layer):
         super().__init__(**kwargs)
         self.No = int(No)
 
-    def build(self, input_shape: list[tuple[int | None, ...]]) -> None:
+    def build(self, input_shape: list[tuple[int, ...]]) -> None:
         n_in = int(input_shape[0][-1])
         self.w_r = self.add_weight(name="w_r", shape=(n_in, self.No), initializer="glorot_uniform")
         self.w_i = self.add_weight(name="w_i", shape=(n_in, self.No), initializer="glorot_uniform")
