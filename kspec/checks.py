@@ -5,13 +5,17 @@ Imports kspec only (the catalogue is plain JSON data); never keras.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 from . import catalog
-from .errors import Path, SpecError, did_you_mean
+from .errors import Path, SpecError, did_you_mean, shorten
 from .graph import ModelGraph, Node, Resolved
+from .spec import NAME_PATTERN
+
+_NAME = re.compile(NAME_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,15 @@ def check_unused(res: Resolved, ctx: Context) -> Iterator[SpecError]:
 def check_names(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     """Model names are usable as Keras names and do not collide with layer names."""
     for name, graph in res.models.items():
+        named = [(name, graph.path)] + [(i, graph.nodes[i].path) for i in graph.inputs if i in graph.nodes]
+        for label, path in named:
+            if not _NAME.match(str(label)):
+                yield SpecError(
+                    f"{shorten(label, 40)} is not a usable name",
+                    path,
+                    "bad-name",
+                    hint="start with a letter or _, then up to 63 letters, digits, _ . or -",
+                )
         if name in res.layers:
             yield SpecError(
                 f"model '{name}' has the same name as a layer",

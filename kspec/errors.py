@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 PathItem = str | int
 Path = tuple[PathItem, ...]
@@ -96,6 +99,8 @@ def format_path(path: Sequence[PathItem]) -> str:
     for item in path:
         if isinstance(item, int):
             out += f"[{item}]"
+        elif not _PLAIN_KEY.match(str(item)):
+            out += f"[{json.dumps(str(item))}]"
         else:
             out += f".{item}" if out else str(item)
     return out

@@ -166,6 +166,13 @@ def _convert(err: Any, data: Any, model_fields: dict[str, list[str]]) -> SpecErr
         return SpecError(f"unknown field '{loc[-1]}'", loc, "unknown-field", hint=did_you_mean(str(loc[-1]), choices))
     if kind == "missing":
         return SpecError(f"missing field '{loc[-1]}'", loc[:-1], "missing-field", hint=f"add `{loc[-1]}:`")
+    if kind == "string_pattern_mismatch":
+        return SpecError(
+            "not a usable name: it must start with a letter or _ and hold at most 64 letters, digits, _ . or -",
+            loc,
+            "bad-name",
+            hint="names become Keras layer names and file names; e.g. conv_1",
+        )
     if kind == "value_error":
         msg = str(err.get("ctx", {}).get("error", err["msg"]))
         return SpecError(msg, loc, "wrong-type")

@@ -149,8 +149,10 @@ def test_spec_matches_the_compiled_model(path: Path) -> None:
         if inferred.params is not None:
             assert (inferred.params, inferred.trainable, inferred.non_trainable) == (
                 built["params"], built["trainable_params"], built["non_trainable_params"]), name  # fmt: skip
-        assert [_as_lists(s) for s in inferred.outputs.values() if s is not None] == [
-            o for o, s in zip(built["outputs"], inferred.outputs.values(), strict=True) if s is not None]  # fmt: skip
+        if all(s is not None for s in inferred.outputs.values()):
+            assert [_as_lists(s) for s in inferred.outputs.values()] == built["outputs"], name
+        else:  # an unchecked (e.g. plugin, multi-output) layer leaves the output count to Keras
+            unchecked.append(f"{name} outputs")
     if unchecked:
         print(f"{path.name}: {len(unchecked)} unchecked node(s): {', '.join(unchecked)}")
 
