@@ -71,8 +71,14 @@ def _rejected(exc: Exception, node: Node) -> SpecError:
     return SpecError(f"Keras rejected {node.type} '{node.name}': {text}", path, "keras-rejected")
 
 
-def make_layer(type_name: str, args: dict[str, Any], name: str | None) -> Any:
-    """Instantiate a Keras layer (or application, or registered plugin layer) from a spec entry."""
+def make_layer(
+    type_name: str, args: dict[str, Any], name: str | None, input_shape: tuple[Any, ...] | None = None
+) -> Any:
+    """Instantiate a Keras layer (or application, or registered plugin layer) from a spec entry.
+
+    An application (e.g. VGG16) is built for `input_shape`, the shape of the tensor it is called on, so the layers
+    inside it have sizes, as `VGG16(input_shape=...)` in the book.
+    """
     import keras
 
     trainable = args.get("trainable", True)
@@ -96,6 +102,8 @@ def make_layer(type_name: str, args: dict[str, Any], name: str | None) -> Any:
         if info is None:
             raise ValueError(f"'{type_name}' is not in kspec's catalogue of Keras layers")
         if info.is_application:
+            if input_shape is not None:
+                kwargs.setdefault("input_shape", input_shape)
             layer = getattr(keras.applications, info.name)(**kwargs)
         else:
             layer = getattr(keras.layers, info.name)(**kwargs)
@@ -187,7 +195,8 @@ class _Builder:
             return self.models[node.type](arg)
         if node.kind == "use":
             return self.layers[node.layer](arg)
-        layer = make_layer(node.type, node.args, node.name)
+        shape = tuple(ins[0].shape[1:]) if len(ins) == 1 else None
+        layer = make_layer(node.type, node.args, node.name, shape)
         self.layers[node.name] = layer
         return layer(arg)
 

@@ -149,7 +149,7 @@ class Session:
         if part is None:
             return None
         augment = augmentation_layers(self.splits.augment) if training and self.splits.augment else None
-        return pipeline(
+        ds = pipeline(
             part,
             batch_size=self.spec.batch_size,
             shuffle=training and self.spec.shuffle,
@@ -157,6 +157,9 @@ class Session:
             one_hot=self.splits.one_hot,
             augment=augment,
         )
+        if training and (self.spec.steps_per_epoch or 0) > self.steps():
+            ds = ds.repeat()  # the book's generator-fed fit: more steps per epoch than one pass holds
+        return ds
 
     def steps(self) -> int:
         return math.ceil(len(self.splits.train) / self.spec.batch_size)
@@ -166,6 +169,9 @@ class Session:
             return int(self.spec.steps_per_execution)
         if self.spec.distribute != "none":  # Keras 3.15's multi-step loop fails to trace under tf.distribute
             return 1
+        if self.spec.steps_per_epoch:  # a call must not run past the epoch's end: take a divisor of it
+            n = self.spec.steps_per_epoch
+            return max(d for d in range(1, min(n, 64) + 1) if n % d == 0)
         return max(1, min(self.steps(), 64))  # one compiled call covers up to 64 batches
 
     def jit(self, model: keras.Model) -> bool:

@@ -23,13 +23,25 @@ from kspec.recipes import Session  # noqa: E402
 ANN: dict[str, Any] = {
     "kspec": 1,
     "name": "tiny_ann",
-    "model": {"inputs": {"x": {"shape": [64]}},
-              "layers": [{"type": "Dense", "units": 32, "activation": "relu"},
-                         {"type": "Dense", "name": "probs", "units": 10, "activation": "softmax"}]},
-    "data": {"source": "digits", "preprocess": [{"type": "scale", "divide": 16}, "one_hot",
-                                                {"type": "take", "count": 600}]},
-    "train": {"loss": "categorical_crossentropy", "metrics": ["accuracy"], "epochs": 4, "batch_size": 50,
-              "validation_split": 0.2, "seed": 1},
+    "model": {
+        "inputs": {"x": {"shape": [64]}},
+        "layers": [
+            {"type": "Dense", "units": 32, "activation": "relu"},
+            {"type": "Dense", "name": "probs", "units": 10, "activation": "softmax"},
+        ],
+    },
+    "data": {
+        "source": "digits",
+        "preprocess": [{"type": "scale", "divide": 16}, "one_hot", {"type": "take", "count": 600}],
+    },
+    "train": {
+        "loss": "categorical_crossentropy",
+        "metrics": ["accuracy"],
+        "epochs": 4,
+        "batch_size": 50,
+        "validation_split": 0.2,
+        "seed": 1,
+    },
 }
 
 
@@ -52,8 +64,18 @@ def _falls(values: list[float]) -> bool:
 def test_fit_leaves_a_complete_run_folder(tmp_path: Path) -> None:
     result = _run(tmp_path, ANN)
     names = {p.name for p in result.run_dir.iterdir()}
-    assert {"spec.yaml", "spec.sha256", "model.keras", "history.json", "history.csv", "metrics.json",
-            "loss.png", "accuracy.png", "confusion_matrix.png", "summary.txt"} <= names
+    assert {
+        "spec.yaml",
+        "spec.sha256",
+        "model.keras",
+        "history.json",
+        "history.csv",
+        "metrics.json",
+        "loss.png",
+        "accuracy.png",
+        "confusion_matrix.png",
+        "summary.txt",
+    } <= names
     assert "checkpoint" not in names  # removed once training completed
     history = json.loads((result.run_dir / "history.json").read_text())
     assert _falls(history["loss"]) and len(history["val_loss"]) == 4
@@ -70,6 +92,15 @@ def test_same_seed_same_history(tmp_path: Path) -> None:
     a = _run(tmp_path, ANN, "a", epochs=2)
     b = _run(tmp_path, ANN, "b", epochs=2)
     assert a.history == b.history
+
+
+def test_steps_per_epoch_beyond_one_pass_repeats_the_data(tmp_path: Path) -> None:
+    # 600 examples, 480 for training, batch 50: one pass is 10 steps; the book's generator fits ask for more.
+    import keras
+
+    result = _run(tmp_path, ANN, epochs=2, steps_per_epoch=25)
+    model = keras.saving.load_model(result.run_dir / "model.keras")
+    assert int(model.optimizer.iterations) == 2 * 25  # running out of data would cut the epochs short
 
 
 def test_fast_path_matches_plain_path(tmp_path: Path) -> None:
@@ -102,8 +133,10 @@ def test_resume_after_interruption(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_autoencoder_recipe(tmp_path: Path) -> None:
     doc = copy.deepcopy(ANN)
     doc["name"] = "tiny_ae"
-    doc["model"]["layers"] = [{"type": "Dense", "units": 16, "activation": "relu"},
-                              {"type": "Dense", "units": 64, "activation": "sigmoid"}]
+    doc["model"]["layers"] = [
+        {"type": "Dense", "units": 16, "activation": "relu"},
+        {"type": "Dense", "units": 64, "activation": "sigmoid"},
+    ]
     doc["data"]["preprocess"] = [{"type": "scale", "divide": 16}]
     doc["train"].update(recipe="autoencoder", loss="binary_crossentropy", metrics=[], epochs=3)
     result = _run(tmp_path, doc)
@@ -119,16 +152,36 @@ GAN: dict[str, Any] = {
     "kspec": 1,
     "name": "tiny_gan",
     "models": {
-        "generator": {"inputs": {"z": {"shape": [4]}},
-                      "layers": [{"type": "Dense", "units": 16, "activation": "relu"}, {"type": "Dense", "units": 8}]},
-        "discriminator": {"inputs": {"x": {"shape": [8]}},
-                          "layers": [{"type": "Dense", "units": 16, "activation": "relu"},
-                                     {"type": "Dense", "units": 1, "activation": "sigmoid"}]},
+        "generator": {
+            "inputs": {"z": {"shape": [4]}},
+            "layers": [{"type": "Dense", "units": 16, "activation": "relu"}, {"type": "Dense", "units": 8}],
+        },
+        "discriminator": {
+            "inputs": {"x": {"shape": [8]}},
+            "layers": [
+                {"type": "Dense", "units": 16, "activation": "relu"},
+                {"type": "Dense", "units": 1, "activation": "sigmoid"},
+            ],
+        },
     },
-    "data": {"source": {"type": "synthetic", "task": "normal", "mean": 4, "std": 1.25, "input_shape": [8],
-                        "samples": 128, "test_samples": 0}},
-    "train": {"recipe": "gan", "optimizer": {"type": "Adam", "learning_rate": 0.02}, "epochs": 6, "batch_size": 16,
-              "gan": {"d_steps": 1, "g_steps": 2, "sample_every": 3}},
+    "data": {
+        "source": {
+            "type": "synthetic",
+            "task": "normal",
+            "mean": 4,
+            "std": 1.25,
+            "input_shape": [8],
+            "samples": 128,
+            "test_samples": 0,
+        }
+    },
+    "train": {
+        "recipe": "gan",
+        "optimizer": {"type": "Adam", "learning_rate": 0.02},
+        "epochs": 6,
+        "batch_size": 16,
+        "gan": {"d_steps": 1, "g_steps": 2, "sample_every": 3},
+    },
 }
 
 
@@ -169,10 +222,14 @@ def test_unknown_callback_suggests(tmp_path: Path) -> None:
 
 
 def test_callbacks_schedule_and_clipping(tmp_path: Path) -> None:
-    result = _run(tmp_path, ANN, epochs=3, clipnorm=1.0,
-                  schedule={"type": "ExponentialDecay", "initial_learning_rate": 0.01, "decay_steps": 5,
-                            "decay_rate": 0.9},
-                  callbacks=[{"type": "EarlyStopping", "patience": 1}, {"type": "CSVLogger", "filename": "log.csv"}])
+    result = _run(
+        tmp_path,
+        ANN,
+        epochs=3,
+        clipnorm=1.0,
+        schedule={"type": "ExponentialDecay", "initial_learning_rate": 0.01, "decay_steps": 5, "decay_rate": 0.9},
+        callbacks=[{"type": "EarlyStopping", "patience": 1}, {"type": "CSVLogger", "filename": "log.csv"}],
+    )
     assert (result.run_dir / "log.csv").exists()
 
 
@@ -207,8 +264,13 @@ def test_distribute_mirrored_over_two_logical_cpus(tmp_path: Path) -> None:
     spec.write_text(yaml.safe_dump(doc))
     script = tmp_path / "m.py"
     script.write_text(MIRRORED)
-    done = subprocess.run([sys.executable, str(script), str(spec), str(tmp_path / "run")], capture_output=True,
-                          text=True, timeout=300, cwd=Path(__file__).parents[2])
+    done = subprocess.run(
+        [sys.executable, str(script), str(spec), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).parents[2],
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     history = json.loads(done.stdout.split("HISTORY", 1)[1])
     assert _falls(history["loss"])
