@@ -33,7 +33,7 @@ def test_quick_start_is_two_commands() -> None:
     lines = [line for line in section.splitlines() if line.strip()]
     assert lines == [
         "pip install -e . && kspec train specs/ch02_ann_digits.yaml",
-        'pip install -e ".[dev]" && python -m pytest -q',
+        'pip install -e ".[dev]" -e examples/kspec_example_layers && python -m pytest -q',
     ]
     assert (Path(__file__).resolve().parents[1] / "specs" / "ch02_ann_digits.yaml").is_file()
 
