@@ -19,6 +19,7 @@ MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
 MAX_NODES = 200_000
 MAX_SCALAR = 10_000
+MAX_INT = 2**63 - 1
 
 
 class _Loader(yaml.SafeLoader):
@@ -118,7 +119,16 @@ class _Builder:
             return out
         if isinstance(node.value, str) and len(node.value) > MAX_SCALAR:
             raise self.error(node, f"a scalar is longer than {MAX_SCALAR} characters", "yaml-limits", path)
-        return self.loader.construct_object(node, deep=True)
+        value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise self.error(
+                node,
+                f"the integer has more than {len(str(MAX_INT))} digits",
+                "yaml-limits",
+                path,
+                "kspec reads integers up to 2**63 - 1",
+            )
+        return value
 
     def mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
@@ -133,6 +143,14 @@ class _Builder:
                     for k, v in value.items():
                         merged.setdefault(k, v)
                 continue
+            if key_node.tag not in _SAFE_TAGS:
+                raise self.error(
+                    key_node,
+                    f"the tag {shorten(key_node.tag, 60)} is not allowed",
+                    "yaml-unsafe",
+                    path,
+                    "kspec reads plain YAML only; remove the tag",
+                )
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self.error(key_node, "mapping keys must be plain scalars", "yaml-syntax", path)
             key = self.loader.construct_object(key_node)
@@ -154,15 +172,74 @@ class _Builder:
         return out
 
 
-def _yaml_error(exc: yaml.YAMLError, file: str) -> SpecError:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+def _scan(text: str) -> None:
+    """Walk the YAML events once, before anything is built: bound nesting depth and alias expansion, and report the
+    event (e.g. the `*alias`) that crosses a bound. Composing the node tree is recursive; this pass is not."""
+    loader = _Loader(text)
+    open_: list[list[Any]] = []  # per open collection: [expanded size so far, anchor, is mapping, children seen]
+    anchors: dict[str, int] = {}
+    total = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.CollectionEndEvent):
+                size, anchor, _, _ = open_.pop()
+                if anchor:
+                    anchors[anchor] = size
+                if open_:
+                    open_[-1][0] += size
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            is_key = False
+            if open_:
+                parent = open_[-1]
+                is_key = parent[2] and parent[3] % 2 == 0  # mapping keys are not counted: they are plain scalars
+                parent[3] += 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                if len(open_) > MAX_DEPTH:
+                    raise _limit(event, f"the document nests deeper than {MAX_DEPTH} levels")
+                open_.append([1, event.anchor, isinstance(event, yaml.MappingStartEvent), 0])
+                total += 1
+                continue
+            size = anchors.get(event.anchor or "", 1) if isinstance(event, yaml.AliasEvent) else 1
+            if isinstance(event, yaml.ScalarEvent) and event.anchor:
+                anchors[event.anchor] = 1
+            if is_key:
+                continue
+            if open_:
+                open_[-1][0] += size
+            total += size
+            if total > MAX_NODES:
+                raise _limit(
+                    event,
+                    f"the document expands to more than {MAX_NODES} nodes",
+                    "aliases multiply what they refer to; write the values out or use blocks",
+                )
+    finally:
+        loader.dispose()
+
+
+def _limit(event: yaml.Event, message: str, hint: str | None = None) -> SpecError:
+    mark = event.start_mark
+    return SpecError(message, (), "yaml-limits", hint=hint, line=mark.line + 1, column=mark.column + 1)
+
+
+def _yaml_error(exc: yaml.YAMLError, file: str, text: str = "") -> SpecError:
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    mark = problem_mark or context_mark
+    if problem_mark is not None and context_mark is not None and problem_mark.line + 1 > len(text.splitlines()):
+        mark = context_mark  # the problem is the end of the file; the context says where it started
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    message = f"invalid YAML: {context}, {problem}" if context else f"invalid YAML: {problem}"
     code = "yaml-syntax"
     hint = None
     if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in str(problem):
         code, hint = "yaml-unsafe", "kspec reads plain YAML only; remove the tag"
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    return SpecError(f"invalid YAML: {problem}", (), code, hint=hint, file=file, line=line, column=col)
+    return SpecError(message, (), code, hint=hint, file=file, line=line, column=col)
 
 
 def parse_text(text: str, file: str = "<string>") -> Document:
@@ -171,6 +248,12 @@ def parse_text(text: str, file: str = "<string>") -> Document:
         raise SpecErrors(
             [SpecError(f"the file is larger than {MAX_BYTES} bytes", (), "yaml-limits", file=file, line=1, column=1)]
         )
+    try:
+        _scan(text)
+    except SpecError as err:
+        raise SpecErrors([replace(err, file=file)]) from None
+    except yaml.YAMLError as exc:
+        raise SpecErrors([_yaml_error(exc, file, text)]) from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -179,7 +262,7 @@ def parse_text(text: str, file: str = "<string>") -> Document:
     except SpecError as err:
         raise SpecErrors([replace(err, file=file)]) from None
     except yaml.YAMLError as exc:
-        raise SpecErrors([_yaml_error(exc, file)]) from None
+        raise SpecErrors([_yaml_error(exc, file, text)]) from None
     except RecursionError:
         raise SpecErrors(
             [
@@ -201,16 +284,8 @@ def read(path: str | FsPath) -> Document:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecErrors(
-            [
-                SpecError(
-                    f"the file is not UTF-8 text (byte {exc.start})",
-                    (),
-                    "yaml-syntax",
-                    file=str(path),
-                    line=1,
-                    column=1,
-                )
-            ]
-        ) from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        message = f"the file is not UTF-8 text (byte {exc.start})"
+        raise SpecErrors([SpecError(message, (), "yaml-syntax", file=str(path), line=line, column=column)]) from None
     return parse_text(text, str(path))
