@@ -56,9 +56,9 @@ def check(resolved: Resolved, *, plugins: Sequence[str] | None = None, allow_uns
     from . import checks, shapes
     from . import plugins as plugin_registry
 
-    ctx = checks.Context(
-        plugins=list(plugin_registry.registered()) if plugins is None else plugins, allow_unsafe=allow_unsafe
-    )
+    installed = list(plugin_registry.registered())
+    declared = [p for p in resolved.spec.plugins if p in installed] if plugins is None else list(plugins)
+    ctx = checks.Context(plugins=declared, allow_unsafe=allow_unsafe, installed=installed)
     found = [*resolved.diagnostics, *checks.run(resolved, ctx)]
     if not any(e.severity == "error" for e in found):
         found += shapes.infer(resolved).errors

@@ -24,6 +24,7 @@ class Context:
 
     plugins: Collection[str] = ()
     allow_unsafe: bool = False
+    installed: Collection[str] = ()
 
 
 Check = Callable[[Resolved, Context], Iterator[SpecError]]
@@ -98,6 +99,35 @@ def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     for name, path in names:
         if name is not None and name not in res.models:
             yield SpecError(f"no model named '{name}'", path, "unknown-model", hint=did_you_mean(name, res.models))
+
+
+def check_plugins(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """Every plugin the spec declares is registered by an installed package."""
+    for i, name in enumerate(res.spec.plugins):
+        if name not in ctx.installed:
+            yield SpecError(
+                f"no installed package registers the plugin '{name}'",
+                ("plugins", i),
+                "unknown-layer",
+                hint=did_you_mean(name, ctx.installed)
+                or "install the package that provides it (entry-point group `kspec.plugins`)",
+            )
+
+
+def check_inputs(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """Input dtypes are Keras dtypes."""
+    dtypes = catalog.load().dtypes
+    for graph in res.models.values():
+        for name in graph.inputs:
+            node = graph.nodes.get(name)
+            dtype = node.args.get("dtype") if node is not None else None
+            if node is not None and isinstance(dtype, str) and dtype not in dtypes:
+                yield SpecError(
+                    f"{shorten(dtype, 40)} is not a Keras dtype",
+                    (*node.path, "dtype"),
+                    "bad-value",
+                    hint=did_you_mean(dtype, dtypes) or f"one of: {', '.join(sorted(dtypes))}",
+                )
 
 
 def check_references(res: Resolved, ctx: Context) -> Iterator[SpecError]:
@@ -181,7 +211,10 @@ def check_outputs(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     for graph in res.models.values():
         if not graph.outputs:
             yield SpecError(
-                f"model '{graph.name}' has no output", graph.path, "no-output", hint="list its outputs under `outputs:`"
+                f"model '{graph.name}' has no output",
+                (*graph.path, "outputs"),
+                "no-output",
+                hint="list its outputs under `outputs:`",
             )
         if not graph.inputs:
             yield SpecError(
@@ -195,6 +228,8 @@ def check_outputs(res: Resolved, ctx: Context) -> Iterator[SpecError]:
 def check_unused(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     """A layer whose output nobody uses is probably a wiring mistake (warning)."""
     for graph in res.models.values():
+        if not graph.outputs:
+            continue  # reported as no-output; every layer would look unused
         users = graph.consumers()
         for node in graph.nodes.values():
             if not users.get(node.name) and node.name not in graph.outputs:
@@ -232,6 +267,8 @@ def check_names(res: Resolved, ctx: Context) -> Iterator[SpecError]:
 #: Every check, run in order by `run`.
 CHECKS: tuple[Check, ...] = (
     check_names,
+    check_plugins,
+    check_inputs,
     check_references,
     check_cycles,
     check_outputs,

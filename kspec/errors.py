@@ -138,7 +138,7 @@ def sort_errors(errors: Iterable[SpecError]) -> list[SpecError]:
     seen: set[tuple[object, ...]] = set()
     out = []
     for err in sorted(errors, key=_sort_key):
-        key = (err.file, err.line, err.column, err.code, err.message)
+        key = (err.file, err.line, err.column, err.path, err.code, err.message)
         if key not in seen:
             seen.add(key)
             out.append(err)

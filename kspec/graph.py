@@ -125,6 +125,7 @@ class _Resolver:
         self.layer_names: dict[str, Path] = {}
         self.counters: dict[str, int] = {}
         self.reserved = {e.name for m in spec.all_models().values() for e in m.layers if e.name}
+        self.reserved |= set(spec.all_models())  # an auto-named layer must not take a model's name
         self.nodes: dict[str, Node] = {}
         self.last: str | None = None
 
@@ -137,8 +138,11 @@ class _Resolver:
             if name not in self.reserved and name not in self.layer_names and name not in self.nodes:
                 return name
 
-    def claim(self, name: str, path: Path, spec_wide: bool) -> None:
-        if name in self.nodes or (spec_wide and name in self.layer_names):
+    def claim(self, name: str, path: Path, spec_wide: bool) -> str:
+        """Register a node name; a name used twice is reported and the node gets a private name (`name#2`), so the
+        rest of the graph is still checked without phantom cycles."""
+        taken = name in self.nodes or (spec_wide and name in self.layer_names)
+        if taken:
             self.errors.append(
                 SpecError(
                     f"the name '{name}' is used twice",
@@ -149,6 +153,12 @@ class _Resolver:
             )
         if spec_wide:
             self.layer_names.setdefault(name, path)
+        if not taken:
+            return name
+        k = 2
+        while f"{name}#{k}" in self.nodes:
+            k += 1
+        return f"{name}#{k}"
 
     # -- models -----------------------------------------------------------------------------------------------
     def model(self, name: str, spec: ModelSpec, path: Path) -> ModelGraph:
@@ -157,12 +167,13 @@ class _Resolver:
         inputs = self.model_inputs(name, set())
         for in_name, in_spec in inputs.items():
             ipath = (*path, "inputs", in_name) if in_name in spec.inputs else (*path, "layers", 0)
-            self.claim(in_name, ipath, spec_wide=False)
+            in_name = self.claim(in_name, ipath, spec_wide=False)
             self.nodes[in_name] = Node(in_name, "input", "Input", in_spec, [], ipath, layer=in_name)
         prev = next(iter(inputs)) if len(inputs) == 1 else None
         self.entries(spec.layers, (*path, "layers"), scope, prev)
         outputs = []
-        for i, out in enumerate(spec.output_names or ([self.last] if self.last else [])):
+        names = spec.output_names if spec.output_names is not None else ([self.last] if self.last else [])
+        for i, out in enumerate(names):
             target = scope.aliases.get(out, out)
             if target not in self.nodes:
                 opath = (*path, "outputs", i) if isinstance(spec.outputs, list) else (*path, "outputs")
@@ -249,7 +260,7 @@ class _Resolver:
             name = base if base not in self.nodes else self.auto_name(f"{base}_call")
         else:
             name = scope.prefix + self.auto_name(base) if not scope.prefix else self.auto_name(scope.prefix + base)
-        self.claim(name, path, spec_wide=node_kind in ("layer", "op"))
+        name = self.claim(name, path, spec_wide=node_kind in ("layer", "op"))
         layer = entry.use if node_kind == "use" else name
         node = Node(name, node_kind, type_name, args, inputs, path, arg_paths, scope.block, layer or name)  # type: ignore[arg-type]
         self.nodes[name] = node
@@ -274,7 +285,7 @@ class _Resolver:
             return inputs[0] if inputs else None
         if entry.block in scope.stack:
             self.errors.append(SpecError(f"block '{entry.block}' contains itself", (*path, "block"), "cycle"))
-            return None
+            return inputs[0] if inputs else None
         bpath: Path = ("blocks", entry.block)
         for key in args:
             if key not in block.params:
@@ -307,6 +318,7 @@ class _Resolver:
                     "unknown-input",
                 )
             )
+            return inputs[0] if inputs else None
         inner = _Scope(
             scope.model,
             f"{scope.prefix}{instance}_",
@@ -324,6 +336,7 @@ class _Resolver:
                     f"block output '{block.output}' is not a layer of the block", (*bpath, "output"), "unknown-output"
                 )
             )
+            out = last
         scope.aliases[(entry.name + suffix) if entry.name else instance] = out or ""
         return out
 

@@ -181,7 +181,7 @@ def _scan(text: str) -> None:
     total = 0
     try:
         while loader.check_event():
-            event = loader.get_event()
+            event = loader.get_event()  # type: ignore[no-untyped-call]
             if isinstance(event, yaml.CollectionEndEvent):
                 size, anchor, _, _ = open_.pop()
                 if anchor:
@@ -222,7 +222,8 @@ def _scan(text: str) -> None:
 
 def _limit(event: yaml.Event, message: str, hint: str | None = None) -> SpecError:
     mark = event.start_mark
-    return SpecError(message, (), "yaml-limits", hint=hint, line=mark.line + 1, column=mark.column + 1)
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    return SpecError(message, (), "yaml-limits", hint=hint, line=line, column=column)
 
 
 def _yaml_error(exc: yaml.YAMLError, file: str, text: str = "") -> SpecError:

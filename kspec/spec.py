@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from .base import StrictModel
-from .errors import Path, SpecError, did_you_mean
+from .errors import CODES, Path, SpecError, did_you_mean
 from .spec_data import DataSpec, explain_error
 from .spec_train import TrainSpec
 
@@ -32,8 +33,13 @@ class InputSpec(StrictModel):
 
     @model_validator(mode="after")
     def _positive(self) -> InputSpec:
-        if any(d is not None and not 0 < d <= 1_000_000 for d in self.shape):
-            raise ValueError("every input dimension must be a positive integer or null")
+        for i, d in enumerate(self.shape):
+            if d is not None and not 0 < d <= 1_000_000:
+                raise PydanticCustomError(
+                    "wrong_type",
+                    "every input dimension must be a positive integer (at most 1,000,000) or null",
+                    {"at": ("shape", i)},
+                )
         return self
 
 
@@ -115,14 +121,24 @@ class Spec(StrictModel):
     blocks: dict[str, BlockSpec] = Field(default_factory=dict, description="reusable parameterised groups of layers")
     plugins: list[str] = Field(default_factory=list, description="registered plugin packages whose layers are used")
     model: ModelSpec | None = Field(None, description="the model (use `models:` for several)")
-    models: dict[str, ModelSpec] | None = Field(None, description="several named models, e.g. generator, gan")
+    models: dict[str, ModelSpec] | None = Field(
+        None, min_length=1, description="several named models, e.g. generator, gan"
+    )
     data: DataSpec | None = None
     train: TrainSpec | None = None
 
     @model_validator(mode="after")
     def _one_model_section(self) -> Spec:
-        if (self.model is None) == (self.models is None):
-            raise ValueError("give exactly one of `model:` (one model) or `models:` (several named models)")
+        if self.model is not None and self.models is not None:
+            raise PydanticCustomError(
+                "wrong_type",
+                "give either `model:` (one model) or `models:` (several named models), not both",
+                {"at": ("models",)},
+            )
+        if self.model is None and self.models is None:
+            raise PydanticCustomError(
+                "missing_field", "missing field 'model' (or `models:` for several)", {"hint": "add `model:`"}
+            )
         return self
 
     def all_models(self) -> dict[str, ModelSpec]:
@@ -152,20 +168,53 @@ _TYPE_NAMES = {
 }
 
 
+def _real_path(loc: Any, data: Any) -> Path:
+    """Pydantic's `loc` without its union branch labels (`str`, `dict[str,any]`, `function-after[...]`), which are
+    not keys of the document: only items that exist in the data along the way are kept (plus a final missing key)."""
+    out: list[str | int] = []
+    node = data
+    for i, item in enumerate(loc):
+        if isinstance(node, dict) and item in node:
+            out.append(item)
+            node = node[item]
+        elif isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node):
+            out.append(item)
+            node = node[item]
+        elif i == len(loc) - 1 and isinstance(node, dict) and isinstance(item, str) and "[" not in item:
+            out.append(item)  # a missing or unknown key
+    return tuple(out)
+
+
+def _value_at(data: Any, path: Path) -> Any:
+    for item in path:
+        try:
+            data = data[item]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
 def _convert(err: Any, data: Any, model_fields: dict[str, list[str]]) -> SpecError:
     if err["loc"] and err["loc"][0] == "data":
         explained = explain_error(err, data)
         if explained is not None:
             path, message, code, hint = explained
             return SpecError(message, path, code, hint=hint)
-    loc: Path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
+    loc = _real_path(err["loc"], data)
     kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind.replace("_", "-") in CODES and kind not in ("missing",):
+        at = tuple(ctx.get("at", ()))
+        return SpecError(err["msg"], (*loc, *at), kind.replace("_", "-"), hint=ctx.get("hint"))
     if kind == "extra_forbidden":
         parent = loc[:-1]
         choices = model_fields.get(_model_at(parent), [])
         return SpecError(f"unknown field '{loc[-1]}'", loc, "unknown-field", hint=did_you_mean(str(loc[-1]), choices))
     if kind == "missing":
-        return SpecError(f"missing field '{loc[-1]}'", loc[:-1], "missing-field", hint=f"add `{loc[-1]}:`")
+        name = err["loc"][-1]
+        return SpecError(
+            f"missing field '{name}'", loc[:-1] if loc[-1:] == (name,) else loc, "missing-field", hint=f"add `{name}:`"
+        )
     if kind == "string_pattern_mismatch":
         return SpecError(
             "not a usable name: it must start with a letter or _ and hold at most 64 letters, digits, _ . or -",
@@ -174,12 +223,17 @@ def _convert(err: Any, data: Any, model_fields: dict[str, list[str]]) -> SpecErr
             hint="names become Keras layer names and file names; e.g. conv_1",
         )
     if kind == "value_error":
-        msg = str(err.get("ctx", {}).get("error", err["msg"]))
+        msg = str(ctx.get("error", err["msg"]))
         return SpecError(msg, loc, "wrong-type")
-    expected = _TYPE_NAMES.get(kind)
-    msg = f"expected {expected}" if expected else err["msg"][0].lower() + err["msg"][1:]
     if kind == "literal_error" and loc == ("kspec",):
         return SpecError("unsupported spec format version", loc, "bad-version", hint="this kspec reads `kspec: 1`")
+    if kind == "literal_error":
+        choices = [c.strip(" '") for c in str(ctx.get("expected", "")).replace(" or ", ",").split(",") if c.strip()]
+        value = _value_at(data, loc)
+        hint = did_you_mean(str(value), choices) if isinstance(value, str) else None
+        return SpecError(f"expected one of: {', '.join(choices)}", loc, "wrong-type", hint=hint)
+    expected = _TYPE_NAMES.get(kind)
+    msg = f"expected {expected}" if expected else err["msg"][0].lower() + err["msg"][1:]
     return SpecError(msg, loc, "wrong-type")
 
 
