@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .catalog import ParamInfo
 
 _VARIABLE = re.compile(r"\$\{[A-Za-z_]\w*\}")
-_BOOL_HINT = "YAML reads true/false (and yes/no, on/off) as booleans, not numbers"
+_BOOL_HINT = "true and false are booleans, not numbers; write 1 or 0"
 
 
 def is_variable(value: object) -> bool:

@@ -45,7 +45,8 @@ def check_layer_arguments(res: Resolved, ctx: Context) -> Iterator[SpecError]:
                 for err in catalog.check_layer(
                     node.type, node.args, plugins=ctx.plugins, allow_unsafe=ctx.allow_unsafe
                 ):
-                    yield replace(err, path=_arg_path(node, err.path))
+                    notes = [f"in block instance '{'.'.join(node.block)}' (layer '{node.name}')"] if node.block else []
+                    yield replace(err, path=_arg_path(node, err.path), notes=err.notes + notes)
 
 
 def check_ops(res: Resolved, ctx: Context) -> Iterator[SpecError]:

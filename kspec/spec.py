@@ -275,4 +275,20 @@ def parse(data: Any) -> Spec:
         return Spec.model_validate(data)
     except ValidationError as exc:
         fields = _fields()
-        raise SpecErrors([_convert(e, data, fields) for e in exc.errors()]) from None
+        raise SpecErrors(_merge_alternatives([_convert(e, data, fields) for e in exc.errors()])) from None
+
+
+def _merge_alternatives(errors: list[SpecError]) -> list[SpecError]:
+    """A value that fits none of a union's branches gives one error per branch; say it once ("a string or a mapping")."""
+    merged: dict[tuple[Path, str], SpecError] = {}
+    out: list[SpecError] = []
+    for err in errors:
+        key = (err.path, err.code)
+        first = merged.get(key)
+        if err.code == "wrong-type" and first is not None and first.message.startswith("expected "):
+            if err.message.startswith("expected ") and err.message[9:] not in first.message:
+                first.message = f"{first.message} or {err.message[9:]}"
+            continue
+        merged[key] = err
+        out.append(err)
+    return out
