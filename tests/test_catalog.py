@@ -161,7 +161,7 @@ def test_bad_values(type_name: str, args: dict[str, Any], path: str) -> None:
 
 def test_bools_are_never_numbers() -> None:
     err = one(layer("Dense", units=True))
-    assert err.code == "bad-value" and "YAML" in str(err.hint)
+    assert err.code == "bad-value" and "booleans" in str(err.hint)
     assert found(layer("Dropout", rate=False)) == [("bad-value", ("rate",))]
     assert not layer("Dropout", rate=0)  # an int is a fine float
 
