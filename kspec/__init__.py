@@ -47,8 +47,24 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Resolved:
     return resolved
 
 
-def check(resolved: Resolved, *, plugins: Sequence[str] | None = None, allow_unsafe: bool = False) -> list[SpecError]:
+#: Default budget: a spec whose static parameter count is larger is refused before anything is allocated.
+MAX_PARAMS = 250_000_000
+
+
+def check(
+    resolved: Resolved,
+    *,
+    plugins: Sequence[str] | None = None,
+    allow_unsafe: bool = False,
+    max_params: int = MAX_PARAMS,
+) -> list[SpecError]:
     """Run the graph, argument and shape checks; raises `SpecErrors` when any error is found.
+
+    Args:
+        resolved: the spec, from `load`.
+        plugins: plugin names to accept (default: those the spec declares that are installed).
+        allow_unsafe: accept code-running layers (Lambda, ...); only the person running kspec may set it.
+        max_params: refuse a model whose inferred parameter count is larger (`--max-params`).
 
     Returns:
         The warnings and notes (unused layers, layers static inference could not check).
@@ -61,7 +77,18 @@ def check(resolved: Resolved, *, plugins: Sequence[str] | None = None, allow_uns
     ctx = checks.Context(plugins=declared, allow_unsafe=allow_unsafe, installed=installed)
     found = [*resolved.diagnostics, *checks.run(resolved, ctx)]
     if not any(e.severity == "error" for e in found):
-        found += shapes.infer(resolved).errors
+        report = shapes.infer(resolved)
+        found += report.errors
+        for name, model in report.models.items():
+            if model.params is not None and model.params > max_params:
+                found.append(
+                    SpecError(
+                        f"model '{name}' has {model.params:,} parameters, more than the budget of {max_params:,}",
+                        resolved.models[name].path,
+                        "budget-exceeded",
+                        hint="raise the budget with --max-params N if this is intended",
+                    )
+                )
     located = [resolved.doc.locate(e) for e in found]
     if any(e.severity == "error" for e in located):
         raise SpecErrors(located)
@@ -69,7 +96,12 @@ def check(resolved: Resolved, *, plugins: Sequence[str] | None = None, allow_uns
 
 
 def validate(
-    path: str | Path, overrides: Sequence[str] = (), *, deep: bool = False, allow_unsafe: bool = False
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    deep: bool = False,
+    allow_unsafe: bool = False,
+    max_params: int = MAX_PARAMS,
 ) -> list[SpecError]:
     """Validate a spec file without importing Keras (with `deep`, also build it).
 
@@ -77,7 +109,7 @@ def validate(
         Warnings and notes; raises `SpecErrors` when the spec is invalid.
     """
     resolved = load(path, overrides)
-    found = check(resolved, allow_unsafe=allow_unsafe)
+    found = check(resolved, allow_unsafe=allow_unsafe, max_params=max_params)
     if deep:
         compile_resolved(resolved)
     return found
@@ -93,8 +125,10 @@ def compile_resolved(resolved: Resolved) -> Compiled:
         raise _located(resolved.doc, exc.errors) from None
 
 
-def build(path: str | Path, overrides: Sequence[str] = (), *, allow_unsafe: bool = False) -> Compiled:
+def build(
+    path: str | Path, overrides: Sequence[str] = (), *, allow_unsafe: bool = False, max_params: int = MAX_PARAMS
+) -> Compiled:
     """Validate and build a spec into Keras functional models."""
     resolved = load(path, overrides)
-    check(resolved, allow_unsafe=allow_unsafe)
+    check(resolved, allow_unsafe=allow_unsafe, max_params=max_params)
     return compile_resolved(resolved)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from . import __version__
+from . import MAX_PARAMS, __version__
 from .errors import SpecError, SpecErrors, render_github, render_text
 
 OK, INVALID, USAGE = 0, 1, 2
@@ -58,7 +58,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     report = []
     for file in files:
         try:
-            diags = kspec.validate(file, args.set, deep=args.deep, allow_unsafe=args.allow_unsafe)
+            diags = kspec.validate(
+                file, args.set, deep=args.deep, allow_unsafe=args.allow_unsafe, max_params=args.max_params
+            )
             valid = True
         except SpecErrors as exc:
             diags, valid = exc.errors, False
@@ -90,7 +92,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     import kspec
     from kspec import compiler
 
-    compiled = kspec.build(args.spec, args.set, allow_unsafe=args.allow_unsafe)
+    compiled = kspec.build(args.spec, args.set, allow_unsafe=args.allow_unsafe, max_params=args.max_params)
     name = args.model or compiled.main
     if name not in compiled.models:
         raise UsageError(f"no model named '{name}'; the spec has: {', '.join(compiled.models)}")
@@ -114,7 +116,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
     from kspec import diagram, shapes
 
     resolved = kspec.load(args.spec, args.set)
-    kspec.check(resolved, allow_unsafe=args.allow_unsafe)
+    kspec.check(resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params)
     deep_shapes = None
     if args.deep:
         from kspec import compiler
@@ -149,7 +151,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from kspec import trainer
 
     resolved = kspec.load(args.spec, args.set)
-    kspec.check(resolved, allow_unsafe=args.allow_unsafe)
+    kspec.check(resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params)
     result = trainer.train(
         resolved, out=Path(args.out) if args.out else None, resume=Path(args.resume) if args.resume else None
     )
@@ -163,7 +165,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from kspec import trainer
 
     resolved = kspec.load(args.spec, args.set)
-    kspec.check(resolved, allow_unsafe=args.allow_unsafe)
+    kspec.check(resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params)
     target = Path(args.run)
     metrics = trainer.evaluate(resolved, target / "model.keras" if target.is_dir() else target)
     print(json.dumps(metrics, indent=2))
@@ -202,6 +204,13 @@ def _common(p: argparse.ArgumentParser) -> None:
         dest="allow_unsafe",
         action="store_true",
         help="allow layers that run code from outside the spec (Lambda, TFSMLayer, ...); never set by a spec",
+    )
+    p.add_argument(
+        "--max-params",
+        type=int,
+        default=MAX_PARAMS,
+        metavar="N",
+        help=f"refuse models with more parameters than this (default {MAX_PARAMS:,})",
     )
 
 

@@ -48,6 +48,7 @@ CODES: dict[str, str] = {
     "unused-layer": "a layer's output is never used (warning)",
     "shape-mismatch": "a layer cannot accept the shape it receives",
     "unchecked-layer": "static shape inference does not know this layer; `--deep` checks it (note)",
+    "budget-exceeded": "the model is larger than the parameter budget (raise it with --max-params)",
     "keras-rejected": "Keras refused the layer while building the model",
     "data-mismatch": "the data's shapes do not match the model's inputs or outputs",
     "data-error": "the data section cannot be loaded",

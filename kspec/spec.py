@@ -279,7 +279,7 @@ def parse(data: Any) -> Spec:
 
 
 def _merge_alternatives(errors: list[SpecError]) -> list[SpecError]:
-    """A value that fits none of a union's branches gives one error per branch; say it once ("a string or a mapping")."""
+    """A value that fits no branch of a union gives one error per branch; say it once ("a string or a mapping")."""
     merged: dict[tuple[Path, str], SpecError] = {}
     out: list[SpecError] = []
     for err in errors:
