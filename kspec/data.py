@@ -312,7 +312,7 @@ def augmentation_layers(
     layers = []
     for j, config in enumerate(configs):
         kind = str(config.get("type", ""))
-        if not kind.startswith("Random") and kind not in ("RandAugment", "AugMix", "MixUp", "CutMix"):
+        if not sd.is_augmentation_layer(kind):
             raise SpecErrors(
                 [
                     SpecError(

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import runs
+from . import data_paths, runs
 from .compiler import to_keras_config
 from .data import Arrays, Splits, augmentation_layers, pipeline
 from .errors import SpecError, SpecErrors
-from .spec_train import TrainSpec
+from .spec_train import CALLBACK_PATHS, TrainSpec
 
 if TYPE_CHECKING:
     import keras
@@ -27,17 +27,6 @@ if TYPE_CHECKING:
 
 Recipe = Callable[["Session"], dict[str, list[float]]]
 RECIPES: dict[str, Recipe] = {}
-
-#: callbacks a spec may name; the path-like argument of each is kept inside the run folder
-CALLBACK_PATHS = {
-    "EarlyStopping": None,
-    "ReduceLROnPlateau": None,
-    "TerminateOnNaN": None,
-    "ModelCheckpoint": "filepath",
-    "CSVLogger": "filename",
-    "TensorBoard": "log_dir",
-    "BackupAndRestore": "backup_dir",
-}
 
 
 def _recipe(name: str) -> Callable[[Recipe], Recipe]:
@@ -108,18 +97,22 @@ def user_callbacks(spec: TrainSpec, run_dir: Path) -> list[Any]:
             )
         key = CALLBACK_PATHS[kind]
         if key:
-            target = (run_dir / str(args.get(key, kind.lower()))).resolve()
-            if not target.is_relative_to(run_dir.resolve()):
+            value = args.get(key, kind.lower())
+            try:
+                if not isinstance(value, str):
+                    raise data_paths.PathProblem(f"`{key}` must be a path", "use a path relative to the run folder")
+                target = data_paths.resolve_inside(run_dir, value, allow_parent=False, where="the run folder")
+            except data_paths.PathProblem as problem:
                 raise SpecErrors(
                     [
                         SpecError(
-                            f"`{key}` must stay inside the run folder",
+                            f"{problem.message}; `{key}` must stay inside the run folder",
                             ("train", "callbacks", i, key),
                             "train-error",
-                            hint="use a relative path",
+                            hint=problem.hint,
                         )
                     ]
-                )
+                ) from None
             args[key] = str(target)
         try:
             out.append(getattr(keras.callbacks, kind)(**args))

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from . import data_paths
 from . import spec_data as sd
-from .errors import SpecError, SpecErrors
+from .errors import SpecError, SpecErrors, shorten
 
 SOURCE_PATH = ("data", "source")
 DOWNLOAD_TIMEOUT_S = 20.0
@@ -221,26 +222,23 @@ def _sklearn(src: Any, ctx: Context) -> Splits:
 # ------------------------------------------------------------------------------------------------- files
 
 
-def resolve_path(ctx: Context, rel: str, path: tuple[str | int, ...] = (*SOURCE_PATH, "path")) -> Path:
-    """`rel` against the spec's folder; it must stay inside the folder and exist."""
-    root = ctx.folder.resolve()
-    full = (root / rel).resolve()
-    if not full.is_relative_to(root):
-        raise SpecErrors(
-            [
-                SpecError(
-                    f"the path '{rel}' leaves the spec's folder",
-                    path,
-                    "data-error",
-                    hint="data files must be inside the spec's folder; use a relative path",
-                )
-            ]
-        )
+def resolve_path(
+    ctx: Context, rel: str, path: tuple[str | int, ...] = (*SOURCE_PATH, "path"), kind: data_paths.Kind = "file"
+) -> Path:
+    """`rel` against the spec's folder: not a URL nor absolute, inside the folder (symlinks followed), and an
+    existing regular file (or folder, for `kind="folder"`); the same rules as `spec_data.check_data`."""
+    try:
+        full = data_paths.resolve_inside(ctx.folder, rel)
+    except data_paths.PathProblem as problem:
+        raise SpecErrors([SpecError(problem.message, path, "data-error", hint=problem.hint)]) from None
+    wrong = data_paths.kind_problem(full, rel, kind)
+    if wrong is not None:
+        raise SpecErrors([SpecError(wrong.message, path, "data-error", hint=wrong.hint)])
     if not full.exists():
         raise SpecErrors(
             [
                 SpecError(
-                    f"no file or folder '{rel}' next to the spec ({full})",
+                    f"no {kind} {shorten(rel)} next to the spec (looked for {full})",
                     path,
                     "data-error",
                     hint="paths are relative to the spec file's folder",
@@ -330,7 +328,7 @@ def _image_folder(src: sd.ImageFolder, ctx: Context) -> Splits:
     import keras
 
     ds = keras.utils.image_dataset_from_directory(
-        str(resolve_path(ctx, src.path)),
+        str(resolve_path(ctx, src.path, kind="folder")),
         image_size=tuple(src.image_size),
         color_mode=src.color_mode,
         batch_size=None,
@@ -347,7 +345,7 @@ def _text_folder(src: sd.TextFolder, ctx: Context) -> Splits:
     import keras
 
     ds = keras.utils.text_dataset_from_directory(
-        str(resolve_path(ctx, src.path)), batch_size=None, shuffle=False, verbose=False
+        str(resolve_path(ctx, src.path, kind="folder")), batch_size=None, shuffle=False, verbose=False
     )
     texts, labels = zip(*((t.numpy().decode("utf-8", "replace"), int(y)) for t, y in ds), strict=True)
     split = _holdout(np.array(texts, dtype=object), np.array(labels, dtype=np.int32), src.test_split, src.seed)

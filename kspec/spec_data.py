@@ -1,4 +1,5 @@
-"""Stage 2, parse: the `data:` section (sources and preprocessing steps as registries of small models). Pydantic only.
+"""Stage 2, parse: the `data:` section (sources and preprocessing steps as registries of small models), and its
+validate-time checks (`check_data`). Pydantic and pure Python only: no numpy, no keras.
 
 A source or a step is written like every other object in kspec: a bare name (`mnist`, `flatten`) or a mapping
 `{type: name, ...arguments}`. Each kind is one small model registered by name; the unions the document is validated
@@ -7,12 +8,16 @@ against are built from the registries, so adding a source or a step is one decor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Union
 
 from pydantic import BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
+from . import catalog, data_paths
 from .base import StrictModel
+from .errors import CODES, SpecError, did_you_mean, shorten
 
 SOURCES: dict[str, type[SourceBase]] = {}
 STEPS: dict[str, type[StepBase]] = {}
@@ -149,6 +154,8 @@ class Diabetes(_Sklearn):
 
 class _File(SourceBase):
     path: str = Field(min_length=1, description="relative to the spec's folder, and inside it")
+    #: fields holding paths relative to the spec's folder, and whether each names a file or a folder
+    path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "file"}
 
 
 @_register(SOURCES)
@@ -168,6 +175,7 @@ class Npy(_File):
 
     type: Literal["npy"] = "npy"
     targets: str | None = None
+    path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "file", "targets": "file"}
 
 
 @_register(SOURCES)
@@ -186,6 +194,7 @@ class ImageFolder(_File):
     """One sub-folder per class (`keras.utils.image_dataset_from_directory`)."""
 
     type: Literal["image_folder"] = "image_folder"
+    path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "folder"}
     image_size: list[int] = Field([256, 256], min_length=2, max_length=2)
     color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
     test_split: float = Field(0.0, ge=0, lt=1)
@@ -197,6 +206,7 @@ class TextFolder(_File):
     """One sub-folder per class of `.txt` files; texts become integer sequences (`TextVectorization`)."""
 
     type: Literal["text_folder"] = "text_folder"
+    path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "folder"}
     max_tokens: int = Field(20000, ge=2)
     sequence_length: int = Field(200, ge=1)
     test_split: float = Field(0.0, ge=0, lt=1)
@@ -255,7 +265,9 @@ class Scale(_XStep):
     @model_validator(mode="after")
     def _nonzero(self) -> Scale:
         if self.divide == 0:
-            raise ValueError("`divide` must not be 0")
+            raise PydanticCustomError(
+                "wrong_type", "`divide` must not be 0", {"at": ("divide",), "hint": "e.g. divide: 255 for uint8 images"}
+            )
         return self
 
 
@@ -395,6 +407,14 @@ class Split(StepBase):
         return self
 
 
+#: layer types an `augment` step accepts besides every `Random*` layer
+AUGMENTATION_LAYERS = ("RandAugment", "AugMix", "MixUp", "CutMix")
+
+
+def is_augmentation_layer(type_name: str) -> bool:
+    return type_name.startswith("Random") or type_name in AUGMENTATION_LAYERS
+
+
 @_register(STEPS)
 class Augment(StepBase):
     """Keras augmentation layers applied to training batches only, e.g. `layers: [{type: RandomRotation, ...}]`."""
@@ -469,8 +489,6 @@ def explain_error(err: dict[str, Any], data: Any) -> tuple[tuple[Any, ...], str,
     path is a real document path, names unknown sources and steps with a did-you-mean, and suggests field names of
     the source or step the entry really is. `data` is the whole document.
     """
-    from .errors import did_you_mean
-
     loc: list[Any] = []
     for item in err["loc"]:
         if isinstance(item, str) and (
@@ -481,6 +499,15 @@ def explain_error(err: dict[str, Any], data: Any) -> tuple[tuple[Any, ...], str,
             continue
         loc.append(item)
     path = tuple(loc)
+    kind = str(err["type"])
+    ctx = err.get("ctx") or {}
+    if kind.replace("_", "-") in CODES:  # raised by a validator here, as PydanticCustomError(code, message, ctx)
+        return (*path, *ctx.get("at", ())), str(err["msg"]), kind.replace("_", "-"), ctx.get("hint")
+    if kind == "missing" and path != tuple(err["loc"]) and len(path) >= 2:
+        owner, name = path[:-1], str(path[-1])
+        tag = _tag_of(_value_at(data, owner))
+        add = f"write it as `{{type: {tag}, {name}: ...}}`" if tag else f"add `{name}:`"
+        return owner, f"missing field '{name}'" + (f" for `{tag}`" if tag else ""), "missing-field", add
     if err["type"] == "union_tag_invalid":
         table = _registry_for(path)
         if table is None:
@@ -501,3 +528,75 @@ def explain_error(err: dict[str, Any], data: Any) -> tuple[tuple[Any, ...], str,
         msg = str(err.get("ctx", {}).get("error", err["msg"])) if err["type"] == "value_error" else err["msg"]
         return path, msg[0].lower() + msg[1:], "wrong-type", None
     return None
+
+
+# ---------------------------------------------------------------------------------------------------------- checks
+
+
+def check_data(data: DataSpec | None, folder: Path, *, allow_unsafe: bool = False) -> Iterator[SpecError]:
+    """Checks of the `data:` section that need no data: file paths and augmentation layers. Pure Python.
+
+    Args:
+        data: the parsed `data:` section (None: nothing to check).
+        folder: the spec file's folder; file paths are relative to it and must stay inside it.
+        allow_unsafe: accept augmentation layers that run code from outside the spec (as for model layers).
+
+    Yields:
+        Errors at document paths: `data-error` for a URL, an absolute path, a path that resolves outside `folder`
+        or is not a regular file/folder; a `data-error` warning for a file that does not exist (yet); the layer
+        checks' codes (`unsafe-layer`, `unknown-argument`, ...) for augmentation layers.
+    """
+    if data is None:
+        return
+    yield from _check_paths(data.source, folder)
+    for i, step in enumerate(data.preprocess):
+        if isinstance(step, Augment):
+            yield from _check_augment(step, ("data", "preprocess", i), allow_unsafe)
+
+
+def _check_paths(source: SourceBase, folder: Path) -> Iterator[SpecError]:
+    for name, kind in getattr(source, "path_fields", {}).items():
+        rel = getattr(source, name)
+        if rel is None:
+            continue
+        path = ("data", "source", name)
+        try:
+            full = data_paths.resolve_inside(folder, rel)
+        except data_paths.PathProblem as problem:
+            yield SpecError(problem.message, path, "data-error", hint=problem.hint)
+            continue
+        wrong = data_paths.kind_problem(full, rel, kind)
+        if wrong is not None:
+            yield SpecError(wrong.message, path, "data-error", hint=wrong.hint)
+        elif not full.exists():
+            yield SpecError(
+                f"no {kind} {shorten(rel)} next to the spec (looked for {full})",
+                path,
+                "data-error",
+                severity="warning",
+                hint="paths are relative to the spec file's folder; `kspec train` needs it there",
+            )
+
+
+def _check_augment(step: Augment, path: tuple[str | int, ...], allow_unsafe: bool) -> Iterator[SpecError]:
+    for j, layer in enumerate(step.layers):
+        at = (*path, "layers", j)
+        type_name = layer.get("type")
+        if not isinstance(type_name, str):
+            yield SpecError("an augmentation layer needs `type:`", at, "missing-field", hint="e.g. {type: RandomFlip}")
+            continue
+        args = {k: v for k, v in layer.items() if k != "type"}
+        found = [e.prefixed(at) for e in catalog.check_layer(type_name, args, allow_unsafe=allow_unsafe)]
+        yield from found
+        if not any(e.severity == "error" for e in found) and not is_augmentation_layer(type_name):
+            yield SpecError(
+                f"'{type_name}' is not an augmentation layer",
+                (*at, "type"),
+                "data-error",
+                hint=did_you_mean(type_name, _augmentation_names())
+                or "augment takes Random* layers (RandomFlip, RandomRotation, ...), RandAugment, AugMix, MixUp, CutMix",
+            )
+
+
+def _augmentation_names() -> list[str]:
+    return [n for n in catalog.layer_names() if is_augmentation_layer(n)]

@@ -1,4 +1,5 @@
-"""Stage 2, parse: the `train:` section (recipe, compile and fit settings, speed switches). Pydantic only.
+"""Stage 2, parse: the `train:` section (recipe, compile and fit settings, speed switches), and its validate-time
+checks (`check_train`). Pydantic and pure Python only: no numpy, no keras.
 
 Field names follow `Model.compile` and `Model.fit` so a spec reads like the book's code. Optimizers, losses,
 metrics, callbacks and schedules are a Keras identifier or `{type: ClassName, ...arguments}`, as everywhere in kspec.
@@ -6,11 +7,17 @@ metrics, callbacks and schedules are a Keras identifier or `{type: ClassName, ..
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
+from . import data_paths
 from .base import StrictModel
+from .errors import Path, SpecError, did_you_mean
 
 KerasObject = str | dict[str, Any]
 
@@ -100,14 +107,229 @@ class TrainSpec(StrictModel):
     @model_validator(mode="after")
     def _consistent(self) -> TrainSpec:
         if self.recipe != "gan" and self.loss is None:
-            raise ValueError(f"recipe `{self.recipe}` needs a `loss`, e.g. loss: categorical_crossentropy")
+            raise PydanticCustomError(
+                "missing_field",
+                f"recipe `{self.recipe}` needs a `loss`",
+                {"hint": "add e.g. `loss: categorical_crossentropy` (or `loss: mse` for regression)"},
+            )
         if self.gan is not None and self.recipe != "gan":
-            raise ValueError("`gan:` settings apply to `recipe: gan` only")
+            raise PydanticCustomError(
+                "wrong_type",
+                "`gan:` settings apply to `recipe: gan` only",
+                {"at": ("gan",), "hint": f"remove `gan:` or set `recipe: gan` (the recipe is `{self.recipe}`)"},
+            )
         if self.validation_split and self.validation_data == "test":
-            raise ValueError("give either `validation_split` or `validation_data: test`, not both")
+            raise PydanticCustomError(
+                "wrong_type",
+                "give either `validation_split` or `validation_data: test`, not both",
+                {"at": ("validation_data",), "hint": "validation_split carves the validation examples from training"},
+            )
         return self
 
     @property
     def gan_settings(self) -> GanSpec:
         """The GAN settings, defaults filled in."""
         return self.gan or GanSpec.model_validate({})
+
+
+# ---------------------------------------------------------------------------------------------------------- checks
+
+#: callbacks a spec may name, and the argument of each that names a file or folder (kept inside the run folder)
+CALLBACK_PATHS: dict[str, str | None] = {
+    "EarlyStopping": None,
+    "ReduceLROnPlateau": None,
+    "TerminateOnNaN": None,
+    "ModelCheckpoint": "filepath",
+    "CSVLogger": "filename",
+    "TensorBoard": "log_dir",
+    "BackupAndRestore": "backup_dir",
+}
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers an argument may take: `low`/`high` bounds (None: unbounded), each included unless `open`."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return not (self.high is not None and (value >= self.high if self.high_open else value > self.high))
+
+    def describe(self) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"above {self.low:g}" if self.low_open else f"at least {self.low:g}")
+        if self.high is not None:
+            parts.append(f"below {self.high:g}" if self.high_open else f"at most {self.high:g}")
+        return " and ".join(parts)
+
+
+_POSITIVE = Range(0, low_open=True)
+_NON_NEGATIVE = Range(0)
+_FRACTION = Range(0, 1)
+_DECAY = Range(0, 1, high_open=True)
+
+#: Arguments of optimizers and learning-rate schedules (by name; the same name means the same thing in every class)
+#: and the values Keras can train with. Checked wherever an optimizer or schedule is written, nested ones included.
+ARGUMENT_RANGES: dict[str, Range] = {
+    "learning_rate": _POSITIVE,
+    "initial_learning_rate": _NON_NEGATIVE,  # 0 is how a warmup starts (CosineDecay with warmup_target)
+    "end_learning_rate": _NON_NEGATIVE,
+    "warmup_target": _NON_NEGATIVE,
+    "momentum": _FRACTION,
+    "ema_momentum": _FRACTION,
+    "rho": _DECAY,
+    "beta_1": _DECAY,
+    "beta_2": _DECAY,
+    "epsilon": _POSITIVE,
+    "weight_decay": _NON_NEGATIVE,
+    "clipnorm": _POSITIVE,
+    "clipvalue": _POSITIVE,
+    "global_clipnorm": _POSITIVE,
+    "initial_accumulator_value": _NON_NEGATIVE,
+    "l1_regularization_strength": _NON_NEGATIVE,
+    "l2_regularization_strength": _NON_NEGATIVE,
+    "learning_rate_power": Range(high=0),
+    "decay_steps": _POSITIVE,
+    "first_decay_steps": _POSITIVE,
+    "warmup_steps": _NON_NEGATIVE,
+    "decay_rate": _NON_NEGATIVE,
+    "alpha": _FRACTION,  # CosineDecay: the floor as a fraction of the initial rate
+}
+
+
+def check_train(train: TrainSpec | None, outputs: Mapping[str, int]) -> Iterator[SpecError]:
+    """Checks of the `train:` section against the spec's models. Pure Python.
+
+    Args:
+        train: the parsed `train:` section (None: nothing to check).
+        outputs: model name -> number of outputs, for every model of the spec in document order; without
+            `train.model`, the last one is the model trained (as `graph._main_model` chooses it).
+
+    Yields:
+        Errors at document paths: `bad-value` for an optimizer or schedule argument out of range, `unknown-model`
+        for a model name (or a `gan` recipe's default names) the spec lacks, `train-error` for loss weights that do
+        not match the model's outputs and for callback files outside the run folder.
+    """
+    if train is None:
+        return
+    yield from _check_ranges(train)
+    yield from _check_models(train, outputs)
+    yield from _check_loss_weights(train, outputs)
+    yield from _check_callback_paths(train)
+
+
+def _check_ranges(train: TrainSpec) -> Iterator[SpecError]:
+    objects: list[tuple[Any, Path]] = [
+        (train.optimizer, ("train", "optimizer")),
+        (train.schedule, ("train", "schedule")),
+    ]
+    if train.gan is not None:
+        objects += [(train.gan.d_optimizer, ("train", "gan", "d_optimizer"))]
+        objects += [(train.gan.g_optimizer, ("train", "gan", "g_optimizer"))]
+    for value, path in objects:
+        yield from check_arguments(value, path)
+
+
+def check_arguments(value: Any, path: Path) -> Iterator[SpecError]:
+    """Numbers in an optimizer or schedule mapping (and in mappings nested in it) against `ARGUMENT_RANGES`."""
+    if not isinstance(value, Mapping):
+        return
+    for key, arg in value.items():
+        at = (*path, key)
+        if isinstance(arg, Mapping):
+            yield from check_arguments(arg, at)
+            continue
+        allowed = ARGUMENT_RANGES.get(key) if isinstance(key, str) else None
+        if allowed is None or isinstance(arg, bool) or not isinstance(arg, int | float):
+            continue
+        if not math.isfinite(arg):
+            yield SpecError(
+                f"`{key}` must be a finite number", at, "bad-value", hint=f"it must be {allowed.describe()}"
+            )
+        elif arg not in allowed:
+            yield SpecError(f"`{key}` must be {allowed.describe()} (got {arg:g})", at, "bad-value")
+
+
+def _trained_model(train: TrainSpec, outputs: Mapping[str, int]) -> str | None:
+    if train.model is not None:
+        return train.model
+    return list(outputs)[-1] if outputs else None
+
+
+def _check_models(train: TrainSpec, outputs: Mapping[str, int]) -> Iterator[SpecError]:
+    if train.model is not None and train.model not in outputs:
+        yield _no_model(train.model, ("train", "model"), outputs)
+    if train.recipe != "gan":
+        return
+    gan = train.gan_settings
+    defaults: list[str] = []
+    for key in ("generator", "discriminator", "combined"):
+        name = getattr(gan, key)
+        if name is None or name in outputs:
+            continue
+        if train.gan is not None and key in train.gan.model_fields_set:
+            yield _no_model(name, ("train", "gan", key), outputs)
+        else:
+            defaults.append(name)
+    if defaults:
+        missing = " or ".join(f"'{n}'" for n in defaults)
+        yield SpecError(
+            f"recipe `gan` trains a generator and a discriminator model; the spec has no model named {missing}",
+            ("train", "gan") if train.gan is not None else ("train", "recipe"),
+            "unknown-model",
+            hint=f"the spec's models: {', '.join(outputs) or 'none'}; name the two under "
+            "`models:` or say which they are in `gan: {generator: ..., discriminator: ...}`",
+        )
+    if gan.generator == gan.discriminator and gan.generator in outputs:
+        yield SpecError(
+            "the generator and the discriminator must be different models",
+            ("train", "gan", "discriminator") if train.gan is not None else ("train", "recipe"),
+            "train-error",
+        )
+
+
+def _no_model(name: str, path: Path, outputs: Mapping[str, int]) -> SpecError:
+    return SpecError(f"no model named '{name}'", path, "unknown-model", hint=did_you_mean(name, outputs))
+
+
+def _check_loss_weights(train: TrainSpec, outputs: Mapping[str, int]) -> Iterator[SpecError]:
+    if train.loss_weights is None or train.recipe == "gan":
+        return
+    model = _trained_model(train, outputs)
+    if model not in outputs:
+        return
+    assert model is not None
+    want, got = outputs[model], len(train.loss_weights)
+    if want != got:
+        yield SpecError(
+            f"{got} loss weight{'s' if got != 1 else ''} for model '{model}', which has "
+            f"{want} output{'s' if want != 1 else ''}",
+            ("train", "loss_weights"),
+            "train-error",
+            hint="give one weight per output, in the order of the model's `outputs:`",
+        )
+
+
+def _check_callback_paths(train: TrainSpec) -> Iterator[SpecError]:
+    for i, entry in enumerate(train.callbacks):
+        if not isinstance(entry, Mapping):
+            continue
+        key = CALLBACK_PATHS.get(str(entry.get("type")))
+        if key is None or key not in entry:
+            continue
+        value = entry[key]
+        at = ("train", "callbacks", i, key)
+        if not isinstance(value, str):
+            yield SpecError(f"`{key}` must be a path relative to the run folder", at, "train-error")
+            continue
+        problem = data_paths.syntax_problem(value, allow_parent=False, where="the run folder")
+        if problem is not None:
+            yield SpecError(
+                f"{problem.message}; `{key}` must stay inside the run folder", at, "train-error", hint=problem.hint
+            )

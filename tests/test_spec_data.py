@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from kspec.spec_data import SOURCES, STEPS, DataSpec, explain_error
+from kspec.errors import SpecError
+from kspec.spec_data import SOURCES, STEPS, DataSpec, check_data, explain_error
 
 MINIMAL: dict[str, dict[str, Any]] = {
     "npz": {"path": "d.npz"},
@@ -84,13 +89,24 @@ def test_unknown_source_field() -> None:
 
 
 @pytest.mark.parametrize(
-    "step",
-    [{"type": "take"}, {"type": "take", "count": 1, "fraction": 0.5}, {"type": "split"},
-     {"type": "split", "validation": 0.6, "test": 0.5}, {"type": "scale", "divide": 0}],
+    ("step", "at"),
+    [({"type": "take"}, ()), ({"type": "take", "count": 1, "fraction": 0.5}, ()), ({"type": "split"}, ()),
+     ({"type": "split", "validation": 0.6, "test": 0.5}, ()), ({"type": "scale", "divide": 0}, ("divide",))],
 )
-def test_step_rules(step: dict[str, Any]) -> None:
+def test_step_rules(step: dict[str, Any], at: tuple[str, ...]) -> None:
     [(path, _, code, _)] = _errors({"source": "digits", "preprocess": [step]})
-    assert path == ("data", "preprocess", 0) and code == "wrong-type"
+    assert path == ("data", "preprocess", 0, *at) and code == "wrong-type"
+
+
+def test_missing_step_field_is_at_the_entry() -> None:
+    [(path, msg, code, hint)] = _errors({"source": "imdb", "preprocess": ["pad_sequences"]})
+    assert path == ("data", "preprocess", 0) and code == "missing-field"
+    assert "maxlen" in msg and "pad_sequences" in msg and hint == "write it as `{type: pad_sequences, maxlen: ...}`"
+
+
+def test_missing_source_field_is_at_the_source() -> None:
+    [(path, msg, code, _)] = _errors({"source": {"type": "csv", "path": "d.csv"}})
+    assert path == ("data", "source") and code == "missing-field" and "features" in msg
 
 
 def test_strict_types() -> None:
@@ -102,3 +118,130 @@ def test_json_schema_lists_every_source() -> None:
     schema = DataSpec.model_json_schema()
     text = str(schema)
     assert all(f"'{name}'" in text for name in SOURCES)
+
+
+# ------------------------------------------------------------------------------------------------- check_data
+
+
+def _check(source: Any, folder: Path, preprocess: list[Any] | None = None, **kw: Any) -> list[SpecError]:
+    data = DataSpec.model_validate({"source": source, "preprocess": preprocess or []})
+    return list(check_data(data, folder, **kw))
+
+
+def _codes(errors: list[SpecError]) -> list[tuple[Any, str, str]]:
+    return [(e.path, e.code, e.severity) for e in errors]
+
+
+def test_no_data_section_nothing_to_check(tmp_path: Path) -> None:
+    assert list(check_data(None, tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("rel", "words"),
+    [
+        ("../../../../etc/passwd", "leaves"),
+        ("images/../../secret", "leaves"),
+        ("/dev/zero", "absolute"),
+        ("/etc/passwd", "absolute"),
+        ("https://attacker.example/data.csv", "URL"),
+        ("file:///etc/passwd", "URL"),
+        ("gs://bucket/d.npz", "URL"),
+        ("~/d.npz", "~"),
+        ("C:\\data\\d.npz", "absolute"),
+    ],
+)
+def test_paths_outside_the_folder_are_refused(tmp_path: Path, rel: str, words: str) -> None:
+    [err] = _check({"type": "npz", "path": rel}, tmp_path)
+    assert (err.path, err.code, err.severity) == (("data", "source", "path"), "data-error", "error")
+    assert words in err.message and err.hint
+
+
+def test_a_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "secret.csv").write_text("a\n1\n")
+    (tmp_path / "spec" / "d.csv").symlink_to(tmp_path / "secret.csv")
+    [err] = _check({"type": "csv", "path": "d.csv", "features": ["a"]}, tmp_path / "spec")
+    assert err.code == "data-error" and "leaves" in err.message and str(tmp_path / "secret.csv") in err.message
+
+
+def test_a_symlink_to_a_device_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    [err] = _check({"type": "npy", "path": "zero"}, tmp_path)
+    assert err.code == "data-error" and err.severity == "error"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_a_pipe_is_not_a_regular_file(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.npy")
+    [err] = _check({"type": "npy", "path": "pipe.npy"}, tmp_path)
+    assert err.code == "data-error" and err.severity == "error" and "not a regular file" in err.message
+
+
+def test_a_missing_file_is_a_warning_with_the_exact_path(tmp_path: Path) -> None:
+    errors = _check({"type": "npy", "path": "data/x.npy", "targets": "data/y.npy"}, tmp_path)
+    assert _codes(errors) == [(("data", "source", key), "data-error", "warning") for key in ("path", "targets")]
+    assert str(tmp_path.resolve() / "data" / "x.npy") in errors[0].message
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.npy").write_bytes(b"")
+    [err] = _check({"type": "npy", "path": "data/x.npy", "targets": "data/y.npy"}, tmp_path)
+    assert err.path == ("data", "source", "targets") and err.severity == "warning"
+
+
+def test_existing_paths_inside_the_folder_pass(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "images" / "cat").mkdir(parents=True)
+    (tmp_path / "data" / "d.csv").write_text("a\n1\n")
+    assert _check({"type": "csv", "path": "data/../data/d.csv", "features": ["a"]}, tmp_path) == []
+    assert _check({"type": "image_folder", "path": "images"}, tmp_path) == []
+    assert _check("mnist", tmp_path) == []
+
+
+def test_file_or_folder_as_the_source_needs(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "d.csv").write_text("a\n1\n")
+    [err] = _check({"type": "csv", "path": "images", "features": ["a"]}, tmp_path)
+    assert err.severity == "error" and "a folder, not a file" in err.message
+    [err] = _check({"type": "text_folder", "path": "d.csv"}, tmp_path)
+    assert err.severity == "error" and "a file, not a folder" in err.message
+
+
+def _augment(*layers: Any) -> list[Any]:
+    return ["add_channel", {"type": "augment", "layers": list(layers)}]
+
+
+def test_augment_layers_are_checked_like_model_layers(tmp_path: Path) -> None:
+    lam = {"type": "Lambda", "function": "__import__('os').system('id')"}
+    errors = _check("mnist", tmp_path, _augment({"type": "RandomFlip", "mode": "horizontal"}, lam))
+    assert _codes(errors) == [(("data", "preprocess", 1, "layers", 1, "type"), "unsafe-layer", "error")]
+
+
+def test_augment_allow_unsafe_still_needs_an_augmentation_layer(tmp_path: Path) -> None:
+    errors = _check("mnist", tmp_path, _augment({"type": "Lambda", "function": "f"}), allow_unsafe=True)
+    assert _codes(errors) == [(("data", "preprocess", 1, "layers", 0, "type"), "data-error", "error")]
+
+
+@pytest.mark.parametrize(
+    ("layer", "path", "code"),
+    [
+        ({"type": "RandomRotaton", "factor": 0.1}, ("type",), "unknown-layer"),
+        ({"type": "RandomRotation", "factr": 0.1}, ("factr",), "unknown-argument"),
+        ({"type": "RandomRotation"}, ("type",), "missing-argument"),
+        ({"type": "Dense", "units": 3}, ("type",), "data-error"),
+        ({"factor": 0.1}, (), "missing-field"),
+    ],
+)
+def test_augment_layer_errors(tmp_path: Path, layer: dict[str, Any], path: tuple[str, ...], code: str) -> None:
+    errors = [e for e in _check("mnist", tmp_path, _augment(layer)) if e.severity == "error"]
+    assert [(e.path, e.code) for e in errors] == [(("data", "preprocess", 1, "layers", 0, *path), code)]
+
+
+def test_check_data_imports_no_numpy() -> None:
+    code = (
+        "import sys, pathlib\n"
+        "from kspec.spec_data import DataSpec, check_data\n"
+        "d = DataSpec.model_validate({'source': {'type': 'npz', 'path': 'x.npz'}})\n"
+        "list(check_data(d, pathlib.Path('.')))\n"
+        "print('numpy' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
