@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("specs", nargs="*", help="spec names (default: every spec with a reference)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--cold",
+        default="ch02_ann_mnist,ch04_cnn_mnist,ch08_unet_cifar10",
+        help="comma-separated specs to also time as fresh processes ('' to skip)",
+    )
     args = parser.parse_args(argv)
     import book_reference
 
@@ -77,7 +82,33 @@ def main(argv: list[str] | None = None) -> int:
         f"{'total':<28} {sum(r[1] for r in rows) * 1e3:8.1f} {total_k * 1e3:12.1f} {total_h * 1e3:13.1f} "
         f"{total_k / total_h:7.2f}"
     )
+    if args.cold:
+        cold(args.cold.split(","), max(3, args.repeats // 2))
     return 0
+
+
+def cold(names: list[str], repeats: int) -> None:
+    """What a user waits for: `kspec build SPEC` as a fresh process vs a fresh process running the hand-written
+    construction (both import TensorFlow; the build itself is the difference)."""
+    import subprocess
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    keras_dir = str(ROOT / "tests" / "keras")
+    print(f"\ncold processes, median of {repeats}, seconds")
+    print(f"{'spec':<28} {'kspec build':>12} {'hand-written':>13} {'ratio':>7}")
+    for name in names:
+        spec = str(ROOT / "specs" / f"{name}.yaml")
+        hand_code = f"import sys; sys.path.insert(0, {keras_dir!r}); import book_reference; "
+        hand_code += f"book_reference.REFERENCES[{name!r}]()"
+        commands = ([sys.executable, "-m", "kspec", "build", spec, "--json"], [sys.executable, "-c", hand_code])
+        times: list[list[float]] = [[], []]
+        for _ in range(repeats):
+            for i, cmd in enumerate(commands):
+                start = time.perf_counter()
+                subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
+                times[i].append(time.perf_counter() - start)
+        k, h = statistics.median(times[0]), statistics.median(times[1])
+        print(f"{name:<28} {k:12.2f} {h:13.2f} {k / h:7.2f}")
 
 
 if __name__ == "__main__":

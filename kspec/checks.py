@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import catalog
+from . import catalog, spec_data, spec_train
 from .errors import Path, SpecError, did_you_mean, shorten
 from .graph import ModelGraph, Node, Resolved
 from .spec import NAME_PATTERN
@@ -72,7 +72,7 @@ def check_defaults(res: Resolved, ctx: Context) -> Iterator[SpecError]:
 
 
 def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
-    """Optimizers, losses, metrics, callbacks and schedules are Keras's; named models exist."""
+    """Optimizers, losses, metrics, callbacks and schedules are Keras's; ranges, named models, callback paths."""
     train = res.spec.train
     if train is None:
         return
@@ -83,23 +83,19 @@ def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
         objects.append(("schedule", train.schedule, ("train", "schedule")))
     objects += [("metric", m, ("train", "metrics", i)) for i, m in enumerate(train.metrics)]
     objects += [("callback", c, ("train", "callbacks", i)) for i, c in enumerate(train.callbacks)]
-    names: list[tuple[str | None, Path]] = [(train.model, ("train", "model"))]
     if train.gan is not None:
-        gan = train.gan
         for key in ("d_optimizer", "g_optimizer"):
-            if getattr(gan, key) is not None:
-                objects.append(("optimizer", getattr(gan, key), ("train", "gan", key)))
-        names += [
-            (gan.generator, ("train", "gan", "generator")),
-            (gan.discriminator, ("train", "gan", "discriminator")),
-            (gan.combined, ("train", "gan", "combined")),
-        ]
+            if getattr(train.gan, key) is not None:
+                objects.append(("optimizer", getattr(train.gan, key), ("train", "gan", key)))
     for kind, value, path in objects:
         for err in catalog.check_object(kind, value, allow_unsafe=ctx.allow_unsafe):
             yield err.prefixed(path)
-    for name, path in names:
-        if name is not None and name not in res.models:
-            yield SpecError(f"no model named '{name}'", path, "unknown-model", hint=did_you_mean(name, res.models))
+    yield from spec_train.check_train(train, {name: len(g.outputs) for name, g in res.models.items()})
+
+
+def check_data(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """Data paths stay inside the spec's folder; augmentation layers are safe Keras layers."""
+    yield from spec_data.check_data(res.spec.data, res.doc.folder, allow_unsafe=ctx.allow_unsafe)
 
 
 def check_plugins(res: Resolved, ctx: Context) -> Iterator[SpecError]:
@@ -277,6 +273,7 @@ CHECKS: tuple[Check, ...] = (
     check_defaults,
     check_ops,
     check_train,
+    check_data,
     check_unused,
 )
 
