@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from .base import StrictModel
-from .errors import CODES, Path, SpecError, did_you_mean
+from .errors import CODES, Path, SpecError, did_you_mean, shorten
 from .spec_data import DataSpec, explain_error
 from .spec_train import TrainSpec
 
@@ -153,6 +153,13 @@ class Spec(StrictModel):
         return ("model",) if self.model is not None else ("models", name)
 
 
+_BOUNDS = {
+    "greater_than": (">", "gt"),
+    "greater_than_equal": (">=", "ge"),
+    "less_than": ("<", "lt"),
+    "less_than_equal": ("<=", "le"),
+}
+
 _TYPE_NAMES = {
     "int_type": "an integer",
     "int_parsing": "an integer",
@@ -232,6 +239,15 @@ def _convert(err: Any, data: Any, model_fields: dict[str, list[str]]) -> SpecErr
         value = _value_at(data, loc)
         hint = did_you_mean(str(value), choices) if isinstance(value, str) else None
         return SpecError(f"expected one of: {', '.join(choices)}", loc, "wrong-type", hint=hint)
+    if kind in ("too_short", "too_long"):
+        n = ctx.get("min_length" if kind == "too_short" else "max_length")
+        return SpecError(f"expected {'at least' if kind == 'too_short' else 'at most'} {n} item(s)", loc, "wrong-type")
+    bound = _BOUNDS.get(kind)
+    if bound is not None:
+        op, key = bound
+        return SpecError(
+            f"expected a value {op} {ctx.get(key)}, received {shorten(_value_at(data, loc), 40)}", loc, "wrong-type"
+        )
     expected = _TYPE_NAMES.get(kind)
     msg = f"expected {expected}" if expected else err["msg"][0].lower() + err["msg"][1:]
     return SpecError(msg, loc, "wrong-type")

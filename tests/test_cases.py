@@ -8,12 +8,14 @@ or disappears fails the test. Files in `tests/cases/valid/` must validate with n
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import kspec
-from kspec.errors import SpecErrors
+from kspec.errors import SpecErrors, render_text
 
 CASES = Path(__file__).parent / "cases"
 INVALID = sorted((CASES / "invalid").glob("*.yaml"))
@@ -52,3 +54,17 @@ def test_invalid_case(path: Path) -> None:
 @pytest.mark.parametrize("path", VALID, ids=[p.stem for p in VALID])
 def test_valid_case(path: Path) -> None:
     assert actual(path) == set()
+
+
+def test_messages_match_golden(golden: Callable[[Path, str], None]) -> None:
+    """The full text of every diagnostic of the corpus, so a changed message or hint shows up in review."""
+    root = CASES.parent.parent
+    chunks = []
+    for path in INVALID:
+        try:
+            found = kspec.validate(path)
+        except SpecErrors as exc:
+            found = exc.errors
+        rel = path.relative_to(root)
+        chunks += [render_text(replace(e, file=str(rel))) for e in found if e.severity != "note"]
+    golden(Path(__file__).parent / "golden" / "cases.txt", "\n".join(chunks) + "\n")
