@@ -132,6 +132,12 @@ def cmd_draw(args: argparse.Namespace) -> int:
         show_dtype=args.show_dtype,
         show_trainable=args.show_trainable,
         expand_nested=args.expand_nested,
+        show_shapes=not args.no_shapes,
+        show_layer_names=not args.no_layer_names,
+        show_layer_activations=not args.no_activations,
+        show_hyperparams=not args.no_hyperparams,
+        show_params=not args.no_params,
+        legend=not args.no_legend,
     )
     out = Path(args.output) if args.output else None
     try:
@@ -258,7 +264,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("spec")
     d.add_argument("-o", "--output", help="FILE.svg|.png|.pdf|.dot (default: print DOT)")
     d.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB")
-    d.add_argument("--dpi", type=int, default=96)
+    d.add_argument("--dpi", type=int, default=None, help="PNG resolution (default: the renderer's, 96)")
     group = d.add_mutually_exclusive_group()
     group.add_argument("--collapse", dest="collapse", action="store_true", help="draw repeated blocks once, ×N")
     group.add_argument("--expand", dest="collapse", action="store_false", help="draw every repetition")
@@ -267,6 +273,15 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--show-dtype", action="store_true")
     d.add_argument("--show-trainable", action="store_true")
     d.add_argument("--expand-nested", action="store_true", help="draw nested models' layers inside them")
+    for flag, what in (
+        ("shapes", "output shapes"),
+        ("layer-names", "layer names"),
+        ("activations", "activations"),
+        ("hyperparams", "hyperparameters"),
+        ("params", "parameter counts"),
+        ("legend", "the colour legend"),
+    ):
+        d.add_argument(f"--no-{flag}", action="store_true", help=f"do not show {what}")
     s = subs["schema"]
     s.add_argument("-o", "--output", default="schemas/kspec.schema.json")
     for name in ("validate", "build", "train", "evaluate", "draw"):

@@ -96,3 +96,15 @@ def test_validate_folder(write_spec: Callable[..., Path], capsys: pytest.Capture
     assert main(["validate", str(good.parent)]) == 1
     out = capsys.readouterr().out
     assert "a.yaml: ok" in out and "b.yaml: 2 error(s)" in out
+
+
+def test_draw_options_and_errors(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_spec(GOOD)
+    out = path.parent / "d.dot"
+    assert main(["draw", str(path), "-o", str(out)]) == 0
+    assert "→" in out.read_text() and "params" in out.read_text()
+    assert main(["draw", str(path), "-o", str(out), "--no-shapes", "--no-params", "--no-legend"]) == 0
+    text = out.read_text()
+    assert "→" not in text and "params" not in text and "hidden" in text
+    assert main(["draw", str(path), "--model", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
