@@ -135,7 +135,9 @@ def plot_samples(samples: Any, path: Path, title: str) -> Path:
     """A GAN's generated samples: an image grid, or histograms for vector samples (the book's ch7.1)."""
     plt = _pyplot()
     samples = np.asarray(samples, dtype=np.float32)
-    if samples.ndim == 2 and int(np.sqrt(samples.shape[1])) ** 2 != samples.shape[1]:
+    width = samples.shape[1] if samples.ndim == 2 else 0
+    flat_image = width >= 256 and int(np.sqrt(width)) ** 2 == width  # e.g. 784 = a flattened 28x28 image
+    if samples.ndim == 2 and not flat_image:  # vectors of numbers (ch7.1: 100 samples of a distribution)
         fig, ax = plt.subplots(figsize=(5, 4))
         ax.hist(samples.ravel(), bins=50, histtype="step", label="Generated")
         ax.set_title(f"{title} (mean {samples.mean():.3f}, std {samples.std():.3f})")
