@@ -226,6 +226,17 @@ def _channels(step: sd.Channels, splits: Splits, path: Any) -> Splits:
     return _map(splits, step.on, lambda a: a[..., step.keep])
 
 
+@_step("preprocess_input")
+def _preprocess_input(step: sd.PreprocessInput, splits: Splits, path: Any) -> Splits:
+    from keras.applications import imagenet_utils
+
+    return _map(
+        splits,
+        step.on,
+        lambda a: np.asarray(imagenet_utils.preprocess_input(a.astype(np.float32), mode=step.mode), dtype=np.float32),
+    )
+
+
 @_step("window")
 def _window(step: sd.Window, splits: Splits, path: Any) -> Splits:
     def windows(part: Arrays) -> Arrays:

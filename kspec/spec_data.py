@@ -364,6 +364,16 @@ class Channels(_XStep):
 
 
 @_register(STEPS)
+class PreprocessInput(_XStep):
+    """`keras.applications.imagenet_utils.preprocess_input` for pretrained ImageNet models (book ch9.2): `caffe`
+    (RGB->BGR, minus the ImageNet channel means; VGG16/19, ResNet50), `tf` (to [-1, 1]) or `torch` (ImageNet z-score).
+    Inputs are 0..255 pixel values."""
+
+    type: Literal["preprocess_input"] = "preprocess_input"
+    mode: Literal["caffe", "tf", "torch"] = "caffe"
+
+
+@_register(STEPS)
 class Window(StepBase):
     """Sliding windows over a series: `x[i:i+size]` -> `x[i+size+horizon-1, column]`."""
 

@@ -314,3 +314,12 @@ def test_pipeline_shuffle_is_seeded(tmp_path: Path) -> None:
         return [int(v) for _, y in pipeline(s.train, batch_size=30, shuffle=True, seed=5) for v in y.numpy()]
 
     assert order() == order()
+
+
+def test_preprocess_input_caffe_is_bgr_minus_imagenet_means(tmp_path: Path) -> None:
+    pixels = np.zeros((2, 2, 2, 3), dtype=np.uint8)
+    pixels[..., 0] = 255  # pure red
+    np.savez(tmp_path / "img.npz", x=pixels, y=np.array([0, 1]))
+    s = _prepare({"source": {"type": "npz", "path": "img.npz", "x": "x", "y": "y"},
+                  "preprocess": [{"type": "preprocess_input", "mode": "caffe"}]}, tmp_path)  # fmt: skip
+    np.testing.assert_allclose(s.train.x[0, 0, 0], [-103.939, -116.779, 255 - 123.68], rtol=1e-5)
