@@ -311,3 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RuntimeError, OSError, LookupError) as exc:
         print(f"kspec: error: {exc}", file=sys.stderr)
         return INVALID
+    except Exception as exc:  # a failure inside Keras or TensorFlow while training: one line, not a traceback
+        if os.environ.get("KSPEC_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"kspec: error: {type(exc).__name__}: {first}", file=sys.stderr)
+        print("kspec: set KSPEC_DEBUG=1 to see the full traceback", file=sys.stderr)
+        return INVALID

@@ -108,3 +108,21 @@ def test_draw_options_and_errors(write_spec: Callable[..., Path], capsys: pytest
     assert "→" not in text and "params" not in text and "hidden" in text
     assert main(["draw", str(path), "--model", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_unexpected_failures_are_one_line(
+    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kspec
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise ValueError("Attempt to convert a value (PerReplica:{\n  0: <tf.Tensor ...>})")
+
+    monkeypatch.setattr(kspec, "validate", boom)
+    assert main(["validate", str(write_spec(GOOD))]) == 1
+    err = capsys.readouterr().err
+    assert "kspec: error: ValueError: Attempt to convert a value (PerReplica:{" in err
+    assert "Traceback" not in err and "tf.Tensor" not in err
+    monkeypatch.setenv("KSPEC_DEBUG", "1")
+    with pytest.raises(ValueError):
+        main(["validate", str(write_spec(GOOD))])
