@@ -132,31 +132,6 @@ class _Builder:
         self.frozen: dict[str, set[str]] = {}
         self.errors: list[SpecError] = []
 
-    def order(self) -> list[str]:
-        """Models after the models they nest and after the models that define layers they reuse."""
-        owner = {n.name: g.name for g in self.res.models.values() for n in g.nodes.values() if n.kind == "layer"}
-        deps = {
-            name: {
-                n.type if n.kind == "model" else owner.get(n.layer, name)
-                for n in g.nodes.values()
-                if n.kind in ("model", "use")
-            }
-            - {name}
-            for name, g in self.res.models.items()
-        }
-        out: list[str] = []
-
-        def visit(name: str) -> None:
-            if name in out:
-                return
-            for dep in sorted(deps.get(name, ())):
-                visit(dep)
-            out.append(name)
-
-        for name in self.res.models:
-            visit(name)
-        return out
-
     def model(self, graph: ModelGraph) -> None:
         import keras
 
@@ -204,7 +179,7 @@ class _Builder:
 def build(res: Resolved) -> Compiled:
     """Build every model of a resolved spec with Keras; raises `SpecErrors` (unlocated) on failure."""
     builder = _Builder(res)
-    for name in builder.order():
+    for name in res.model_order():
         if name in res.models:
             builder.model(res.models[name])
         if builder.errors:

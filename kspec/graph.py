@@ -85,15 +85,22 @@ class Resolved:
     diagnostics: list[SpecError] = field(default_factory=list)
 
     def model_order(self) -> list[str]:
-        """Model names so that every model comes after the models it nests."""
+        """Model names so that every model comes after the models it nests and those defining layers it reuses."""
+        owner = {n.name: g.name for g in self.models.values() for n in g.nodes.values() if n.kind == "layer"}
+        deps = {
+            name: sorted(
+                {n.type if n.kind == "model" else owner.get(n.layer, name) for n in g.nodes.values()
+                 if n.kind in ("model", "use")} - {name}
+            )
+            for name, g in self.models.items()
+        }  # fmt: skip
         out: list[str] = []
 
         def visit(name: str, stack: tuple[str, ...]) -> None:
             if name in out or name in stack or name not in self.models:
                 return
-            for node in self.models[name].nodes.values():
-                if node.kind == "model":
-                    visit(node.type, (*stack, name))
+            for dep in deps[name]:
+                visit(dep, (*stack, name))
             out.append(name)
 
         for name in self.models:

@@ -151,34 +151,9 @@ class _Walker:
             "op": self.op,
         }
 
-    def order(self) -> list[str]:
-        """Models after the models they nest and after those defining the layers they reuse (as the compiler)."""
-        owner = {n.name: g.name for g in self.res.models.values() for n in g.nodes.values() if n.kind == "layer"}
-        deps = {
-            name: {
-                n.type if n.kind == "model" else owner.get(n.layer, name)
-                for n in g.nodes.values()
-                if n.kind in ("model", "use")
-            }
-            - {name}
-            for name, g in self.res.models.items()
-        }
-        out: list[str] = []
-
-        def visit(name: str, stack: tuple[str, ...]) -> None:
-            if name in out or name in stack:
-                return
-            for dep in sorted(deps.get(name, ())):
-                visit(dep, (*stack, name))
-            out.append(name)
-
-        for name in self.res.models:
-            visit(name, ())
-        return out
-
     def run(self) -> ShapeReport:
         errors: list[SpecError] = []
-        for name in self.order():
+        for name in self.res.model_order():
             if name in self.res.models:
                 self.reports[name], self.owners[name] = self.model(self.res.models[name], None, errors)
         for type_name, (node, after) in self.unknown.items():
