@@ -159,10 +159,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     resolved = kspec.load(args.spec, args.set)
     kspec.check(resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params)
     result = trainer.train(
-        resolved, out=Path(args.out) if args.out else None, resume=Path(args.resume) if args.resume else None
+        resolved,
+        out=Path(args.out) if args.out else None,
+        resume=Path(args.resume) if args.resume else None,
+        restart=args.restart,
     )
     print(result.summary)
     return OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check a finished run folder against its manifest.json (SHA-256 and size of every file)."""
+    from kspec import manifest
+
+    result = manifest.verify(Path(args.run))
+    for line in manifest.report(Path(args.run), result):
+        print(line)
+    return OK if result.ok else INVALID
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -231,6 +244,7 @@ def parser() -> argparse.ArgumentParser:
         "build": (cmd_build, "compile a spec to Keras models and summarise them"),
         "train": (cmd_train, "train a spec; leaves a run folder with model, history and plots"),
         "evaluate": (cmd_evaluate, "evaluate a trained model on the spec's test data"),
+        "verify": (cmd_verify, "check a run folder's files against its manifest (SHA-256)"),
         "plot": (cmd_plot, "redraw or compare the plots of runs"),
         "draw": (cmd_draw, "render the architecture with Graphviz"),
         "schema": (cmd_schema, "write the JSON Schema of the spec language"),
@@ -254,6 +268,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("spec")
     t.add_argument("--out", help="run folder (default: runs/<spec-name>/<timestamp>)")
     t.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last completed epoch")
+    t.add_argument(
+        "--restart", action="store_true", help="start over in the run folder (--resume RUN or --out RUN), replacing it"
+    )
+    subs["verify"].add_argument("run", metavar="RUN", help="a run folder")
     e = subs["evaluate"]
     e.add_argument("run", help="a run folder or a .keras file")
     e.add_argument("spec")

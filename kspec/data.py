@@ -362,12 +362,18 @@ def pipeline(
     one_hot: int | None = None,
     augment: list[Any] | None = None,
     chunk: int = 16,
+    epoch: Any = None,
+    passes_from: int | None = None,
 ) -> tf.data.Dataset:
     """A batched `tf.data.Dataset` of `(x, y)` (or `x` alone when there are no targets).
 
     The examples are held once as tensors. Each epoch draws one seeded permutation (a new one every epoch, the same
     sequence for the same seed), and gathers `chunk` batches with one gather, so tf.data does a few hundred cheap
     element operations per epoch instead of one per example; the last, smaller batch is kept as `fit` keeps it.
+
+    Training passes `epoch` (an int64 `tf.Variable` it sets as each epoch begins): the permutation is then drawn from
+    (seed, epoch), so a resumed run sees the same order as an uninterrupted one. `passes_from=k` instead gives an
+    endless stream of passes numbered k, k+1, ... (for more steps per epoch than one pass holds).
     """
     import tensorflow as tf
 
@@ -399,9 +405,15 @@ def pipeline(
             out = out.concatenate(tf.data.Dataset.from_tensors(perm[full * bs :]).map(take))
         return out
 
-    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
     steps = full + (1 if n > full * bs else 0)
-    ds = draws.map(order).flat_map(batches).apply(tf.data.experimental.assert_cardinality(steps))
+    if passes_from is not None:
+        ds = tf.data.Dataset.range(passes_from, 2**62).map(order).flat_map(batches)
+    else:
+        if epoch is not None:
+            draws = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).map(lambda _: tf.cast(epoch, tf.int64))
+        else:
+            draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+        ds = draws.map(order).flat_map(batches).apply(tf.data.experimental.assert_cardinality(steps))
     layers = augment or []
     if layers:
 

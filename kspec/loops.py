@@ -1,69 +1,23 @@
 """Stage 6, train: the custom-loop recipes, `tape` (the book's ch9.5 GradientTape loop) and `gan`. Imports keras.
 
-Both loops keep their own epoch checkpoint (model weights and optimizer slots, written to a fresh folder and then
-pointed to by `state.json`, so a kill at any moment leaves a complete checkpoint) for `--resume`.
+Both loops save a `recipes.Checkpoint` after every epoch (model variables with their random-generator states,
+optimizer slots, the GAN's noise generator), and `--resume` continues from the last completed epoch.
 """
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import runs
-from .recipes import Session, _recipe, compile_args, make_optimizer
+from .recipes import Checkpoint, Session, _recipe, compile_args, make_optimizer
 
 if TYPE_CHECKING:
     import keras
 
 
-class _Checkpoint:
-    """Epoch checkpoints of several models and optimizers under `<run>/checkpoint/`."""
-
-    def __init__(self, run_dir: Path, models: dict[str, Any], optimizers: dict[str, Any]) -> None:
-        self.root = run_dir / "checkpoint"
-        self.models = models
-        self.optimizers = optimizers
-
-    def save(self, epochs_done: int) -> None:
-        folder = self.root / f"epoch-{epochs_done:05d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, model in self.models.items():
-            with runs.atomic_path(folder / f"{name}.weights.h5", ".weights.h5") as tmp:
-                model.save_weights(tmp)
-        for name, opt in self.optimizers.items():
-            with runs.atomic_path(folder / f"{name}.optimizer.npz", ".npz") as tmp:
-                np.savez(tmp, *[np.asarray(v) for v in opt.variables])
-        runs.write_json(self.root / "state.json", {"epoch": epochs_done, "folder": folder.name})
-        for old in self.root.glob("epoch-*"):
-            if old != folder:
-                shutil.rmtree(old, ignore_errors=True)
-
-    def restore(self) -> int:
-        """Load the last checkpoint; returns the number of completed epochs (0 when there is none)."""
-        state_path = self.root / "state.json"
-        if not state_path.exists():
-            return 0
-        state = runs.read_json(state_path)
-        folder = self.root / state["folder"]
-        for name, model in self.models.items():
-            model.load_weights(folder / f"{name}.weights.h5")
-        for name, opt in self.optimizers.items():
-            with np.load(folder / f"{name}.optimizer.npz") as saved:
-                for var, key in zip(opt.variables, saved.files, strict=True):
-                    var.assign(saved[key])
-        return int(state["epoch"])
-
-    def finish(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _resume(s: Session, ckpt: _Checkpoint) -> int:
-    done = ckpt.restore() if s.resuming else 0
-    s.history = {k: v[:done] for k, v in s.previous_history().items()} if done else {}
-    return done
+def _resume(s: Session, ckpt: Checkpoint) -> int:
+    return ckpt.restore() if s.resuming else 0
 
 
 def _x_only(batch: Any) -> Any:
@@ -93,30 +47,30 @@ def tape(s: Session) -> dict[str, list[float]]:
         model.compute_metrics(x, y, pred)
 
     step_fn = tf.function(step, jit_compile=s.jit(model), reduce_retracing=True)
-    ckpt = _Checkpoint(s.run_dir, {s.name: model}, {"optimizer": opt})
+    ckpt = Checkpoint(s, {"model": list(model.variables), "optimizer": list(opt.variables)})
     start = _resume(s, ckpt)
     train_ds, val_ds = s.dataset(s.splits.train, training=True), s.dataset(s.splits.validation)
     assert train_ds is not None
+    steps = s.steps_in_epoch()
     for epoch in range(start, s.spec.epochs):
         print(f"Epoch {epoch + 1}/{s.spec.epochs}")
-        bar = keras.utils.Progbar(s.steps(), verbose=1 if s.verbose() in ("auto", 1) else 0)
+        bar = keras.utils.Progbar(steps, verbose=1 if s.verbose() in ("auto", 1) else 0)
         loss_mean.reset_state()
         for metric in model.metrics:
             metric.reset_state()
         logs: dict[str, Any] = {}
-        for i, (x, y) in enumerate(train_ds):
+        for i, (x, y) in enumerate(s.epoch_batches(train_ds, epoch)):
             step_fn(x, y)
-            if i % 10 == 0 or i + 1 == s.steps():
+            if i % 10 == 0 or i + 1 == steps:
                 logs = {**{k: v for k, v in _results(model).items() if k != "loss"}, "loss": loss_mean.result()}
                 bar.update(i + 1, [(k, float(v)) for k, v in logs.items()], finalize=False)
         logs = {"loss": loss_mean.result(), **{k: v for k, v in _results(model).items() if k != "loss"}}
         if val_ds is not None:
             val = model.evaluate(val_ds, verbose=0, return_dict=True)
             logs.update({f"val_{k}": v for k, v in val.items()})
-        bar.update(s.steps(), [(k, float(v)) for k, v in logs.items()], finalize=True)
+        bar.update(steps, [(k, float(v)) for k, v in logs.items()], finalize=True)
         s.log_epoch(logs)
         ckpt.save(epoch + 1)
-    ckpt.finish()
     return s.history
 
 
@@ -170,15 +124,22 @@ def gan(s: Session) -> dict[str, list[float]]:
         return loss
 
     d_fn, g_fn = tf.function(d_step, reduce_retracing=True), tf.function(g_step, reduce_retracing=True)
-    ckpt = _Checkpoint(
-        s.run_dir, {g.generator: gen, g.discriminator: disc}, {"d_optimizer": d_opt, "g_optimizer": g_opt}
+    ckpt = Checkpoint(
+        s,
+        {
+            "generator": list(gen.variables),
+            "discriminator": list(disc.variables),
+            "d_optimizer": list(d_opt.variables),
+            "g_optimizer": list(g_opt.variables),
+            "noise": [seeds.state],
+        },
     )
     start = _resume(s, ckpt)
     train_ds = s.dataset(s.splits.train, training=True)
     assert train_ds is not None
     for epoch in range(start, s.spec.epochs):
         d_mean, g_mean = keras.metrics.Mean(), keras.metrics.Mean()
-        for batch in train_ds:
+        for batch in s.epoch_batches(train_ds, epoch):
             real = _x_only(batch)
             for _ in range(g.d_steps):
                 d_mean.update_state(d_fn(real))
@@ -194,5 +155,4 @@ def gan(s: Session) -> dict[str, list[float]]:
             samples = np.asarray(gen(noise(16), training=False))
             plot_samples(samples, s.run_dir / "samples" / f"epoch_{epoch + 1:04d}.png", f"Epoch {epoch + 1}")
         ckpt.save(epoch + 1)
-    ckpt.finish()
     return s.history

@@ -6,14 +6,16 @@ A recipe takes a `Session` (spec, models, prepared data, run folder) and returns
 
 from __future__ import annotations
 
+import itertools
 import math
+import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import data_paths, runs
+from . import data_paths, manifest, runs
 from .compiler import to_keras_config
 from .data import Arrays, Splits, augmentation_layers, pipeline
 from .errors import SpecError, SpecErrors
@@ -133,29 +135,64 @@ class Session:
     resuming: bool
     history: dict[str, list[float]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    epochs_done: int = 0
+    _epoch: Any = None
+    _stream: Any = None
 
     @property
     def model(self) -> keras.Model:
         return self.compiled.models[self.name]
 
     def dataset(self, part: Arrays | None, training: bool = False) -> tf.data.Dataset | None:
+        """A split's pipeline; for training, its order follows (seed, epoch) so a resumed run sees the same batches.
+
+        Without `steps_per_epoch` each epoch is one pass drawn from (seed, epoch) (`begin_epoch` sets the epoch).
+        With it, the epochs cut one endless stream of passes (pass k drawn from (seed, k)); a resumed run starts the
+        stream where `epochs_done` epochs ended.
+        """
         if part is None:
             return None
         augment = augmentation_layers(self.splits.augment) if training and self.splits.augment else None
-        ds = pipeline(
-            part,
-            batch_size=self.spec.batch_size,
-            shuffle=training and self.spec.shuffle,
-            seed=self.spec.seed,
-            one_hot=self.splits.one_hot,
-            augment=augment,
-        )
-        if training and (self.spec.steps_per_epoch or 0) > self.steps():
-            ds = ds.repeat()  # the book's generator-fed fit: more steps per epoch than one pass holds
-        return ds
+        common: dict[str, Any] = {
+            "batch_size": self.spec.batch_size,
+            "shuffle": training and self.spec.shuffle,
+            "seed": self.spec.seed,
+            "one_hot": self.splits.one_hot,
+            "augment": augment,
+        }
+        if not training:
+            return pipeline(part, **common)
+        if self.spec.steps_per_epoch:
+            first, skip = divmod(self.epochs_done * self.spec.steps_per_epoch, self.steps())
+            ds = pipeline(part, **common, passes_from=first)
+            return ds.skip(skip) if skip else ds
+        return pipeline(part, **common, epoch=self.epoch_variable())
+
+    def epoch_variable(self) -> Any:
+        if self._epoch is None:
+            import tensorflow as tf
+
+            self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="kspec_epoch")
+        return self._epoch
+
+    def begin_epoch(self, epoch: int) -> None:
+        """Before an epoch's first batch is drawn: the training data's order for this epoch follows from it."""
+        self.epoch_variable().assign(epoch)
+
+    def epoch_batches(self, ds: tf.data.Dataset, epoch: int) -> Iterator[Any]:
+        """The batches of one epoch for the custom loops (a slice of the stream with `steps_per_epoch`)."""
+        self.begin_epoch(epoch)
+        if self.spec.steps_per_epoch:
+            if self._stream is None:
+                self._stream = iter(ds)
+            return itertools.islice(self._stream, self.spec.steps_per_epoch)
+        return iter(ds)
 
     def steps(self) -> int:
         return math.ceil(len(self.splits.train) / self.spec.batch_size)
+
+    def steps_in_epoch(self) -> int:
+        return self.spec.steps_per_epoch or self.steps()
 
     def steps_per_execution(self) -> int:
         if self.spec.steps_per_execution != "auto":
@@ -187,10 +224,6 @@ class Session:
     def verbose(self) -> Any:
         return "auto" if self.spec.verbose == "auto" else self.spec.verbose
 
-    def previous_history(self) -> dict[str, list[float]]:
-        path = self.run_dir / "history.json"
-        return runs.read_json(path) if self.resuming and path.exists() else {}
-
     def log_epoch(self, logs: dict[str, Any]) -> None:
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
@@ -211,15 +244,161 @@ class Session:
                 self.compiled.models[name].save(tmp)
 
 
-class _EpochLog:
-    """A Keras callback writing history.json/history.csv atomically after every epoch."""
+class _Unusable(Exception):
+    """A checkpoint that cannot be restored (damaged, incomplete or made for other variables)."""
 
-    def __new__(cls, session: Session) -> Any:
+
+class Checkpoint:
+    """Epoch checkpoints under `<run>/checkpoint/`, the state `--resume` continues from.
+
+    After epoch n: `epoch-0000n.npz` holds every variable of the groups given (models with their random-generator
+    states, optimizers with their step counters, extra generators), then `epoch-0000n.json` records the epoch, the
+    history so far and the archive's SHA-256. Both are written atomically and the JSON last, so a kill at any moment
+    leaves the previous checkpoint intact; the last two are kept, and `restore` falls back to the older one (with a
+    warning) when the newer one is damaged.
+    """
+
+    VERSION = 1
+
+    def __init__(self, session: Session, groups: dict[str, list[Any]]) -> None:
+        self.session = session
+        self.root = session.run_dir / runs.CHECKPOINTS
+        self.groups = groups
+
+    def _arrays(self) -> dict[str, Any]:
+
+        return {f"{g}.{i}": v.numpy() for g, vs in self.groups.items() for i, v in enumerate(vs)}
+
+    def save(self, epochs_done: int) -> None:
+        import numpy as np
+
+        stem = f"epoch-{epochs_done:05d}"
+        with runs.atomic_path(self.root / f"{stem}.npz", ".npz") as tmp:
+            np.savez(tmp, **self._arrays())
+            size, digest = tmp.stat().st_size, manifest.sha256_of(tmp)
+        meta = {
+            "version": self.VERSION,
+            "epoch": epochs_done,
+            "file": f"{stem}.npz",
+            "sha256": digest,
+            "size": size,
+            "variables": {g: len(vs) for g, vs in self.groups.items()},
+            "history": self.session.history,
+        }
+        runs.write_json(self.root / f"{stem}.json", meta)
+        self._prune(epochs_done)
+
+    def _epochs(self) -> list[int]:
+        """Epochs with a checkpoint record, newest first."""
+        found = []
+        for path in self.root.glob("epoch-*.json"):
+            digits = path.stem.removeprefix("epoch-")
+            if digits.isdigit():
+                found.append(int(digits))
+        return sorted(found, reverse=True)
+
+    def _prune(self, current: int) -> None:
+        older = [e for e in self._epochs() if e < current]
+        keep = {f"epoch-{e:05d}{ext}" for e in (current, *older[:1]) for ext in (".npz", ".json")}
+        for path in self.root.iterdir():
+            if path.is_file() and path.name.startswith("epoch-") and path.name not in keep:
+                path.unlink(missing_ok=True)
+        runs.fsync_dir(self.root)
+
+    def _load(self, epoch: int) -> tuple[dict[str, list[float]], dict[str, Any]]:
+        import json
+        import zipfile
+        import zlib
+
+        import numpy as np
+
+        meta_path = self.root / f"epoch-{epoch:05d}.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            archive = self.root / str(meta["file"])
+            if meta.get("version") != self.VERSION or meta["epoch"] != epoch or archive.parent != self.root:
+                raise _Unusable("an unknown record")
+            if meta["variables"] != {g: len(vs) for g, vs in self.groups.items()}:
+                raise _Unusable("made for other models or optimizers")
+            if not archive.is_file():
+                raise _Unusable(f"{archive.name} is missing")
+            if archive.stat().st_size != meta["size"] or manifest.sha256_of(archive) != meta["sha256"]:
+                raise _Unusable(f"{archive.name} does not match its recorded SHA-256")
+            with np.load(archive, allow_pickle=False) as saved:
+                arrays = {k: saved[k] for k in saved.files}
+            history = {
+                str(k): [float("nan") if v is None else float(v) for v in vals] for k, vals in meta["history"].items()
+            }
+        except _Unusable:
+            raise
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            EOFError,
+            zipfile.BadZipFile,
+            zlib.error,
+        ) as exc:
+            raise _Unusable(f"{type(exc).__name__}") from None
+        for g, vs in self.groups.items():
+            for i, v in enumerate(vs):
+                a = arrays.get(f"{g}.{i}")
+                if a is None or tuple(a.shape) != tuple(v.shape):
+                    raise _Unusable(f"variable {g}.{i} is missing or has another shape")
+        return history, arrays
+
+    def restore(self) -> int:
+        """Load the newest usable checkpoint into the variables; sets the session's history and `epochs_done`.
+
+        Returns:
+            The number of completed epochs (0 when there is no checkpoint).
+
+        Raises:
+            TrainingError: there are checkpoints, but none can be used.
+        """
+        epochs = self._epochs()
+        for n, epoch in enumerate(epochs):
+            try:
+                history, arrays = self._load(epoch)
+            except _Unusable as exc:
+                nxt = f"falling back to epoch {epochs[n + 1]}" if n + 1 < len(epochs) else "no older one is left"
+                self.session.notice(f"checkpoint epoch-{epoch:05d} is unusable ({exc}); {nxt}")
+                continue
+            for g, vs in self.groups.items():
+                for i, v in enumerate(vs):
+                    v.assign(arrays[f"{g}.{i}"])
+            self.session.history = history
+            self.session.epochs_done = epoch
+            self.session.notice(f"resuming {self.session.run_dir} after epoch {epoch} of {self.session.spec.epochs}")
+            return epoch
+        if epochs:
+            raise runs.TrainingError(
+                f"no usable checkpoint in {self.root}; pass --restart to train this run again from the start"
+            )
+        return 0
+
+
+def remove_checkpoints(run_dir: Path) -> None:
+    """Once a run is finished and its manifest written."""
+    shutil.rmtree(run_dir / runs.CHECKPOINTS, ignore_errors=True)
+    runs.fsync_dir(run_dir)
+
+
+class _EpochLog:
+    """A Keras callback: sets the epoch for the data order, then writes history and the checkpoint after the epoch."""
+
+    def __new__(cls, session: Session, checkpoint: Checkpoint) -> Any:
         import keras
 
         class EpochLog(keras.callbacks.Callback):  # type: ignore[misc]
+            def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+                session.begin_epoch(epoch)
+
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                session.log_epoch(logs or {})
+                session.log_epoch(logs or {})  # history first: a kill before the checkpoint repeats this epoch
+                checkpoint.save(epoch + 1)
 
         return EpochLog()
 
@@ -232,24 +411,18 @@ def _xla_failure(exc: Exception) -> bool:
 @_recipe("fit")
 @_recipe("autoencoder")
 def fit(s: Session) -> dict[str, list[float]]:
-    """`Model.compile` + `Model.fit` on tf.data, with XLA and steps_per_execution by default."""
+    """`Model.compile` + `Model.fit` on tf.data, with XLA and steps_per_execution by default; resumable per epoch."""
     import keras
 
-    backup = s.run_dir / "checkpoint"
-    meta = backup / "training_metadata.json"
-    epochs_done = int(runs.read_json(meta)["epoch"]) if s.resuming and meta.exists() else 0
-    s.history = {k: v[:epochs_done] for k, v in s.previous_history().items()}
     with s.compiled.freezing(s.name) as model:
-        start_weights = model.get_weights()
+        start_state = [v.numpy() for v in model.variables]
         jit = s.jit(model)
         while True:
             model.compile(**compile_args(s.spec), jit_compile=jit, steps_per_execution=s.steps_per_execution())
-            # history first, then the backup: a kill between them leaves history one epoch ahead, which resume trims
-            callbacks = [
-                _EpochLog(s),
-                keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
-                *user_callbacks(s.spec, s.run_dir),
-            ]
+            model.optimizer.build(model.trainable_variables)  # so that a checkpoint can fill its slots
+            ckpt = Checkpoint(s, {"model": list(model.variables), "optimizer": list(model.optimizer.variables)})
+            start = ckpt.restore() if s.resuming else 0
+            callbacks = [_EpochLog(s, ckpt), *user_callbacks(s.spec, s.run_dir)]
             if s.spec.tensorboard:
                 callbacks.append(keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard")))
             try:
@@ -257,6 +430,7 @@ def fit(s: Session) -> dict[str, list[float]]:
                     s.dataset(s.splits.train, training=True),
                     validation_data=s.dataset(s.splits.validation),
                     epochs=s.spec.epochs,
+                    initial_epoch=start,
                     steps_per_epoch=s.spec.steps_per_epoch,
                     shuffle=False,
                     class_weight=s.spec.class_weight,
@@ -265,11 +439,12 @@ def fit(s: Session) -> dict[str, list[float]]:
                 )
                 return s.history
             except Exception as exc:  # XLA may refuse an op only when it compiles the first step
-                if not jit or not _xla_failure(exc) or len(s.history.get("loss", [])) > epochs_done:
+                if not jit or not _xla_failure(exc) or len(s.history.get("loss", [])) > start:
                     raise
                 s.notice(f"XLA could not compile this model ({type(exc).__name__}); training without jit_compile")
                 jit = False
-                model.set_weights(start_weights)
+                for var, value in zip(model.variables, start_state, strict=True):
+                    var.assign(value)
 
 
 from . import loops as _loops  # noqa: E402,F401  (registers the `tape` and `gan` recipes)

@@ -13,7 +13,7 @@ import io
 import json
 import math
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,29 +25,71 @@ class TrainingError(RuntimeError):
     """Training cannot start or continue (e.g. `--resume` names no run folder); printed without a traceback."""
 
 
+class SpecChangedError(TrainingError):
+    """`--resume` with a spec that differs from the one the run was started with (the message names the paths)."""
+
+
+#: the marker in every temporary file name (`.<name>.<random>.tmp<suffix>`); such files are never artifacts
+TEMP_MARK = ".tmp"
+
+
+def is_temp(name: str) -> bool:
+    """A temporary file `atomic_path` left behind (the process was killed before the rename)."""
+    return name.startswith(".") and TEMP_MARK in name
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make renames and new entries in `folder` durable (a no-op where directories cannot be opened)."""
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def make_dir(folder: Path) -> Path:
+    """`mkdir -p` that also makes each new folder's entry durable."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in reversed(missing):
+        fsync_dir(p.parent)
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
-    """A temporary path next to `path` that replaces `path` once the block succeeds (fsync, then rename).
+    """A temporary path next to `path` that replaces `path` once the block succeeds (fsync, rename, fsync folder).
 
-    `suffix` keeps a required file ending (Keras insists on `.keras` / `.weights.h5`).
+    `suffix` keeps a required file ending (Keras insists on `.keras` / `.weights.h5`). A kill at any moment leaves
+    either the old file or the new one under `path`, never a part of one (at worst a stray temporary file).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
+    make_dir(path.parent)
+    while True:  # like mkstemp, but with the permissions of an ordinary new file (0666 less the umask), not 0600
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{TEMP_MARK}{suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
     try:
-        yield Path(tmp)
+        yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        with contextlib.suppress(OSError):  # make the rename itself durable
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        fsync_dir(path.parent)  # make the rename itself durable
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+
+
+def remove_temp_files(folder: Path) -> list[Path]:
+    """Delete the temporary files a killed run left anywhere under `folder`; returns them."""
+    stale = [p for p in folder.rglob(".*") if p.is_file() and not p.is_symlink() and is_temp(p.name)]
+    for p in stale:
+        with contextlib.suppress(OSError):
+            p.unlink()
+    return stale
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -107,30 +149,107 @@ class RunResult:
 def new_run_dir(spec_name: str, base: Path | None = None, out: Path | None = None) -> Path:
     """`out` if given, else `runs/<spec-name>/<timestamp>/` (a suffix keeps two runs in one second apart)."""
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        return out
-    root = (base or Path("runs")) / spec_name
+        return make_dir(out)
+    root = make_dir((base or Path("runs")) / spec_name)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1000):
         candidate = root / (stamp if n == 0 else f"{stamp}-{n}")
         try:
-            candidate.mkdir(parents=True, exist_ok=False)
+            candidate.mkdir(exist_ok=False)
+            fsync_dir(root)
             return candidate
         except FileExistsError:
             continue
     raise TrainingError(f"cannot create a run folder under {root}")
 
 
+SPEC_FILE = "spec.yaml"
+MANIFEST = "manifest.json"
+CHECKPOINTS = "checkpoint"
+
+#: what a run writes at the top of its folder (besides callback outputs): `--restart` removes exactly these
+_ARTIFACTS = (SPEC_FILE, "spec.sha256", "history.json", "history.csv", "metrics.json", "summary.txt", MANIFEST)
+_ARTIFACT_FOLDERS = (CHECKPOINTS, "samples", "tensorboard")
+_ARTIFACT_SUFFIXES = (".keras", ".png")
+
+
+def is_run(path: Path) -> bool:
+    return (path / SPEC_FILE).is_file()
+
+
 def resume_dir(path: Path) -> Path:
     """Check that `path` is a run folder that can be continued."""
-    if not (path / "spec.yaml").is_file():
+    if not is_run(path):
         raise TrainingError(f"{path} is not a kspec run folder (no spec.yaml); --resume takes the folder of a run")
     return path
+
+
+def clear_run(folder: Path) -> None:
+    """`--restart`: remove what an earlier run wrote in `folder` (its spec, results, plots and checkpoints)."""
+    import shutil
+
+    remove_temp_files(folder)
+    for entry in folder.iterdir():
+        if entry.is_symlink():
+            continue
+        if entry.is_dir() and entry.name in _ARTIFACT_FOLDERS:
+            shutil.rmtree(entry)
+        elif entry.is_file() and (entry.name in _ARTIFACTS or entry.suffix in _ARTIFACT_SUFFIXES):
+            entry.unlink()
+    fsync_dir(folder)
 
 
 def write_spec(folder: Path, resolved_yaml: str) -> str:
     """The resolved spec and its SHA-256 (in `spec.sha256` and in the YAML's first line)."""
     digest = spec_hash(resolved_yaml)
-    write_text(folder / "spec.yaml", f"# sha256: {digest}\n{resolved_yaml}")
     write_text(folder / "spec.sha256", digest + "\n")
+    write_text(folder / SPEC_FILE, f"# sha256: {digest}\n{resolved_yaml}")  # last: a run folder has both
     return digest
+
+
+def stored_spec(folder: Path) -> tuple[str, str]:
+    """The resolved YAML saved in a run folder and the digest its first line records."""
+    text = (folder / SPEC_FILE).read_text(encoding="utf-8")
+    first, _, body = text.partition("\n")
+    digest = first.removeprefix("# sha256: ").strip() if first.startswith("# sha256: ") else ""
+    return body, digest
+
+
+def spec_changes(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """The dotted paths where two parsed specs differ, with the old and new value (`...` where a key is absent).
+
+    List items are numbered (`model.layers.1.units`); a list that grew or shrank reports the items added or removed.
+    """
+    missing = Ellipsis
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[tuple[str, Any, Any]] = []
+        for key in [*old, *(k for k in new if k not in old)]:
+            sub = f"{path}.{key}" if path else str(key)
+            out += spec_changes(old.get(key, missing), new.get(key, missing), sub)
+        return out
+    if isinstance(old, list) and isinstance(new, list):
+        out = []
+        for i in range(max(len(old), len(new))):
+            sub = f"{path}.{i}" if path else str(i)
+            out += spec_changes(old[i] if i < len(old) else missing, new[i] if i < len(new) else missing, sub)
+        return out
+    if type(old) is not type(new) or old != new:
+        return [(path or "(the whole spec)", old, new)]
+    return []
+
+
+def describe_changes(changes: list[tuple[str, Any, Any]], limit: int = 12) -> str:
+    """`train.epochs (4 -> 6), model.layers.2 (added)`: at most `limit` paths, values shortened."""
+    from .errors import shorten
+
+    def one(path: str, old: Any, new: Any) -> str:
+        if old is Ellipsis:
+            return f"{path} (added: {shorten(new, 40)})"
+        if new is Ellipsis:
+            return f"{path} (removed)"
+        return f"{path} ({shorten(old, 40)} -> {shorten(new, 40)})"
+
+    shown = [one(*c) for c in changes[:limit]]
+    if len(changes) > limit:
+        shown.append(f"and {len(changes) - limit} more")
+    return ", ".join(shown)

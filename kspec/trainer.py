@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import runs
+from . import manifest, runs
 from .data import ModelShapes, Splits, prepare
 from .errors import SpecError, SpecErrors
 from .recipes import RECIPES, Session, make_optimizer
@@ -41,7 +41,7 @@ def _train_spec(resolved: Resolved) -> TrainSpec:
     return spec
 
 
-def _fail(message: str, path: tuple[str | int, ...], code: str = "train-error", hint: str | None = None) -> None:
+def _fail(message: str, path: tuple[str | int, ...], code: str = "train-error", hint: str | None = None) -> NoReturn:
     raise SpecErrors([SpecError(message, path, code, hint=hint)])
 
 
@@ -165,36 +165,113 @@ def _resolved_yaml(resolved: Resolved) -> str:
     return yaml.safe_dump(resolved.doc.data, sort_keys=False, allow_unicode=True)
 
 
-def train(resolved: Resolved, *, out: Path | None = None, resume: Path | None = None) -> RunResult:
+def train(
+    resolved: Resolved, *, out: Path | None = None, resume: Path | None = None, restart: bool = False
+) -> RunResult:
     """Train the spec's main model (or GAN) and leave a run folder.
 
     Args:
         resolved: the lead's resolved spec (`kspec.load`), already checked.
-        out: run folder to write (default `runs/<spec-name>/<timestamp>/`).
-        resume: a run folder to continue from its last completed epoch.
+        out: run folder to write (default `runs/<spec-name>/<timestamp>/`); it must not hold a run already.
+        resume: a run folder to continue from its last completed epoch; the spec must be the one it was started with.
+        restart: start over in the folder (`resume` or `out`), removing what the earlier run wrote there.
 
     Returns:
         The run folder and the one-line summary.
 
     Raises:
         SpecErrors: the data or train section does not fit the model (located).
+        SpecChangedError: `resume` with a spec that differs from the run's (the message lists the changed paths).
         DataUnavailableError, TrainingError: environment problems, with a message saying what to do.
     """
     try:
-        return _train(resolved, out, resume)
+        return _train(resolved, out, resume, restart)
     except SpecErrors as exc:
         raise SpecErrors([resolved.doc.locate(e) for e in exc.errors]) from None
 
 
-def _train(resolved: Resolved, out: Path | None, resume: Path | None) -> RunResult:
+def _run_folder(name: str, text: str, out: Path | None, resume: Path | None, restart: bool) -> tuple[Path, bool]:
+    """The run folder and whether training continues in it (after checking that the spec did not change)."""
+    if resume is None:
+        run_dir = runs.new_run_dir(name, out=out)
+        if runs.is_run(run_dir) and not restart:
+            raise TrainingError(
+                f"{run_dir} already holds a kspec run; pass --resume {run_dir} to continue it, or --restart to "
+                "start over there"
+            )
+    else:
+        run_dir = runs.resume_dir(resume)
+    if restart:
+        runs.clear_run(run_dir)
+    if restart or resume is None:
+        runs.write_spec(run_dir, text)
+        return run_dir, False
+    _same_spec(run_dir, text)
+    if (run_dir / runs.MANIFEST).is_file() and not (run_dir / runs.CHECKPOINTS).is_dir():
+        raise TrainingError(f"the run in {run_dir} is finished (it has its {runs.MANIFEST}); nothing to resume")
+    runs.remove_temp_files(run_dir)  # what a kill left half-written; the files they were to replace are whole
+    return run_dir, True
+
+
+def _same_spec(run_dir: Path, text: str) -> None:
+    """Refuse to resume with another spec than the run's, naming the dotted paths that differ."""
+    import yaml
+
+    try:
+        stored, digest = runs.stored_spec(run_dir)
+        if digest == runs.spec_hash(text) and runs.spec_hash(stored) == digest:
+            return
+        old = yaml.safe_load(stored)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raise TrainingError(
+            f"the spec saved in {run_dir / runs.SPEC_FILE} cannot be read; pass --restart to start over there"
+        ) from None
+    changes = runs.spec_changes(old, yaml.safe_load(text))
+    if not changes and runs.spec_hash(stored) != digest:
+        raise TrainingError(f"{run_dir / runs.SPEC_FILE} does not match the SHA-256 in its first line")
+    if changes:
+        raise runs.SpecChangedError(
+            f"the spec differs from the one run {run_dir} was started with: {runs.describe_changes(changes)}; "
+            "resume with the same spec (and --set values), or pass --restart to start over in that folder"
+        )
+
+
+def _prepare(resolved: Resolved, shapes: ModelShapes) -> Splits:
+    """`data.prepare`, with unreadable data files (truncated, corrupt, wrong encoding) as a located data-error."""
+    import csv
+    import zipfile
+    import zlib
+
+    assert resolved.spec.data is not None
+    source = resolved.spec.data.source
+    try:
+        return prepare(resolved.spec.data, resolved.doc.folder, shapes)
+    except (OSError, EOFError, ValueError, IndexError, zipfile.BadZipFile, zlib.error, csv.Error) as exc:
+        files = [
+            str(getattr(source, key)) for key in ("path", "targets") if isinstance(getattr(source, key, None), str)
+        ]
+        if not files:
+            raise
+        from .errors import shorten
+
+        reason = " ".join(str(exc).split())[:120]
+        _fail(
+            f"cannot read the data file {' or '.join(shorten(f) for f in files)}: {type(exc).__name__}"
+            + (f" ({shorten(reason, 120)})" if reason else ""),
+            ("data", "source", "path"),
+            "data-error",
+            hint="the file looks truncated or damaged; copy it again",
+        )
+
+
+def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: bool) -> RunResult:
     from .compiler import build
+    from .recipes import remove_checkpoints
 
     spec = _train_spec(resolved)
     start = time.perf_counter()
     scope = _setup(spec)
-    run_dir = runs.resume_dir(resume) if resume else runs.new_run_dir(resolved.spec.name, out=out)
-    if not resume:
-        runs.write_spec(run_dir, _resolved_yaml(resolved))
+    run_dir, resuming = _run_folder(resolved.spec.name, _resolved_yaml(resolved), out, resume, restart)
     with scope:
         compiled = build(resolved)
         name = _model_name(spec, compiled)
@@ -202,11 +279,10 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None) -> RunResu
         fed = spec.gan_settings.discriminator if spec.recipe == "gan" else name
         if fed not in compiled.models:
             _fail(f"there is no model '{fed}'", ("train", "gan", "discriminator"), "unknown-model")
-        assert resolved.spec.data is not None
-        splits = prepare(resolved.spec.data, resolved.doc.folder, _shapes_of(compiled.models[fed]))
+        splits = _prepare(resolved, _shapes_of(compiled.models[fed]))
         _prepare_targets(spec, splits)
         check_shapes(spec, splits, compiled.models[fed], fed)
-        session = Session(spec, compiled, name, splits, run_dir, resume is not None)
+        session = Session(spec, compiled, name, splits, run_dir, resuming)
         history = RECIPES[spec.recipe](session)
     metrics = session.test_metrics() if spec.evaluate else {}
     runs.write_json(run_dir / "metrics.json", metrics)
@@ -218,6 +294,8 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None) -> RunResu
     elapsed = time.perf_counter() - start
     summary = _summary(resolved.spec.name, history, metrics, elapsed, run_dir)
     runs.write_text(run_dir / "summary.txt", summary + "\n")
+    manifest.write(run_dir)  # last: a run folder with a manifest is complete
+    remove_checkpoints(run_dir)
     return RunResult(run_dir, summary, history, metrics)
 
 
@@ -250,10 +328,14 @@ def evaluate(resolved: Resolved, model_path: Path) -> dict[str, float]:
     if not model_path.is_file():
         raise TrainingError(f"no model file {model_path}; pass a run folder or a .keras file")
     spec = _train_spec(resolved)
-    model = keras.models.load_model(model_path, compile=True)
-    assert resolved.spec.data is not None
     try:
-        splits = prepare(resolved.spec.data, resolved.doc.folder, _shapes_of(model))
+        model = keras.models.load_model(model_path, compile=True)
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise TrainingError(
+            f"cannot load {model_path} ({type(exc).__name__}); `kspec verify` checks a run folder against its manifest"
+        ) from None
+    try:
+        splits = _prepare(resolved, _shapes_of(model))
         _prepare_targets(spec, splits)
         check_shapes(spec, splits, model, model.name)
     except SpecErrors as exc:
