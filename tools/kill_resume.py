@@ -10,9 +10,11 @@ After every kill it checks that no visible file of the run folder is truncated o
 that training continued from the last completed epoch; at the end, that `manifest.json` verifies and that every
 weight of `model.keras` (and the history) equals the uninterrupted run's: bit-identical, or the largest difference.
 
-To land kills inside a write, the modes `checkpoint-write`, `history-write` and `final` run kspec with `os.fsync`
-slowed down (the temporary file is then complete but not yet renamed: the moment the rename has to protect), and
-kill the process as soon as a temporary file appears. Exit status 0 when every trial ended bit-identical.
+To land kills inside a write, the modes `checkpoint-write`, `history-write`, `spec-write` and `final` (the model,
+metrics, plots, summary and manifest) run kspec with `os.fsync` slowed down (the temporary file is then complete
+but not yet renamed: the moment the rename has to protect) and kill the process as soon as a new temporary file
+appears. The `random` mode also lands inside writes now and then (a partly written temporary file).
+Exit status 0 when every trial ended bit-identical.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("random", "mid-epoch", "epoch-end", "checkpoint-write", "history-write", "final")
+MODES = ("random", "mid-epoch", "epoch-end", "checkpoint-write", "history-write", "spec-write", "final")
 #: `python -m kspec`, with `os.fsync` slowed by KILL_RESUME_FSYNC_PAUSE seconds when that is set
 WRAPPER = """
 import os, runpy, sys, time
@@ -49,8 +51,9 @@ runpy.run_module("kspec", run_name="__main__", alter_sys=True)
 """
 
 
-def spec_text(recipe: str, epochs: int, seed: int) -> str:
+def spec_text(recipe: str, epochs: int, seed: int, deterministic: bool = True) -> str:
     """The spec every trial trains: digits, 64 -> 64 (dropout) -> 10, fixed seed, op determinism."""
+    det = "true" if deterministic else "false"
     if recipe == "gan":
         return f"""kspec: 1
 name: kill_resume_gan
@@ -76,7 +79,7 @@ train:
   epochs: {epochs}
   batch_size: 32
   seed: {seed}
-  deterministic: true
+  deterministic: {det}
   verbose: 2
   gan: {{d_steps: 1, g_steps: 1, sample_every: 4}}
 """
@@ -100,7 +103,7 @@ train:
   batch_size: 16
   validation_split: 0.2
   seed: {seed}
-  deterministic: true
+  deterministic: {det}
   verbose: 2
 """
 
@@ -181,18 +184,18 @@ def _env(slow: bool) -> dict[str, str]:
     return env
 
 
-def _temps(folder: Path) -> list[str]:
+def _temps(folder: Path) -> set[str]:
     try:
-        return [e.name for e in os.scandir(folder) if is_temp(e.name)]
+        return {e.name for e in os.scandir(folder) if is_temp(e.name)}
     except OSError:
-        return []
+        return set()
 
 
 def attempt(
     spec: Path, run: Path, log: Path, mode: str | None, rng: random.Random, timing: dict[str, float]
 ) -> Attempt:
     """One `kspec train` process: killed according to `mode`, or (mode None) left to finish."""
-    slow = mode in ("checkpoint-write", "history-write", "final")
+    slow = mode in ("checkpoint-write", "history-write", "spec-write", "final")
     before = completed_epochs(run)
     epochs = int(timing["epochs"])
     target = rng.randint(before + 1, max(before + 1, epochs - 1)) if mode else 0
@@ -205,6 +208,7 @@ def attempt(
             _command(spec, run, slow), stdout=out, stderr=subprocess.STDOUT, env=_env(slow), cwd=ROOT
         )
         killed, reached_at = False, None
+        stale = _temps(run) | _temps(run / "checkpoint")  # left by an earlier kill; kspec removes them on resume
         while proc.poll() is None:
             now = time.monotonic() - start
             fire = False
@@ -217,11 +221,15 @@ def attempt(
                     wait = rng.uniform(0.2, 0.8) * timing["epoch"] if mode == "mid-epoch" else 0.0
                     fire = now >= reached_at + wait
             elif mode == "checkpoint-write":
-                fire = completed_epochs(run) >= target - 1 and bool(_temps(run / "checkpoint"))
+                fire = bool(_temps(run / "checkpoint") - stale) and completed_epochs(run) >= target - 1
             elif mode == "history-write":
-                fire = completed_epochs(run) >= target - 1 and any(n.startswith(".history") for n in _temps(run))
+                new = _temps(run) - stale
+                fire = any(n.startswith(".history") for n in new) and completed_epochs(run) >= target - 1
+            elif mode == "spec-write":
+                fire = any(n.startswith(".spec") for n in _temps(run) - stale)
             elif mode == "final":
-                fire = any(not n.startswith(".history") for n in _temps(run))
+                new = _temps(run) - stale
+                fire = any(not n.startswith(".history") for n in new) and completed_epochs(run) >= epochs
             if fire:
                 os.kill(proc.pid, signal.SIGKILL)
                 killed = True
@@ -335,12 +343,13 @@ def run_trials(
     workdir: Path | None = None,
     modes: list[list[str]] | None = None,
     echo: bool = True,
+    deterministic: bool = True,
 ) -> list[Trial]:
     """`trials` trials (each a list of kill modes: from `modes`, or 1-3 drawn at random with `seed`)."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="kspec-kill-resume-"))
     workdir.mkdir(parents=True, exist_ok=True)
     spec = workdir / "spec.yaml"
-    spec.write_text(spec_text(recipe, epochs, seed=7))
+    spec.write_text(spec_text(recipe, epochs, seed=7, deterministic=deterministic))
     rng = random.Random(seed)
     timing = reference_run(workdir, spec, epochs)
     if echo:
@@ -379,8 +388,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the kill schedule")
     p.add_argument("--workdir", type=Path, help="keep run folders and logs here (default: a temporary folder)")
     p.add_argument("--json", type=Path, help="write every trial's record to this file")
+    p.add_argument(
+        "--no-determinism", action="store_true", help="train with `deterministic: false` (XLA on) to measure the drift"
+    )
     args = p.parse_args(argv)
-    results = run_trials(args.trials, recipe=args.recipe, epochs=args.epochs, seed=args.seed, workdir=args.workdir)
+    results = run_trials(
+        args.trials,
+        recipe=args.recipe,
+        epochs=args.epochs,
+        seed=args.seed,
+        workdir=args.workdir,
+        deterministic=not args.no_determinism,
+    )
     kills = [a for t in results for a in t.attempts if a.killed]
     by_mode = {m: sum(a.mode == m for a in kills) for m in MODES}
     failed = [t for t in results if t.problems]
