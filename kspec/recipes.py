@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -77,7 +76,8 @@ def compile_args(spec: TrainSpec) -> dict[str, Any]:
     }
 
 
-def user_callbacks(spec: TrainSpec, run_dir: Path) -> list[Any]:
+def user_callbacks(spec: TrainSpec, run_dir: Path, resuming: bool = False) -> list[Any]:
+    """The spec's Keras callbacks; file arguments stay inside the run folder, and a resumed `CSVLogger` appends."""
     import keras
 
     out = []
@@ -116,6 +116,8 @@ def user_callbacks(spec: TrainSpec, run_dir: Path) -> list[Any]:
                     ]
                 ) from None
             args[key] = str(target)
+        if kind == "CSVLogger" and resuming:
+            args.setdefault("append", True)  # keep the rows of the epochs before the interruption
         try:
             out.append(getattr(keras.callbacks, kind)(**args))
         except (ValueError, TypeError) as exc:
@@ -381,9 +383,8 @@ class Checkpoint:
 
 
 def remove_checkpoints(run_dir: Path) -> None:
-    """Once a run is finished and its manifest written."""
-    shutil.rmtree(run_dir / runs.CHECKPOINTS, ignore_errors=True)
-    runs.fsync_dir(run_dir)
+    """Once a run is finished and its manifest written (all at once: a kill cannot leave half a checkpoint)."""
+    runs.remove_tree(run_dir / runs.CHECKPOINTS)
 
 
 class _EpochLog:
@@ -422,9 +423,11 @@ def fit(s: Session) -> dict[str, list[float]]:
             model.optimizer.build(model.trainable_variables)  # so that a checkpoint can fill its slots
             ckpt = Checkpoint(s, {"model": list(model.variables), "optimizer": list(model.optimizer.variables)})
             start = ckpt.restore() if s.resuming else 0
-            callbacks = [_EpochLog(s, ckpt), *user_callbacks(s.spec, s.run_dir)]
+            # the spec's callbacks end an epoch before the checkpoint does (a ReduceLROnPlateau change is saved)
+            callbacks = user_callbacks(s.spec, s.run_dir, s.resuming)
             if s.spec.tensorboard:
                 callbacks.append(keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard")))
+            callbacks.append(_EpochLog(s, ckpt))
             try:
                 model.fit(
                     s.dataset(s.splits.train, training=True),

@@ -1,7 +1,11 @@
-"""Stage 6, train: run folders and atomic file writes (temp file + fsync + rename). Standard library only.
+"""Stage 6, train: run folders and atomic file writes (temp file + fsync + rename + fsync of the folder). Standard
+library only.
 
 A run folder `runs/<spec-name>/<timestamp>/` holds the resolved spec and its hash, `history.json`/`history.csv`,
-`metrics.json`, `model.keras`, plots and, while training, the checkpoint `--resume` continues from.
+`metrics.json`, `model.keras`, plots, `summary.txt` and, written last, `manifest.json` (SHA-256 and size of every
+file; `kspec verify`). While training it also holds `checkpoint/` (the last two epoch checkpoints `--resume`
+continues from), removed once the manifest is written. Every file goes through `atomic_path`, so a kill at any
+moment leaves whole files (and at worst a hidden `.<name>.<random>.tmp` file, removed on resume).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,12 +89,25 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
 
 
 def remove_temp_files(folder: Path) -> list[Path]:
-    """Delete the temporary files a killed run left anywhere under `folder`; returns them."""
-    stale = [p for p in folder.rglob(".*") if p.is_file() and not p.is_symlink() and is_temp(p.name)]
+    """Delete the temporary files (and folders being deleted) a killed run left anywhere under `folder`."""
+    stale = [p for p in folder.rglob(".*") if not p.is_symlink() and is_temp(p.name)]
     for p in stale:
         with contextlib.suppress(OSError):
-            p.unlink()
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
     return stale
+
+
+def remove_tree(folder: Path) -> None:
+    """Delete a folder so that a kill midway leaves either all of it or none (renamed to a temporary name first)."""
+    if not folder.is_dir():
+        return
+    doomed = folder.with_name(f".{folder.name}.{secrets.token_hex(6)}{TEMP_MARK}")
+    os.replace(folder, doomed)
+    fsync_dir(folder.parent)
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -186,14 +204,12 @@ def resume_dir(path: Path) -> Path:
 
 def clear_run(folder: Path) -> None:
     """`--restart`: remove what an earlier run wrote in `folder` (its spec, results, plots and checkpoints)."""
-    import shutil
-
     remove_temp_files(folder)
     for entry in folder.iterdir():
         if entry.is_symlink():
             continue
         if entry.is_dir() and entry.name in _ARTIFACT_FOLDERS:
-            shutil.rmtree(entry)
+            remove_tree(entry)
         elif entry.is_file() and (entry.name in _ARTIFACTS or entry.suffix in _ARTIFACT_SUFFIXES):
             entry.unlink()
     fsync_dir(folder)

@@ -167,3 +167,16 @@ def test_manifest_skips_symbolic_links(tmp_path: Path) -> None:
     (run / "linked").symlink_to(tmp_path / "outside", target_is_directory=True)
     manifest.write(run)
     assert not any(name.startswith("linked") for name in json.loads((run / "manifest.json").read_text())["files"])
+
+
+def test_remove_tree_is_all_or_nothing(tmp_path: Path) -> None:
+    run = _run_folder(tmp_path)
+    (run / "checkpoint").mkdir()
+    (run / "checkpoint" / "epoch-00001.npz").write_text("x")
+    runs.remove_tree(run / "checkpoint")
+    assert not (run / "checkpoint").exists() and not [p for p in run.iterdir() if runs.is_temp(p.name)]
+    half = run / ".checkpoint.0a1b2c.tmp"  # a kill after the rename, during the deletion
+    half.mkdir()
+    (half / "epoch-00001.json").write_text("{}")
+    assert runs.remove_temp_files(run) == [half] and not half.exists()
+    runs.remove_tree(run / "nothing-here")

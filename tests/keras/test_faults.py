@@ -332,3 +332,10 @@ def test_session_epoch_order_follows_seed_and_epoch(tmp_path: Path) -> None:
     first, second = order(0), order(1)
     assert sorted(first) == list(range(20)) and first != second
     assert order(0) == first and order(1) == second
+
+
+def test_a_resumed_csv_logger_keeps_the_earlier_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    callbacks = [{"type": "CSVLogger", "filename": "log.csv"}]
+    run = _interrupted_then_resumed(tmp_path, monkeypatch, ANN, 2, callbacks=callbacks)
+    rows = (run / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch") and [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2", "3"]
