@@ -268,7 +268,6 @@ class Checkpoint:
         self.groups = groups
 
     def _arrays(self) -> dict[str, Any]:
-
         return {f"{g}.{i}": v.numpy() for g, vs in self.groups.items() for i, v in enumerate(vs)}
 
     def save(self, epochs_done: int) -> None:
@@ -373,6 +372,7 @@ class Checkpoint:
                     v.assign(arrays[f"{g}.{i}"])
             self.session.history = history
             self.session.epochs_done = epoch
+            runs.write_history(self.session.run_dir, history)  # drop epochs logged after this checkpoint
             self.session.notice(f"resuming {self.session.run_dir} after epoch {epoch} of {self.session.spec.epochs}")
             return epoch
         if epochs:

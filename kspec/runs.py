@@ -195,6 +195,11 @@ def is_run(path: Path) -> bool:
     return (path / SPEC_FILE).is_file()
 
 
+def is_finished(path: Path) -> bool:
+    """A run folder whose manifest is written and whose checkpoints are gone: nothing left to do."""
+    return (path / MANIFEST).is_file() and not (path / CHECKPOINTS).exists()
+
+
 def resume_dir(path: Path) -> Path:
     """Check that `path` is a run folder that can be continued."""
     if not is_run(path):

@@ -207,8 +207,6 @@ def _run_folder(name: str, text: str, out: Path | None, resume: Path | None, res
         runs.write_spec(run_dir, text)
         return run_dir, False
     _same_spec(run_dir, text)
-    if (run_dir / runs.MANIFEST).is_file() and not (run_dir / runs.CHECKPOINTS).is_dir():
-        raise TrainingError(f"the run in {run_dir} is finished (it has its {runs.MANIFEST}); nothing to resume")
     runs.remove_temp_files(run_dir)  # what a kill left half-written; the files they were to replace are whole
     return run_dir, True
 
@@ -272,6 +270,8 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: b
     start = time.perf_counter()
     scope = _setup(spec)
     run_dir, resuming = _run_folder(resolved.spec.name, _resolved_yaml(resolved), out, resume, restart)
+    if resuming and runs.is_finished(run_dir):
+        return _finished(run_dir)
     with scope:
         compiled = build(resolved)
         name = _model_name(spec, compiled)
@@ -296,6 +296,22 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: b
     runs.write_text(run_dir / "summary.txt", summary + "\n")
     manifest.write(run_dir)  # last: a run folder with a manifest is complete
     remove_checkpoints(run_dir)
+    return RunResult(run_dir, summary, history, metrics)
+
+
+def _finished(run_dir: Path) -> RunResult:
+    """`--resume` of a run that already finished (e.g. killed as it exited): nothing to do, its stored results."""
+    import sys
+
+    print(f"kspec: the run in {run_dir} is already finished; nothing to resume", file=sys.stderr)
+    try:
+        summary = (run_dir / "summary.txt").read_text(encoding="utf-8").strip()
+        history, metrics = runs.read_json(run_dir / "history.json"), runs.read_json(run_dir / "metrics.json")
+    except (OSError, ValueError) as exc:
+        raise TrainingError(
+            f"the finished run in {run_dir} cannot be read ({type(exc).__name__}); `kspec verify {run_dir}` checks "
+            "it, --restart trains it again"
+        ) from None
     return RunResult(run_dir, summary, history, metrics)
 
 

@@ -119,6 +119,10 @@ def completed_epochs(run: Path) -> int:
     return max(found, default=0)
 
 
+def finished(run: Path) -> bool:
+    return (run / "manifest.json").is_file() and not (run / "checkpoint").exists()
+
+
 def unreadable(run: Path) -> list[str]:
     """Visible files of the run folder that are truncated or cannot be read (temporary files are skipped)."""
     import numpy as np
@@ -321,8 +325,8 @@ def trial(
         problems += [f"after {a.mode}: unreadable {u}" for u in a.unreadable]
         if a.first_epoch is not None and a.epochs_before and a.first_epoch != a.epochs_before + 1:
             problems.append(f"{a.mode}: resumed at epoch {a.first_epoch}, not {a.epochs_before + 1}")
-        if not a.killed:
-            if a.returncode != 0:
+        if not a.killed or (a.returncode != 0 and finished(run)):  # a kill that came as the run exited
+            if a.returncode != 0 and not a.killed:
                 problems.append(f"{a.mode}: exit status {a.returncode} (see {log})")
             break
     result: dict[str, Any] = {}
