@@ -125,6 +125,34 @@ def user_callbacks(spec: TrainSpec, run_dir: Path, resuming: bool = False) -> li
     return out
 
 
+#: Layer families that XLA on a CPU makes slower (measured by benchmarks/bench_train.py: the ch4 CNN trains ~6x
+#: slower with XLA, mostly from Dropout's random numbers and convolution gradients); dense and recurrent models gain.
+_CPU_XLA_SLOW = ("Conv", "Dropout")
+
+
+def _slow_under_cpu_xla(model: keras.Model) -> str | None:
+    """The first slow layer family of `model` when no GPU is visible, else None."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return None
+    for layer in _all_layers(model):
+        name = type(layer).__name__
+        for family in _CPU_XLA_SLOW:
+            if family in name:
+                return family
+    return None
+
+
+def _all_layers(model: Any) -> list[Any]:
+    out = []
+    for layer in getattr(model, "layers", []):
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out.extend(_all_layers(layer))
+    return out
+
+
 @dataclass
 class Session:
     """Everything a recipe needs; helpers for the parts recipes share."""
@@ -217,7 +245,12 @@ class Session:
         ok = bool(model_supports_jit(model))
         if not ok:
             self.notice("XLA (jit_compile) is off: a layer of this model or op determinism does not support it")
-        return ok
+            return False
+        slow = _slow_under_cpu_xla(model)
+        if slow:
+            self.notice(f"XLA (jit_compile) is off on this CPU: {slow} layers train faster without it")
+            return False
+        return True
 
     def notice(self, text: str) -> None:
         self.notices.append(text)
