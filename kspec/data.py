@@ -116,9 +116,17 @@ def _scale(step: sd.Scale, splits: Splits, path: Any) -> Splits:
     if step.range:
         lo, hi = step.range
         return _map(splits, step.on, lambda a: (a.astype(np.float32) / 255.0 * (hi - lo) + lo).astype(np.float32))
-    return _map(
-        splits, step.on, lambda a: (a.astype(np.float32) / step.divide * step.multiply + step.offset).astype(np.float32)
-    )
+
+    def scale(a: Any) -> Any:
+        out = np.array(a, dtype=np.float32)  # one float32 copy, then in place: no full-size temporaries
+        out /= step.divide
+        if step.multiply != 1:
+            out *= step.multiply
+        if step.offset:
+            out += step.offset
+        return out
+
+    return _map(splits, step.on, scale)
 
 
 @_step("standardize")
