@@ -26,7 +26,13 @@ def _x_only(batch: Any) -> Any:
 
 @_recipe("tape")
 def tape(s: Session) -> dict[str, list[float]]:
-    """A `GradientTape` loop doing what `fit` does: forward, loss, gradients, optimizer step, metrics, validation."""
+    """A `GradientTape` loop doing what `fit` does: forward, loss, gradients, optimizer step, metrics, validation.
+
+    Under `distribute: multi_worker` (where Keras's `fit` fails) the same loop runs distributed: the strategy in scope
+    feeds each replica its share of every global batch (tf.data sharded by DATA), the step runs in `strategy.run`,
+    each replica's loss is weighted by its share of the global batch so the all-reduced (summed) gradients are those
+    of the global batch mean, and the metrics (sync-on-read variables) are read summed over all replicas.
+    """
     import keras
     import tensorflow as tf
 
@@ -35,22 +41,39 @@ def tape(s: Session) -> dict[str, list[float]]:
     opt = model.optimizer
     opt.build(model.trainable_variables)
     loss_mean = keras.metrics.Mean(name="loss")
+    strategy = tf.distribute.get_strategy() if s.spec.distribute == "multi_worker" else None
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
 
     def step(x: Any, y: Any) -> None:
         with tf.GradientTape() as gt:
             pred = model(x, training=True)
             loss = model.compute_loss(x=x, y=y, y_pred=pred, training=True)
-            scaled = opt.scale_loss(loss)
+            if strategy is not None:  # Keras divides by the replica count; weight by the share of the batch instead
+                n, total = _batch_share(x)
+                loss = loss * replicas
+                scaled = opt.scale_loss(loss * n / total)
+            else:
+                scaled = opt.scale_loss(loss)
         grads = gt.gradient(scaled, model.trainable_variables)
         opt.apply(grads, model.trainable_variables)
-        loss_mean.update_state(loss)
+        if strategy is not None:
+            loss_mean.update_state(loss, sample_weight=n)
+        else:
+            loss_mean.update_state(loss)
         model.compute_metrics(x, y, pred)
 
-    step_fn = tf.function(step, jit_compile=s.jit(model), reduce_retracing=True)
+    step_fn: Any = step if strategy is None else _replicated(strategy, step)
+    step_fn = tf.function(step_fn, jit_compile=s.jit(model), reduce_retracing=True)
     ckpt = Checkpoint(s, {"model": list(model.variables), "optimizer": list(opt.variables)})
     start = _resume(s, ckpt)
     train_ds, val_ds = s.dataset(s.splits.train, training=True), s.dataset(s.splits.validation)
     assert train_ds is not None
+    if strategy is not None:
+        evaluate = _distributed_evaluate(s, strategy, replicas)
+        s.evaluator = lambda part: {k: float(v) for k, v in evaluate(s.dataset(part)).items()}
+    else:
+        evaluate = lambda ds: model.evaluate(ds, verbose=0, return_dict=True)  # noqa: E731
+    batches = train_ds if strategy is None else _distribute(strategy, train_ds)
     steps = s.steps_in_epoch()
     for epoch in range(start, s.spec.epochs):
         print(f"Epoch {epoch + 1}/{s.spec.epochs}")
@@ -59,19 +82,72 @@ def tape(s: Session) -> dict[str, list[float]]:
         for metric in model.metrics:
             metric.reset_state()
         logs: dict[str, Any] = {}
-        for i, (x, y) in enumerate(s.epoch_batches(train_ds, epoch)):
+        for i, (x, y) in enumerate(s.epoch_batches(batches, epoch)):
             step_fn(x, y)
             if i % 10 == 0 or i + 1 == steps:
                 logs = {**{k: v for k, v in _results(model).items() if k != "loss"}, "loss": loss_mean.result()}
                 bar.update(i + 1, [(k, float(v)) for k, v in logs.items()], finalize=False)
         logs = {"loss": loss_mean.result(), **{k: v for k, v in _results(model).items() if k != "loss"}}
         if val_ds is not None:
-            val = model.evaluate(val_ds, verbose=0, return_dict=True)
+            val = evaluate(val_ds)
             logs.update({f"val_{k}": v for k, v in val.items()})
         bar.update(steps, [(k, float(v)) for k, v in logs.items()], finalize=True)
         s.log_epoch(logs)
         ckpt.save(epoch + 1)
     return s.history
+
+
+def _batch_share(x: Any) -> tuple[Any, Any]:
+    """In a replica: this replica's example count and the global batch's (all-reduced), as float32."""
+    import tensorflow as tf
+
+    n = tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], tf.float32)
+    total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, n)
+    return n, tf.maximum(total, 1.0)
+
+
+def _replicated(strategy: Any, fn: Any) -> Any:
+    def run(x: Any, y: Any) -> None:
+        strategy.run(fn, args=(x, y))
+
+    return run
+
+
+def _distribute(strategy: Any, ds: Any) -> Any:
+    """A dataset of global batches, split over the replicas of all workers (each worker reads its share, by DATA)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return strategy.experimental_distribute_dataset(ds.with_options(options))
+
+
+def _distributed_evaluate(s: Session, strategy: Any, replicas: int) -> Any:
+    """`model.evaluate` for a strategy that `evaluate` fails under: loss and compiled metrics over all replicas."""
+    import keras
+    import tensorflow as tf
+
+    model = s.model
+    loss_mean = keras.metrics.Mean(name="loss")
+
+    def step(x: Any, y: Any) -> None:
+        pred = model(x, training=False)
+        loss = model.compute_loss(x=x, y=y, y_pred=pred, training=False) * replicas
+        n, _ = _batch_share(x)
+        loss_mean.update_state(loss, sample_weight=n)
+        model.compute_metrics(x, y, pred)
+
+    step_fn = tf.function(_replicated(strategy, step))
+
+    def evaluate(ds: Any) -> dict[str, Any]:
+        loss_mean.reset_state()
+        for metric in model.metrics:
+            metric.reset_state()
+        for x, y in _distribute(strategy, ds):
+            step_fn(x, y)
+        return {"loss": loss_mean.result(), **{k: v for k, v in _results(model).items() if k != "loss"}}
+
+    return evaluate
 
 
 def _results(model: keras.Model) -> dict[str, Any]:

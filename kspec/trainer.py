@@ -45,21 +45,58 @@ def _fail(message: str, path: tuple[str | int, ...], code: str = "train-error", 
     raise SpecErrors([SpecError(message, path, code, hint=hint)])
 
 
-def _setup(spec: TrainSpec) -> Any:
-    """Seeds, determinism, precision policy; returns the distribution strategy scope (or a null context)."""
+def _setup(spec: TrainSpec) -> tuple[Any, bool]:
+    """Distribution strategy, seeds, determinism, precision policy.
+
+    Returns:
+        The strategy's scope (or a null context), and whether this process is the chief (writes the run folder):
+        always, except the workers other than worker 0 (or the `chief` task) under `multi_worker`.
+    """
     import keras
     import tensorflow as tf
 
+    scope: Any = contextlib.nullcontext()
+    chief = True
+    if spec.distribute == "multi_worker":  # first: the strategy configures the runtime's collective ops
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        scope = strategy.scope()
+        resolver = strategy.cluster_resolver
+        kind, index = getattr(resolver, "task_type", None), getattr(resolver, "task_id", None)
+        has_chief = resolver is not None and "chief" in resolver.cluster_spec().as_dict()
+        chief = kind is None or kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
     if spec.seed is not None:
         keras.utils.set_random_seed(spec.seed)
     if spec.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy("mixed_float16" if spec.mixed_precision else "float32")
     if spec.distribute == "mirrored":
-        return tf.distribute.MirroredStrategy().scope()
-    if spec.distribute == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy().scope()
-    return contextlib.nullcontext()
+        scope = tf.distribute.MirroredStrategy().scope()
+    return scope, chief
+
+
+def _check_distribute(spec: TrainSpec) -> None:
+    """What the multi-worker loop (the `tape` loop, run distributed) does not do, refused before any training."""
+    if spec.distribute != "multi_worker":
+        return
+    if spec.recipe == "gan":
+        _fail(
+            "recipe `gan` cannot run under `distribute: multi_worker`",
+            ("train", "distribute"),
+            hint="use distribute: none or mirrored for a GAN",
+        )
+    for key, on in (("callbacks", bool(spec.callbacks)), ("class_weight", bool(spec.class_weight))):
+        if on:
+            _fail(
+                f"`{key}` is not supported under `distribute: multi_worker` (it trains with a custom loop, not fit)",
+                ("train", key),
+                hint=f"remove `{key}`, or use distribute: mirrored",
+            )
+    if spec.tensorboard:
+        _fail(
+            "`tensorboard` is not supported under `distribute: multi_worker`",
+            ("train", "tensorboard"),
+            hint="remove `tensorboard: true`, or use distribute: mirrored",
+        )
 
 
 def _model_name(spec: TrainSpec, compiled: Compiled) -> str:
@@ -263,15 +300,34 @@ def _prepare(resolved: Resolved, shapes: ModelShapes) -> Splits:
 
 
 def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: bool) -> RunResult:
-    from .compiler import build
-    from .recipes import remove_checkpoints
-
     spec = _train_spec(resolved)
+    _check_distribute(spec)
+    if spec.distribute == "multi_worker" and resume is not None and not restart:
+        raise TrainingError("--resume under distribute: multi_worker is not supported; pass --restart to start over")
     start = time.perf_counter()
-    scope = _setup(spec)
+    scope, chief = _setup(spec)
+    if not chief:  # a multi-worker worker: trains in step with the chief, its run folder is a temporary one
+        import shutil
+        import tempfile
+
+        run_dir = Path(tempfile.mkdtemp(prefix="kspec-worker-"))
+        runs.write_spec(run_dir, _resolved_yaml(resolved))
+        try:
+            return _train_in(resolved, spec, scope, run_dir, False, start)
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
     run_dir, resuming = _run_folder(resolved.spec.name, _resolved_yaml(resolved), out, resume, restart)
     if resuming and runs.is_finished(run_dir):
         return _finished(run_dir)
+    return _train_in(resolved, spec, scope, run_dir, resuming, start)
+
+
+def _train_in(
+    resolved: Resolved, spec: TrainSpec, scope: Any, run_dir: Path, resuming: bool, start: float
+) -> RunResult:
+    from .compiler import build
+    from .recipes import remove_checkpoints
+
     with scope:
         compiled = build(resolved)
         name = _model_name(spec, compiled)

@@ -1,0 +1,185 @@
+"""`distribute: multi_worker`: two `kspec train` worker processes on 127.0.0.1 (TF_CONFIG), the distributed custom
+loop against `fit` in one process, and the recipes it refuses.
+
+Keras 3's `fit` fails under MultiWorkerMirroredStrategy (keras-team/keras#20585), so kspec runs fit/autoencoder/tape
+through the `tape` loop made strategy-aware; only the chief (worker 0) keeps a run folder. The strategy must be made
+before any other TensorFlow op, so every multi-worker run here is a subprocess.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.keras
+
+pytest.importorskip("keras")
+
+import kspec  # noqa: E402
+from kspec import trainer  # noqa: E402
+from kspec.errors import SpecErrors  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SPEC: dict[str, Any] = {
+    "kspec": 1,
+    "name": "mw_digits",
+    "model": {
+        "inputs": {"x": {"shape": [64]}},
+        "layers": [
+            {"type": "Dense", "units": 32, "activation": "relu"},
+            {"type": "Dense", "name": "probs", "units": 10, "activation": "softmax"},
+        ],
+    },
+    "data": {
+        "source": "digits",
+        "preprocess": [{"type": "scale", "divide": 16}, "one_hot", {"type": "take", "count": 600}],
+    },
+    "train": {
+        "loss": "categorical_crossentropy",
+        "optimizer": {"type": "Adam", "learning_rate": 0.01},
+        "metrics": ["accuracy"],
+        "epochs": 2,
+        "batch_size": 50,
+        "validation_split": 0.2,
+        "seed": 1,
+        "plots": "none",
+        "distribute": "multi_worker",
+    },
+}
+
+
+def _write(tmp_path: Path, doc: dict[str, Any], name: str = "mw.yaml", **train: Any) -> Path:
+    doc = copy.deepcopy(doc)
+    doc["train"].update(train)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _env(tf_config: dict[str, Any] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    if tf_config is not None:
+        env["TF_CONFIG"] = json.dumps(tf_config)
+    return env
+
+
+def _train_cmd(spec: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "kspec", "train", str(spec), "--out", str(out)]
+
+
+def _falls(values: list[float]) -> bool:
+    return all(math.isfinite(v) for v in values) and values[-1] < values[0]
+
+
+def test_two_workers_on_localhost_train_and_only_the_chief_keeps_a_run(tmp_path: Path) -> None:
+    spec = _write(tmp_path, SPEC)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    outs = [tmp_path / f"worker{i}" for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            _train_cmd(spec, outs[i]),
+            cwd=ROOT,
+            env=_env({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        results = [p.communicate(timeout=90) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    for p, (stdout, stderr) in zip(procs, results, strict=True):
+        assert p.returncode == 0, (stdout + stderr)[-3000:]
+    history = json.loads((outs[0] / "history.json").read_text())
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 2 for v in history.values())
+    assert _falls(history["loss"]) and _falls(history["val_loss"]), history
+    assert (outs[0] / "model.keras").is_file() and (outs[0] / "manifest.json").is_file()
+    assert set(json.loads((outs[0] / "metrics.json").read_text())) == {"loss", "accuracy"}
+    assert not outs[1].exists()  # a non-chief worker trains in a temporary folder and removes it
+    # both workers log the same all-reduced numbers
+    assert (
+        results[0][0].strip().splitlines()[-1].split(" · ")[:2]
+        == results[1][0].strip().splitlines()[-1].split(" · ")[:2]
+    )
+
+
+def test_the_distributed_loop_in_one_process_gives_fits_history(tmp_path: Path) -> None:
+    """Without TF_CONFIG the strategy has one local worker: the same history keys as `fit`, and close values."""
+    done = subprocess.run(
+        _train_cmd(_write(tmp_path, SPEC), tmp_path / "mw"),
+        cwd=ROOT,
+        env=_env(None),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    distributed = json.loads((tmp_path / "mw" / "history.json").read_text())
+    fitted = trainer.train(
+        kspec.load(_write(tmp_path, SPEC, "fit.yaml", distribute="none")), out=tmp_path / "fit"
+    ).history
+    assert set(distributed) == set(fitted) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for key in ("val_loss", "val_accuracy"):  # same batches, same global-batch-mean gradients
+        assert distributed[key] == pytest.approx(fitted[key], rel=1e-3, abs=1e-3), key
+
+
+GAN: dict[str, Any] = {
+    "kspec": 1,
+    "name": "mw_gan",
+    "models": {
+        "generator": {"inputs": {"z": {"shape": [4]}}, "layers": [{"type": "Dense", "units": 8}]},
+        "discriminator": {
+            "inputs": {"x": {"shape": [8]}},
+            "layers": [{"type": "Dense", "units": 1, "activation": "sigmoid"}],
+        },
+    },
+    "data": {"source": {"type": "synthetic", "task": "normal", "input_shape": [8], "samples": 32}},
+    "train": {"recipe": "gan", "epochs": 1, "distribute": "multi_worker"},
+}
+
+
+@pytest.mark.parametrize(
+    ("doc", "train", "at"),
+    [
+        (GAN, {}, "train.distribute"),
+        (SPEC, {"callbacks": ["TerminateOnNaN"]}, "train.callbacks"),
+        (SPEC, {"class_weight": {0: 2.0}}, "train.class_weight"),
+    ],
+    ids=["gan", "callbacks", "class-weight"],
+)
+def test_multi_worker_refuses_what_the_loop_cannot_do(tmp_path: Path, doc: dict[str, Any], train: Any, at: str) -> None:
+    with pytest.raises(SpecErrors) as info:
+        trainer.train(kspec.load(_write(tmp_path, doc, **train)), out=tmp_path / "run")
+    (error,) = info.value.errors
+    assert error.code == "train-error" and ".".join(map(str, error.path)) == at, error
+    assert "multi_worker" in error.message
+    assert not (tmp_path / "run").exists()
