@@ -299,14 +299,17 @@ def _prepare(resolved: Resolved, shapes: ModelShapes) -> Splits:
         )
 
 
+_NO_MULTI_WORKER_RESUME = "--resume under distribute: multi_worker is not supported; pass --restart to start over"
+
+
 def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: bool) -> RunResult:
     spec = _train_spec(resolved)
     _check_distribute(spec)
-    if spec.distribute == "multi_worker" and resume is not None and not restart:
-        raise TrainingError("--resume under distribute: multi_worker is not supported; pass --restart to start over")
     start = time.perf_counter()
     scope, chief = _setup(spec)
     if not chief:  # a multi-worker worker: trains in step with the chief, its run folder is a temporary one
+        if resume is not None and not restart:
+            raise TrainingError(_NO_MULTI_WORKER_RESUME)
         import shutil
         import tempfile
 
@@ -319,6 +322,8 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: b
     run_dir, resuming = _run_folder(resolved.spec.name, _resolved_yaml(resolved), out, resume, restart)
     if resuming and runs.is_finished(run_dir):
         return _finished(run_dir)
+    if resuming and spec.distribute == "multi_worker":
+        raise TrainingError(_NO_MULTI_WORKER_RESUME)
     return _train_in(resolved, spec, scope, run_dir, resuming, start)
 
 
