@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError, SpecErrors
 
@@ -47,8 +47,10 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Resolved:
     return resolved
 
 
-#: Default budget: a spec whose static parameter count is larger is refused before anything is allocated.
+#: Default budgets: a spec whose static parameter count, or whose synthetic data (values), is larger is refused
+#: before anything is allocated. The person running kspec raises them with --max-params / --max-synthetic-values.
 MAX_PARAMS = 250_000_000
+MAX_SYNTHETIC_VALUES = 500_000_000
 
 
 def check(
@@ -57,6 +59,7 @@ def check(
     plugins: Sequence[str] | None = None,
     allow_unsafe: bool = False,
     max_params: int = MAX_PARAMS,
+    max_synthetic_values: int = MAX_SYNTHETIC_VALUES,
 ) -> list[SpecError]:
     """Run the graph, argument and shape checks; raises `SpecErrors` when any error is found.
 
@@ -65,6 +68,7 @@ def check(
         plugins: plugin names to accept (default: those the spec declares that are installed).
         allow_unsafe: accept code-running layers (Lambda, ...); only the person running kspec may set it.
         max_params: refuse a model whose inferred parameter count is larger (`--max-params`).
+        max_synthetic_values: refuse `synthetic` data with more values than this (`--max-synthetic-values`).
 
     Returns:
         The warnings and notes (unused layers, layers static inference could not check).
@@ -89,6 +93,7 @@ def check(
                         hint="raise the budget with --max-params N if this is intended",
                     )
                 )
+        found += _synthetic_budget(resolved, report, max_synthetic_values)
     located = [resolved.doc.locate(e) for e in found]
     if any(e.severity == "error" for e in located):
         raise SpecErrors(located)
@@ -102,6 +107,7 @@ def validate(
     deep: bool = False,
     allow_unsafe: bool = False,
     max_params: int = MAX_PARAMS,
+    max_synthetic_values: int = MAX_SYNTHETIC_VALUES,
 ) -> list[SpecError]:
     """Validate a spec file without importing Keras (with `deep`, also build it).
 
@@ -109,7 +115,7 @@ def validate(
         Warnings and notes; raises `SpecErrors` when the spec is invalid.
     """
     resolved = load(path, overrides)
-    found = check(resolved, allow_unsafe=allow_unsafe, max_params=max_params)
+    found = check(resolved, allow_unsafe=allow_unsafe, max_params=max_params, max_synthetic_values=max_synthetic_values)
     if deep:
         compile_resolved(resolved)
     return found
@@ -126,9 +132,41 @@ def compile_resolved(resolved: Resolved) -> Compiled:
 
 
 def build(
-    path: str | Path, overrides: Sequence[str] = (), *, allow_unsafe: bool = False, max_params: int = MAX_PARAMS
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    allow_unsafe: bool = False,
+    max_params: int = MAX_PARAMS,
+    max_synthetic_values: int = MAX_SYNTHETIC_VALUES,
 ) -> Compiled:
     """Validate and build a spec into Keras functional models."""
     resolved = load(path, overrides)
-    check(resolved, allow_unsafe=allow_unsafe, max_params=max_params)
+    check(resolved, allow_unsafe=allow_unsafe, max_params=max_params, max_synthetic_values=max_synthetic_values)
     return compile_resolved(resolved)
+
+
+def _synthetic_budget(resolved: Resolved, report: Any, limit: int) -> list[SpecError]:
+    """`synthetic` data whose examples times values per example exceed `limit` (checked before any allocation)."""
+    import math
+
+    data = resolved.spec.data
+    source: Any = getattr(data, "source", None)
+    if source is None or getattr(source, "type", None) != "synthetic":
+        return []
+    shape = getattr(source, "input_shape", None)
+    if not shape:
+        model = report.models.get(resolved.main)
+        inputs = list(model.inputs.values()) if model is not None else []
+        shape = inputs[0][1:] if inputs else ()
+    per_example = math.prod(d for d in shape if d) if shape else 1
+    total = (source.samples + source.test_samples) * per_example
+    if total <= limit:
+        return []
+    return [
+        SpecError(
+            f"synthetic data of {total:,} values is more than the budget of {limit:,}",
+            ("data", "source", "samples"),
+            "budget-exceeded",
+            hint="use fewer samples, or raise the budget with --max-synthetic-values N",
+        )
+    ]

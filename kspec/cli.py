@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from . import MAX_PARAMS, __version__
+from . import MAX_PARAMS, MAX_SYNTHETIC_VALUES, __version__
 from .errors import SpecError, SpecErrors, render_github, render_text
 
 OK, INVALID, USAGE = 0, 1, 2
@@ -59,7 +59,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for file in files:
         try:
             diags = kspec.validate(
-                file, args.set, deep=args.deep, allow_unsafe=args.allow_unsafe, max_params=args.max_params
+                file,
+                args.set,
+                deep=args.deep,
+                allow_unsafe=args.allow_unsafe,
+                max_params=args.max_params,
+                max_synthetic_values=args.max_synthetic,
             )
             valid = True
         except SpecErrors as exc:
@@ -92,7 +97,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     import kspec
     from kspec import compiler
 
-    compiled = kspec.build(args.spec, args.set, allow_unsafe=args.allow_unsafe, max_params=args.max_params)
+    compiled = kspec.build(
+        args.spec,
+        args.set,
+        allow_unsafe=args.allow_unsafe,
+        max_params=args.max_params,
+        max_synthetic_values=args.max_synthetic,
+    )
     name = args.model or compiled.main
     if name not in compiled.models:
         raise UsageError(f"no model named '{name}'; the spec has: {', '.join(compiled.models)}")
@@ -116,7 +127,9 @@ def cmd_draw(args: argparse.Namespace) -> int:
     from kspec import diagram, shapes
 
     resolved = kspec.load(args.spec, args.set)
-    kspec.check(resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params)
+    kspec.check(
+        resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params, max_synthetic_values=args.max_synthetic
+    )
     deep_shapes = None
     if args.deep:
         from kspec import compiler
@@ -157,7 +170,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from kspec import trainer
 
     resolved = kspec.load(args.spec, args.set)
-    kspec.check(resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params)
+    kspec.check(
+        resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params, max_synthetic_values=args.max_synthetic
+    )
     result = trainer.train(
         resolved,
         out=Path(args.out) if args.out else None,
@@ -184,7 +199,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from kspec import trainer
 
     resolved = kspec.load(args.spec, args.set)
-    kspec.check(resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params)
+    kspec.check(
+        resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params, max_synthetic_values=args.max_synthetic
+    )
     target = Path(args.run)
     metrics = trainer.evaluate(resolved, target / "model.keras" if target.is_dir() else target)
     print(json.dumps(metrics, indent=2))
@@ -230,6 +247,14 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=MAX_PARAMS,
         metavar="N",
         help=f"refuse models with more parameters than this (default {MAX_PARAMS:,})",
+    )
+    p.add_argument(
+        "--max-synthetic-values",
+        dest="max_synthetic",
+        type=int,
+        default=MAX_SYNTHETIC_VALUES,
+        metavar="N",
+        help=f"refuse synthetic data with more values than this (default {MAX_SYNTHETIC_VALUES:,})",
     )
 
 
