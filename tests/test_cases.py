@@ -67,4 +67,5 @@ def test_messages_match_golden(golden: Callable[[Path, str], None]) -> None:
             found = exc.errors
         rel = path.relative_to(root)
         chunks += [render_text(replace(e, file=str(rel))) for e in found if e.severity != "note"]
-    golden(Path(__file__).parent / "golden" / "cases.txt", "\n".join(chunks) + "\n")
+    text = "\n".join(chunks).replace(str(root), "<repo>").replace(str(root.parent), "<repo>/..")
+    golden(Path(__file__).parent / "golden" / "cases.txt", text + "\n")
