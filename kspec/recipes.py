@@ -144,6 +144,10 @@ def _slow_under_cpu_xla(model: keras.Model) -> str | None:
     return None
 
 
+def _is_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("tensorflow")
+
+
 def _all_layers(model: Any) -> list[Any]:
     out = []
     for layer in getattr(model, "layers", []):
@@ -184,6 +188,8 @@ class Session:
         """
         if part is None:
             return None
+        if training and part is self.splits.train and not _is_tensor(part.x):
+            part = self.splits.train = part.to_tensors()  # one copy of the training data, not NumPy + tensor
         augment = augmentation_layers(self.splits.augment) if training and self.splits.augment else None
         common: dict[str, Any] = {
             "batch_size": self.spec.batch_size,

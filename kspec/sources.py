@@ -39,6 +39,15 @@ class Arrays:
     def __len__(self) -> int:
         return len(self.x)
 
+    def to_tensors(self) -> Arrays:
+        """The same split held as TensorFlow tensors instead of NumPy arrays, so the training pipeline does not keep
+        a second copy of the data (the NumPy arrays are released once nothing else refers to them)."""
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(self.x)
+        y = x if self.y is self.x else None if self.y is None else tf.convert_to_tensor(self.y)
+        return Arrays(x, y)
+
 
 @dataclass
 class Splits:

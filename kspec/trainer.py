@@ -182,8 +182,15 @@ def _prepare_targets(spec: TrainSpec, splits: Splits) -> None:
         cut = len(splits.train) - max(1, round(len(splits.train) * spec.validation_split))
         tr = splits.train
         same = tr.y is tr.x
-        splits.validation = Arrays(tr.x[cut:], tr.x[cut:] if same else None if tr.y is None else tr.y[cut:])
-        splits.train = Arrays(tr.x[:cut], tr.x[:cut] if same else None if tr.y is None else tr.y[:cut])
+
+        def rows_of(rows: slice, copy: bool) -> Arrays:
+            x = tr.x[rows].copy() if copy else tr.x[rows]
+            y = x if same else None if tr.y is None else (tr.y[rows].copy() if copy else tr.y[rows])
+            return Arrays(x, y)
+
+        # the (small) validation part is copied, so the full arrays can be freed once training holds its tensors
+        splits.validation = rows_of(slice(cut, None), copy=True)
+        splits.train = rows_of(slice(None, cut), copy=False)
     elif spec.validation_split:
         _fail(
             "the data already has a validation split (a `split` step)",
