@@ -136,3 +136,18 @@ def test_build_json_cli(write_spec: Callable[..., Path], capsys: pytest.CaptureF
     assert main(["build", str(write_spec(MLP)), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["name"] == "spec" and doc["models"][0]["name"] == "mlp"
+
+
+def test_build_opens_no_network_connection(write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("kspec build opened a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    root = Path(__file__).resolve().parents[2]
+    for name in ("ch04_cnn_mnist", "ch07_gan_cnn_mnist", "ch09_2_vgg16_transfer"):
+        assert main(["build", str(root / "specs" / f"{name}.yaml"), "--json"]) == 0
+    assert main(["build", str(write_spec(MLP)), "--json"]) == 0
