@@ -17,7 +17,18 @@ if TYPE_CHECKING:
     from .graph import Resolved
     from .loader import Document
 
-__all__ = ["SpecError", "SpecErrors", "build", "check", "load", "validate", "__version__"]
+__all__ = [
+    "MAX_PARAMS",
+    "MAX_SYNTHETIC_VALUES",
+    "SpecError",
+    "SpecErrors",
+    "__version__",
+    "build",
+    "check",
+    "compile_resolved",
+    "load",
+    "validate",
+]
 __version__ = "0.1.0"
 
 
