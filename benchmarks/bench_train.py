@@ -22,10 +22,11 @@ of this one, validation time taken out, so whatever kspec or Keras does between 
 start to the first training step (the first `on_train_batch_begin`), the first epoch's extra time over a steady epoch
 (tracing, XLA compilation), peak RSS (VmHWM at the end, after evaluation, saving and plots, with VmHWM snapshots
 along the way in `--json`), the process's wall time and the last validation accuracy (both sides learn the same
-rule, so it should agree). The timings hook `keras.Model.fit` with one callback that uses only batch-begin, epoch and
-test hooks (none of them forces a per-step sync). `--repeats` process pairs run interleaved (book, kspec, book, ...);
-samples/s is the fastest steady epoch over them (other work on a shared machine only ever slows an epoch down), the
-mean of epochs 2..E of that run is shown beside it. Asserts nothing.
+rule, so it should agree). The timings hook the training loop's `CallbackList` (Keras's `fit` or kspec's own loop)
+with one callback that uses only batch-begin, epoch and test hooks (none of them forces a per-step sync).
+`--repeats` process pairs run interleaved (book, kspec, book, ...); samples/s is the fastest steady epoch over them
+(other work on a shared machine only ever slows an epoch down), the mean of epochs 2..E of that run is shown beside
+it. Asserts nothing.
 
 FLOPs per sample = 3 x 2 x (forward multiply-accumulates of the Dense/Conv2D/LSTM layers): forward 2 x MACs,
 backward about twice the forward (gradients of inputs and of weights). Activations, pooling, dropout, the loss and
@@ -363,8 +364,8 @@ def _peak_rss_mib(field: str = "VmHWM") -> float:
 
 
 def _instrument(state: dict[str, Any]) -> None:
-    """Hook `keras.Model.fit` with one timing callback (batch-begin, epoch and test hooks only); disable Keras's
-    SHA-256 check of dataset files (ours are not the real ones) and downloads."""
+    """Hook the training loop's `CallbackList` with one timing callback (batch-begin, epoch and test hooks only);
+    disable Keras's SHA-256 check of dataset files (ours are not the real ones) and downloads."""
     import keras
     from keras.src.utils import file_utils
 
@@ -410,12 +411,14 @@ def _instrument(state: dict[str, Any]) -> None:
             state["val_s"].append(state["val_now"])
             state["logs"].append({k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)})
 
-    fit = keras.Model.fit
+    init = keras.callbacks.CallbackList.__init__
 
-    def timed_fit(self: Any, *args: Any, callbacks: Any = None, **kwargs: Any) -> Any:
-        return fit(self, *args, callbacks=[*(callbacks or []), Timer()], **kwargs)
+    def timed_list(self: Any, callbacks: Any = None, add_history: bool = False, **kwargs: Any) -> None:
+        if add_history:  # the list a training loop makes (`Model.fit`'s or kspec's resident loop)
+            callbacks = [*(callbacks or []), Timer()]
+        init(self, callbacks, add_history=add_history, **kwargs)
 
-    keras.Model.fit = timed_fit
+    keras.callbacks.CallbackList.__init__ = timed_list
 
 
 def child_train(args: argparse.Namespace) -> dict[str, Any]:

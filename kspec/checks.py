@@ -91,6 +91,15 @@ def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
         for err in catalog.check_object(kind, value, allow_unsafe=ctx.allow_unsafe):
             yield err.prefixed(path)
     yield from spec_train.check_train(train, {name: len(g.outputs) for name, g in res.models.items()})
+    data = res.spec.data
+    augments = [i for i, step in enumerate(data.preprocess if data else []) if getattr(step, "type", None) == "augment"]
+    if train.feed == "resident" and augments:
+        yield SpecError(
+            "`feed: resident` cannot apply the `augment` step: augmentation runs in a tf.data pipeline",
+            ("train", "feed"),
+            "train-error",
+            hint=f"remove `feed` (auto picks tf.data here) or the augment step at data.preprocess[{augments[0]}]",
+        )
 
 
 def check_data(res: Resolved, ctx: Context) -> Iterator[SpecError]:

@@ -361,6 +361,17 @@ def augmentation_layers(
     return layers
 
 
+def permutation(n: int, *, shuffle: bool, seed: int | None, epoch: Any) -> tf.Tensor:
+    """The order of `n` training examples in one epoch (int64): drawn from (seed, epoch), or 0..n-1 unshuffled."""
+    import tensorflow as tf
+
+    idx = tf.range(n, dtype=tf.int64)
+    if not shuffle:
+        return idx
+    r = tf.cast(epoch, tf.int64)
+    return tf.random.experimental.stateless_shuffle(idx, seed=tf.stack([r, tf.constant(seed or 0, tf.int64)]))
+
+
 def pipeline(
     part: Arrays,
     *,
@@ -401,10 +412,7 @@ def pipeline(
         return xb, (tf.one_hot(yb, one_hot, dtype=tf.float32) if one_hot else yb)
 
     def order(r: tf.Tensor) -> tf.Tensor:
-        idx = tf.range(n, dtype=tf.int64)
-        if not shuffle:
-            return idx
-        return tf.random.experimental.stateless_shuffle(idx, seed=tf.stack([r, tf.constant(seed or 0, tf.int64)]))
+        return permutation(n, shuffle=shuffle, seed=seed, epoch=r)
 
     def batches(perm: tf.Tensor) -> tf.data.Dataset:
         rows = tf.data.Dataset.from_tensor_slices(tf.reshape(perm[: full * bs], [full, bs])).batch(chunk)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import data_paths, manifest, runs
+from . import data_paths, manifest, resident, runs
 from .compiler import to_keras_config
 from .data import Arrays, Splits, augmentation_layers, pipeline
 from .errors import SpecError, SpecErrors
@@ -241,6 +241,20 @@ class Session:
             n = self.spec.steps_per_epoch
             return max(d for d in range(1, min(n, 64) + 1) if n % d == 0)
         return max(1, min(self.steps(), 64))  # one compiled call covers up to 64 batches
+
+    def class_weight(self) -> dict[int, float] | None:
+        """The spec's class weights for every class of the training targets (classes it does not name: 1.0)."""
+        cw, y = self.spec.class_weight, self.splits.train.y
+        return dict(enumerate(resident.class_table(cw, y))) if cw and y is not None else None
+
+    def resident(self) -> bool:
+        """Whether `fit` runs on the resident feed (`feed: auto` picks it wherever it can serve the spec)."""
+        if self.spec.feed == "tf.data":
+            return False
+        why = resident.unsupported(self)
+        if why and self.spec.feed == "resident":  # the static checks refuse these; data may still surprise
+            raise SpecErrors([SpecError(f"`feed: resident` cannot serve {why}", ("train", "feed"), "train-error")])
+        return why is None
 
     def jit(self, model: keras.Model) -> bool:
         if self.spec.jit_compile != "auto":
@@ -477,6 +491,9 @@ def fit(s: Session) -> dict[str, list[float]]:
                 callbacks.append(keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard")))
             callbacks.append(_EpochLog(s, ckpt))
             try:
+                if s.resident():
+                    resident.fit(s, model, jit, callbacks, start)
+                    return s.history
                 model.fit(
                     s.dataset(s.splits.train, training=True),
                     validation_data=s.dataset(s.splits.validation),
@@ -484,7 +501,7 @@ def fit(s: Session) -> dict[str, list[float]]:
                     initial_epoch=start,
                     steps_per_epoch=s.spec.steps_per_epoch,
                     shuffle=False,
-                    class_weight=s.spec.class_weight,
+                    class_weight=s.class_weight(),
                     callbacks=callbacks,
                     verbose=s.verbose(),
                 )

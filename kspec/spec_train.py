@@ -98,6 +98,12 @@ class TrainSpec(StrictModel):
     mixed_precision: bool = False
     jit_compile: Literal["auto"] | bool = Field("auto", description="XLA; auto: on where supported, else off")
     steps_per_execution: Literal["auto"] | int = Field("auto", description="batches per compiled call")
+    feed: Literal["auto", "resident", "tf.data"] = Field(
+        "auto",
+        description="how batches reach the model: resident (the split held as tensors, each batch gathered inside the"
+        " compiled loop) or tf.data (a pipeline into Model.fit); auto: resident unless steps_per_epoch, augmentation,"
+        " tf.distribute or a custom loop need tf.data",
+    )
     distribute: Literal["none", "mirrored", "multi_worker"] = "none"
     verbose: Literal["auto", 0, 1, 2] = "auto"
     evaluate: bool = Field(True, description="evaluate on the test split at the end (metrics.json)")
@@ -124,6 +130,22 @@ class TrainSpec(StrictModel):
                 "give either `validation_split` or `validation_data: test`, not both",
                 {"at": ("validation_data",), "hint": "validation_split carves the validation examples from training"},
             )
+        if self.feed == "resident":
+            needs = [
+                name
+                for name, used in (
+                    ("`steps_per_epoch`", bool(self.steps_per_epoch)),
+                    ("`distribute`", self.distribute != "none"),
+                    (f"`recipe: {self.recipe}`", self.recipe in ("gan", "tape")),
+                )
+                if used
+            ]
+            if needs:
+                raise PydanticCustomError(
+                    "wrong_type",
+                    f"`feed: resident` cannot serve {needs[0]}: it needs a tf.data pipeline",
+                    {"at": ("feed",), "hint": "remove `feed` (auto picks tf.data here) or set `feed: tf.data`"},
+                )
         return self
 
     @property
