@@ -383,13 +383,19 @@ def _instrument(state: dict[str, Any]) -> None:
             model = self.model
             state["settings"] = {
                 "jit_compile": bool(getattr(model, "jit_compile", False)),
-                "steps_per_execution": int(getattr(model, "steps_per_execution", 1) or 1),
+                "steps_per_execution": 1,  # measured: the most steps between two batch-begin calls
+                "loop": "fit" if getattr(model, "train_function", None) is not None else "own",
             }
+            state["last_batch"] = None
 
         def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
             if state.get("first_step") is None:
                 state["first_step"] = time.time()
                 state["rss"]["first step"] = _peak_rss_mib()
+            last, state["last_batch"] = state["last_batch"], batch
+            if last is not None and batch > last:
+                spe = state["settings"]["steps_per_execution"]
+                state["settings"]["steps_per_execution"] = max(spe, batch - last)
 
         def on_train_end(self, logs: Any = None) -> None:
             state["rss"]["fit end"] = _peak_rss_mib()
@@ -632,7 +638,7 @@ def table(results: dict[str, dict[str, Any]], sizes: dict[str, tuple[int, int]])
             cells = [
                 key,
                 side,
-                f"{'xla' if s['jit_compile'] else 'graph'} spe{s['steps_per_execution']}",
+                f"{'xla' if s['jit_compile'] else 'graph'} {s.get('loop', 'fit')}{s['steps_per_execution']}",
                 f"{r['best_per_s']:,.0f}",
                 f"{r['mean_per_s']:,.0f}",
                 "",
@@ -739,7 +745,8 @@ def main() -> None:
         "samples/s: the fastest of epochs 2..E (validation time taken out) over the repeats; mean: epochs 2..E of "
         "that run; x book and % limit use samples/s. 1st step: process start to the first training step; warm-up: "
         "epoch 1's extra time over a steady epoch (tracing, XLA); both the least over the repeats. peak RSS: VmHWM "
-        "at process end, the largest over the repeats. settings: XLA or plain graph, steps_per_execution."
+        "at process end, the largest over the repeats. settings: XLA or plain graph; the loop (Keras's `fit`, or "
+        "kspec's `own` resident loop) and the most steps one compiled call ran (from the callbacks' batch indices)."
     )
     if args.set:
         print(f"NOTE: the kspec side ran with extra settings {args.set}, not its defaults.")
