@@ -91,7 +91,7 @@ class Feed:
         """
         import tensorflow as tf
 
-        one = tf.function(step, jit_compile=True) if jit else step
+        one = tf.function(step, jit_compile=jit)
 
         def run(rows: tf.Tensor) -> dict[str, Any]:
             data = self.batch(rows)  # [steps, batch, ...] for each part
@@ -104,7 +104,17 @@ class Feed:
             tf.while_loop(lambda j: j < tf.shape(rows)[0], body, [tf.constant(0)], parallel_iterations=1)
             return self.model.get_metrics_result()  # type: ignore[no-any-return]
 
-        return tf.function(run, reduce_retracing=True)  # type: ignore[no-any-return]
+        # one trace per batch width (the full batches, the last one), whatever the number of steps: calls of a
+        # growing pace reuse it, and the steps see static batch shapes, as `fit` gives them
+        traced: dict[int, Any] = {}
+
+        def call(rows: tf.Tensor) -> dict[str, Any]:
+            width = int(rows.shape[1])
+            if width not in traced:
+                traced[width] = tf.function(run, input_signature=[tf.TensorSpec([None, width], tf.int64)])
+            return traced[width](rows)  # type: ignore[no-any-return]
+
+        return call
 
     def chunks(self, order: tf.Tensor, pace: Pace) -> Iterator[tuple[int, tf.Tensor]]:
         """(first step, rows of example indices) for each compiled call over `order`: the full batches, `pace.size()`
@@ -203,15 +213,22 @@ def _class_of(labels: tf.Tensor, example: tuple[int | None, ...]) -> tf.Tensor:
 
 
 def prime(model: keras.Model, feed: Feed) -> None:
-    """Build the compiled loss and metrics on two examples, eagerly, so that no variable is created while tracing."""
+    """Build the compiled loss and metrics on two examples, eagerly, so that no variable is created while tracing.
+
+    The random-generator states are put back afterwards (an eager call of some layers, e.g. an LSTM with dropout,
+    draws a seed even in inference), so training draws the same random numbers as `fit` does.
+    """
     import tensorflow as tf
 
+    seeds = [(v, v.numpy()) for v in model.variables if "seed_generator" in v.path]
     data = feed.batch(tf.range(min(2, feed.n), dtype=tf.int64))
     x, y = (data, None) if not isinstance(data, tuple) else (data[0], data[1])
     y_pred = model(x, training=False)
     model.compute_loss(x=x, y=y, y_pred=y_pred)
     model.compute_metrics(x, y, y_pred)
     model.reset_metrics()
+    for var, value in seeds:
+        var.assign(value)
 
 
 def fit(s: Session, model: keras.Model, jit: bool, callbacks: list[Any], start: int) -> None:

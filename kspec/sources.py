@@ -191,10 +191,12 @@ def _cifar100(src: sd.Cifar100, ctx: Context) -> Splits:
 
 @_loader("imdb", "reuters")
 def _keras_sequences(src: sd.Imdb | sd.Reuters, ctx: Context) -> Splits:
-    import keras
+    from . import word_sequences as ws
 
-    args = src.model_dump(exclude={"type"})
-    return _pair(_call_keras(src.type, getattr(keras.datasets, src.type).load_data, **args))
+    coding = ws.Coding(**src.model_dump(exclude={"type", "test_split"}))
+    if isinstance(src, sd.Reuters):
+        return _pair(_call_keras(src.type, ws.load_reuters, coding=coding, test_split=src.test_split))
+    return _pair(_call_keras(src.type, ws.load_imdb, coding=coding))
 
 
 @_loader("boston_housing")

@@ -7,7 +7,6 @@ import gzip
 import io
 import pickle
 import tarfile
-import urllib.error
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +22,6 @@ from kspec.errors import SpecErrors  # noqa: E402
 from kspec.spec_data import DataSpec  # noqa: E402
 
 RNG = np.random.default_rng(0)
-
-
-@pytest.fixture
-def keras_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private KERAS_HOME; the loaders' SHA-256 check accepts our small files, and no download is attempted."""
-    from keras.src.backend import config
-    from keras.src.utils import file_utils
-
-    home = tmp_path / "keras_home"
-    (home / "datasets").mkdir(parents=True)
-    monkeypatch.setattr(config, "_KERAS_DIR", str(home))
-    monkeypatch.setattr(file_utils, "validate_file", lambda *a, **k: True)
-
-    def offline(url: str, *a: Any, **k: Any) -> None:
-        raise urllib.error.URLError("[Errno -2] Name or service not known")
-
-    monkeypatch.setattr(file_utils, "urlretrieve", offline)
-    return home / "datasets"
 
 
 def _prepare(data: dict[str, Any], folder: Path | None = None, shapes: ModelShapes | None = None) -> Any:
