@@ -8,7 +8,7 @@ For the ANN (ch2), DNN (ch3), CNN (ch4) and LSTM (ch5) specs, each of these runs
   `model.fit` on NumPy arrays with the book's batch size, optimizer, validation and epochs, `model.evaluate`, the
   loss/accuracy plots);
 - `kspec`: `kspec train specs/<spec>.yaml --set train.epochs=E --out <tmp>` through `kspec.cli.main`, with every
-  speed setting at its default (tf.data pipeline, `steps_per_execution: auto`, `jit_compile: auto`);
+  speed setting at its default (`feed: auto`, `steps_per_execution: auto`, `jit_compile: auto`);
 - `limit`: float32 matrix products of the model's dominant shape (NumPy and TensorFlow, best of several), which
   turn the FLOPs per sample of the model (below) into an arithmetic limit in samples/s.
 

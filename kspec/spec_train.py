@@ -124,6 +124,13 @@ class TrainSpec(StrictModel):
                 "`gan:` settings apply to `recipe: gan` only",
                 {"at": ("gan",), "hint": f"remove `gan:` or set `recipe: gan` (the recipe is `{self.recipe}`)"},
             )
+        for key in ("callbacks", "class_weight"):
+            if getattr(self, key) and self.recipe in ("tape", "gan"):
+                raise PydanticCustomError(
+                    "wrong_type",
+                    f"`{key}` applies to the fit and autoencoder recipes; recipe `{self.recipe}` is kspec's own loop",
+                    {"at": (key,), "hint": f"remove `{key}`, or train with `recipe: fit`"},
+                )
         if self.validation_split and self.validation_data == "test":
             raise PydanticCustomError(
                 "wrong_type",
