@@ -1,0 +1,115 @@
+"""Stage render: what a diagram draws once or marks (repeated runs, skip connections, block names); no keras."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from .graph import ModelGraph, Node
+
+
+@dataclass
+class _Unit:
+    """A node, or a block instance, at one nesting level; a run of identical chained units collapses to one."""
+
+    key: str
+    nodes: list[Node]
+    is_block: bool
+
+    def signature(self, depth: int) -> str:
+        return json.dumps(
+            [(n.kind, n.type, n.args, len(n.block) - depth) for n in self.nodes], sort_keys=True, default=str
+        )
+
+
+@dataclass
+class Collapsed:
+    """Which nodes a collapse hides, what they stand for, and how many times each visible node repeats."""
+
+    alias: dict[str, str] = field(default_factory=dict)
+    count: dict[str, int] = field(default_factory=dict)
+    members: dict[str, list[str]] = field(default_factory=dict)
+    clusters: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=dict)
+
+    def find(self, name: str) -> str:
+        """The drawn node that stands for `name` (itself when it is drawn)."""
+        while name in self.alias:
+            name = self.alias[name]
+        return name
+
+
+def collapse_runs(graph: ModelGraph) -> Collapsed:
+    """Find chains of identical block instances (or identical layers) that feed only each other, at every level."""
+    result = Collapsed()
+    users = graph.consumers()
+    for out in graph.outputs:
+        users.setdefault(out, []).append("")
+
+    def chained(a: _Unit, b: _Unit) -> bool:
+        inside_a, inside_b = {n.name for n in a.nodes}, {n.name for n in b.nodes}
+        feeds = {u for n in b.nodes for u in n.inputs if u not in inside_b}
+        used_by = {c for n in a.nodes for c in users.get(n.name, []) if c not in inside_a}
+        return bool(feeds) and feeds <= inside_a and used_by <= inside_b
+
+    def level(nodes: list[Node], depth: int) -> None:
+        units: dict[str, _Unit] = {}
+        for n in nodes:
+            key = n.block[depth] if len(n.block) > depth else n.name
+            units.setdefault(key, _Unit(key, [], len(n.block) > depth)).nodes.append(n)
+        seq = list(units.values())
+        i = 0
+        while i < len(seq):
+            j = i
+            while (
+                j + 1 < len(seq)
+                and seq[j + 1].is_block == seq[i].is_block
+                and seq[j + 1].signature(depth) == seq[i].signature(depth)
+                and chained(seq[j], seq[j + 1])
+            ):
+                j += 1
+            rep = seq[i]
+            for k in range(i + 1, j + 1):
+                for shown, hidden in zip(rep.nodes, seq[k].nodes, strict=True):
+                    result.alias[hidden.name] = shown.name
+                    if not rep.is_block:  # a collapsed block says ×N on its cluster, a collapsed layer on itself
+                        result.members.setdefault(shown.name, [shown.name]).append(hidden.name)
+                        result.count[shown.name] = j - i + 1
+            if rep.is_block:  # the hidden instances need no inner collapse: they are not drawn
+                if j > i:
+                    result.clusters[rep.nodes[0].block[: depth + 1]] = (seq[j].key, j - i + 1)
+                level(rep.nodes, depth + 1)
+            i = j + 1
+
+    level(graph.order(), 0)
+    return result
+
+
+def skip_edges(graph: ModelGraph) -> set[tuple[str, str]]:
+    """Edges u -> v into a merge where u is also an ancestor of another input of v (residual and U-Net skips)."""
+    bits: dict[str, int] = {}
+    ancestors: dict[str, int] = {}
+    for i, node in enumerate(graph.order()):
+        bits[node.name] = 1 << i
+        ancestors[node.name] = 0
+        for dep in node.inputs:
+            ancestors[node.name] |= ancestors.get(dep, 0) | bits.get(dep, 0)
+    out = set()
+    for node in graph.nodes.values():
+        for u in node.inputs:
+            if any(w != u and ancestors.get(w, 0) & bits.get(u, 0) for w in node.inputs):
+                out.add((u, node.name))
+    return out
+
+
+def block_types(graph: ModelGraph) -> dict[tuple[str, ...], str]:
+    """Block-instance path -> block name, from where the instance's layers are defined (`blocks.NAME.layers`)."""
+    kinds: dict[tuple[str, ...], str] = {}
+    for node in graph.nodes.values():
+        if node.block and len(node.path) > 1 and node.path[0] == "blocks":
+            kinds.setdefault(node.block, str(node.path[1]))
+    for node in graph.nodes.values():
+        for depth in range(1, len(node.block)):
+            key = node.block[:depth]
+            kinds.setdefault(key, re.sub(r"_\d+$", "", key[-1]))
+    return kinds
