@@ -67,8 +67,9 @@ def _images(rng: np.random.Generator, n: int, shape: tuple[int, ...]) -> Any:
     return rng.integers(0, 256, (n, *shape), dtype=np.uint8)
 
 
-def _fake_datasets(monkeypatch: pytest.MonkeyPatch, n_cifar: int = N_TRAIN) -> None:
-    """Replace every Keras dataset loader by one returning a tiny random dataset of the real shapes and dtypes."""
+def _fake_datasets(monkeypatch: pytest.MonkeyPatch, keras_home: Path, n_cifar: int = N_TRAIN) -> None:
+    """Replace the Keras image and housing loaders by ones returning tiny random datasets of the real shapes and
+    dtypes; write a tiny `imdb.npz` in Keras's format (kspec reads that file itself)."""
     rng = np.random.default_rng(0)
 
     def images(shape: tuple[int, ...], label_shape: tuple[int, ...], n_train: int = N_TRAIN) -> Any:
@@ -80,13 +81,14 @@ def _fake_datasets(monkeypatch: pytest.MonkeyPatch, n_cifar: int = N_TRAIN) -> N
 
         return load_data
 
-    def imdb(num_words: int = 20000, **_: Any) -> Any:
-        def reviews(n: int) -> tuple[Any, Any]:
-            labels = rng.integers(0, 2, n)
-            seqs = [list(rng.integers(3, num_words, rng.integers(20, 120))) + [5 + int(y)] * 10 for y in labels]
-            return np.array(seqs, dtype=object), labels.astype(np.int64)
+    def reviews(n: int) -> tuple[Any, Any]:  # raw word ranks, as imdb.npz stores them (kspec's loader offsets them)
+        labels = rng.integers(0, 2, n)
+        seqs = np.empty(n, dtype=object)
+        seqs[:] = [rng.integers(1, 19_000, rng.integers(20, 120)).tolist() + [2 + int(y)] * 10 for y in labels]
+        return seqs, labels.astype(np.int64)
 
-        return reviews(N_TRAIN), reviews(N_TEST)
+    (x, y), (xt, yt) = reviews(N_TRAIN), reviews(N_TEST)
+    np.savez(keras_home / "imdb.npz", x_train=x, y_train=y, x_test=xt, y_test=yt)
 
     def boston(test_split: float = 0.2, seed: int = 113) -> Any:
         x = rng.uniform(0, 100, (N_TRAIN + N_TEST, 13))
@@ -95,7 +97,6 @@ def _fake_datasets(monkeypatch: pytest.MonkeyPatch, n_cifar: int = N_TRAIN) -> N
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", images((28, 28), ()))
     monkeypatch.setattr(keras.datasets.cifar10, "load_data", images((32, 32, 3), (1,), n_train=n_cifar))
-    monkeypatch.setattr(keras.datasets.imdb, "load_data", imdb)
     monkeypatch.setattr(keras.datasets.boston_housing, "load_data", boston)
 
 
@@ -109,9 +110,11 @@ TRAINED = sorted(set(SPECS) - set(MODEL_ONLY))
 
 
 @pytest.mark.parametrize("name", TRAINED)
-def test_spec_trains_and_its_loss_falls(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spec_trains_and_its_loss_falls(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keras_home: Path
+) -> None:
     # ch9.1/9.2 keep a 2% subset of the training images: 1,600 fabricated images give 32 -> 26 train / 6 held out
-    _fake_datasets(monkeypatch, n_cifar=1600 if name.startswith(("ch09_1", "ch09_2")) else N_TRAIN)
+    _fake_datasets(monkeypatch, keras_home, n_cifar=1600 if name.startswith(("ch09_1", "ch09_2")) else N_TRAIN)
     common = [o for o in COMMON if not (name in KEEP_BATCH and o.startswith("train.batch_size"))]
     resolved = kspec.load(SPECS[name], [*common, *OVERRIDES.get(name, [])])
     kspec.check(resolved)
