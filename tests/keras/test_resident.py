@@ -123,3 +123,21 @@ def test_chunks_cover_every_example_once_with_the_short_batch_last() -> None:
     chunks = list(feed.chunks(order, Pace(1, step_bytes=1)))
     assert [first for first, _ in chunks] == [0, 1, 2]
     assert [rows.numpy().tolist() for _, rows in chunks] == [[[4, 0]], [[3, 1]], [[2]]]
+
+
+def test_an_xla_failure_falls_back_to_graph_with_a_notice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real, calls = resident.fit, []
+
+    def refuses_xla(s: Any, model: Any, jit: bool, callbacks: Any, start: int) -> None:
+        calls.append(jit)
+        if jit:  # what XLA raises at the first call for an op it cannot compile
+            raise tf.errors.UnimplementedError(None, None, "Detected unsupported operations when compiling with XLA")
+        real(s, model, jit, callbacks, start)
+
+    monkeypatch.setattr(resident, "fit", refuses_xla)
+    result = _run(tmp_path, ANN, "fallback", epochs=2, verbose=0)
+    assert calls == [True, False]
+    assert len(result.history["loss"]) == 2
+    assert "training without jit_compile" in capsys.readouterr().err
