@@ -61,7 +61,7 @@ class Feed:
             self.weights = tf.constant(class_table(class_weight, self.y), tf.float32)
         self.model = model
         self._train = self._runner(model.train_step, jit)
-        self._test = self._runner(model.test_step, jit)
+        self._test = self._runner(model.test_step, False)  # evaluation: too few steps to repay XLA's compilation
 
     @property
     def steps(self) -> int:
@@ -91,9 +91,7 @@ class Feed:
         """
         import tensorflow as tf
 
-        one = tf.function(step, jit_compile=jit)
-
-        def run(rows: tf.Tensor) -> dict[str, Any]:
+        def run(rows: tf.Tensor, one: Callable[[Any], Any]) -> dict[str, Any]:
             data = self.batch(rows)  # [steps, batch, ...] for each part
 
             def body(j: tf.Tensor) -> tf.Tensor:
@@ -104,14 +102,18 @@ class Feed:
             tf.while_loop(lambda j: j < tf.shape(rows)[0], body, [tf.constant(0)], parallel_iterations=1)
             return self.model.get_metrics_result()  # type: ignore[no-any-return]
 
-        # one trace per batch width (the full batches, the last one), whatever the number of steps: calls of a
-        # growing pace reuse it, and the steps see static batch shapes, as `fit` gives them
+        # One trace per batch width (the full batches, the last one), whatever the number of steps: calls of a
+        # growing pace reuse it, and the steps see static batch shapes, as `fit` gives them. XLA compiles the full
+        # batches' step only: the last, smaller batch runs once an epoch, and a second XLA program for it would
+        # cost seconds of compilation and (for an LSTM) about 90 MB of peak memory.
         traced: dict[int, Any] = {}
 
         def call(rows: tf.Tensor) -> dict[str, Any]:
             width = int(rows.shape[1])
             if width not in traced:
-                traced[width] = tf.function(run, input_signature=[tf.TensorSpec([None, width], tf.int64)])
+                one = tf.function(step, jit_compile=jit and width == self.batch_size)
+                signature = [tf.TensorSpec([None, width], tf.int64)]
+                traced[width] = tf.function(lambda r: run(r, one), input_signature=signature)
             return traced[width](rows)  # type: ignore[no-any-return]
 
         return call
