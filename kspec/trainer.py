@@ -8,6 +8,7 @@ finally the saved model, history, test metrics, plots and the one-line summary.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -96,6 +97,16 @@ def _check_distribute(spec: TrainSpec) -> None:
             "`tensorboard` is not supported under `distribute: multi_worker`",
             ("train", "tensorboard"),
             hint="remove `tensorboard: true`, or use distribute: mirrored",
+        )
+
+
+def _check_tensorboard(spec: TrainSpec) -> None:
+    """`tensorboard: true` needs the tensorboard package, which tensorflow-cpu does not install."""
+    if spec.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        _fail(
+            "`tensorboard: true` needs the tensorboard package, which is not installed",
+            ("train", "tensorboard"),
+            hint="pip install tensorboard, or remove `tensorboard: true`",
         )
 
 
@@ -312,6 +323,7 @@ _NO_MULTI_WORKER_RESUME = "--resume under distribute: multi_worker is not suppor
 def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: bool) -> RunResult:
     spec = _train_spec(resolved)
     _check_distribute(spec)
+    _check_tensorboard(spec)
     start = time.perf_counter()
     scope, chief = _setup(spec)
     if not chief:  # a multi-worker worker: trains in step with the chief, its run folder is a temporary one

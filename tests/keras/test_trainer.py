@@ -274,3 +274,15 @@ def test_distribute_mirrored_over_two_logical_cpus(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     history = json.loads(done.stdout.split("HISTORY", 1)[1])
     assert _falls(history["loss"])
+
+
+def test_tensorboard_without_its_package_is_a_located_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    with pytest.raises(SpecErrors) as info:
+        _run(tmp_path, ANN, tensorboard=True)
+    [err] = info.value.errors
+    assert err.path == ("train", "tensorboard") and "pip install tensorboard" in (err.hint or "")
+    assert not (tmp_path / "run").exists()  # refused before a run folder is made
