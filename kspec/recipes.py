@@ -125,22 +125,30 @@ def user_callbacks(spec: TrainSpec, run_dir: Path, resuming: bool = False) -> li
     return out
 
 
-#: Layer families that XLA on a CPU makes slower (measured by benchmarks/bench_train.py: the ch4 CNN trains ~6x
-#: slower with XLA, mostly from Dropout's random numbers and convolution gradients); dense and recurrent models gain.
-_CPU_XLA_SLOW = ("Conv", "Dropout")
+#: Layer families for which `jit_compile: auto` leaves XLA off on a CPU, and why (measured by
+#: benchmarks/bench_train.py). Dense models gain from XLA and keep it.
+_CPU_XLA_OFF = {
+    # the ch4 CNN trained ~6x slower with XLA, from dropout's random numbers and convolution gradients
+    "Conv": "Conv layers train faster without it",
+    "Dropout": "Dropout layers train faster without it",
+    # the ch5 LSTM trains ~1.5x faster with XLA, but compiling its loop peaks ~250 MB above the book's whole run
+    "LSTM": "compiling the LSTM loop takes ~250 MB more memory (jit_compile: true trains ~1.5x faster)",
+    "GRU": "compiling the GRU loop takes ~250 MB more memory (jit_compile: true trains faster)",
+    "SimpleRNN": "compiling the RNN loop takes ~250 MB more memory (jit_compile: true trains faster)",
+}
 
 
-def _slow_under_cpu_xla(model: keras.Model) -> str | None:
-    """The first slow layer family of `model` when no GPU is visible, else None."""
+def _cpu_xla_off(model: keras.Model) -> str | None:
+    """Why `auto` leaves XLA off for `model` when no GPU is visible (its first such layer family), else None."""
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
         return None
     for layer in _all_layers(model):
         name = type(layer).__name__
-        for family in _CPU_XLA_SLOW:
+        for family, why in _CPU_XLA_OFF.items():
             if family in name:
-                return family
+                return why
     return None
 
 
@@ -268,9 +276,9 @@ class Session:
         if not ok:
             self.notice("XLA (jit_compile) is off: a layer of this model or op determinism does not support it")
             return False
-        slow = _slow_under_cpu_xla(model)
-        if slow:
-            self.notice(f"XLA (jit_compile) is off on this CPU: {slow} layers train faster without it")
+        why = _cpu_xla_off(model)
+        if why:
+            self.notice(f"XLA (jit_compile) is off on this CPU: {why}")
             return False
         return True
 

@@ -286,3 +286,19 @@ def test_tensorboard_without_its_package_is_a_located_error(tmp_path: Path, monk
     [err] = info.value.errors
     assert err.path == ("train", "tensorboard") and "pip install tensorboard" in (err.hint or "")
     assert not (tmp_path / "run").exists()  # refused before a run folder is made
+
+
+@pytest.mark.parametrize(
+    "layer, off",
+    [("Dense", False), ("LSTM", True), ("GRU", True), ("Conv1D", True), ("Dropout", True)],
+)
+def test_auto_xla_on_a_cpu_is_off_for_the_families_it_slows_or_bloats(layer: str, off: bool) -> None:
+    import keras
+
+    from kspec.recipes import _cpu_xla_off
+
+    inputs = keras.Input((6, 4))
+    args: dict[str, Any] = {"Dense": {"units": 2}, "Conv1D": {"filters": 2, "kernel_size": 3}, "Dropout": {"rate": 0.1}}
+    hidden = getattr(keras.layers, layer)(**args.get(layer, {"units": 2}))(inputs)
+    reason = _cpu_xla_off(keras.Model(inputs, hidden))
+    assert (reason is not None) == off
