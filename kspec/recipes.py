@@ -477,7 +477,8 @@ def _xla_failure(exc: Exception) -> bool:
 @_recipe("fit")
 @_recipe("autoencoder")
 def fit(s: Session) -> dict[str, list[float]]:
-    """`Model.compile` + `Model.fit` on tf.data, with XLA and steps_per_execution by default; resumable per epoch."""
+    """`Model.compile`, then `resident.fit` (or `Model.fit` on tf.data where the spec needs it), with XLA where it
+    pays and many steps per compiled call; resumable per epoch."""
     import keras
 
     if s.spec.distribute == "multi_worker":  # Keras 3's fit fails under MultiWorkerMirroredStrategy (keras#20585)

@@ -1,9 +1,9 @@
 """Stage 6, train: the resident feed, `Model.fit`'s loop over examples held in memory as tensors. Imports keras.
 
 `Model.fit` on a `tf.data` pipeline pays tf.data's cost on every batch: about 0.1 ms on a CPU, which is more than
-a whole training step of the book's MLPs. Here a split stays in memory as tensors, and one compiled call runs up to
-`steps_per_execution` steps in a graph loop: each step gathers its batch by index from the epoch's permutation and
-calls the model's own `train_step` (XLA-compiled where `jit_compile` is on). No tf.data runs per step.
+a whole training step of the book's MLPs. Here a split stays in memory as tensors, and one compiled call runs many
+steps (`Pace`) in a graph loop: it gathers its batches by index from the epoch's permutation, then each step calls
+the model's own `train_step` (XLA-compiled where `jit_compile` is on) on one of them. No tf.data runs per step.
 
 The batches are the ones the tf.data pipeline gives (`data.permutation`: the same order from (seed, epoch), the same
 last, smaller batch), so either feed learns the same. The loop drives Keras callbacks through `CallbackList` as
