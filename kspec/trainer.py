@@ -67,8 +67,10 @@ def _setup(spec: TrainSpec) -> tuple[Any, bool]:
         chief = kind is None or kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
     if spec.seed is not None:
         keras.utils.set_random_seed(spec.seed)
-    if spec.deterministic:
+    if spec.deterministic:  # set both ways, as the precision policy is: a run follows its own spec only
         tf.config.experimental.enable_op_determinism()
+    else:
+        tf.config.experimental.disable_op_determinism()
     keras.mixed_precision.set_global_policy("mixed_float16" if spec.mixed_precision else "float32")
     if spec.distribute == "mirrored":
         scope = tf.distribute.MirroredStrategy().scope()
