@@ -67,14 +67,22 @@ def _setup(spec: TrainSpec) -> tuple[Any, bool]:
         chief = kind is None or kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
     if spec.seed is not None:
         keras.utils.set_random_seed(spec.seed)
-    if spec.deterministic:  # set both ways, as the precision policy is: a run follows its own spec only
+    if spec.deterministic:
         tf.config.experimental.enable_op_determinism()
-    else:
-        tf.config.experimental.disable_op_determinism()
+    else:  # switched back, as the precision policy is: an in-process run follows its own spec only
+        _disable_op_determinism()
     keras.mixed_precision.set_global_policy("mixed_float16" if spec.mixed_precision else "float32")
     if spec.distribute == "mirrored":
         scope = tf.distribute.MirroredStrategy().scope()
     return scope, chief
+
+
+def _disable_op_determinism() -> None:
+    """Undo an earlier run's `enable_op_determinism` (TensorFlow 2.21 has no public call for it)."""
+    from tensorflow.python.framework import config as tf_config
+
+    if getattr(tf_config, "is_op_determinism_enabled", lambda: False)():
+        getattr(tf_config, "disable_op_determinism", lambda: None)()
 
 
 def _check_distribute(spec: TrainSpec) -> None:

@@ -302,3 +302,12 @@ def test_auto_xla_on_a_cpu_is_off_for_the_families_it_slows_or_bloats(layer: str
     hidden = getattr(keras.layers, layer)(**args.get(layer, {"units": 2}))(inputs)
     reason = _cpu_xla_off(keras.Model(inputs, hidden))
     assert (reason is not None) == off
+
+
+def test_op_determinism_follows_each_runs_spec(tmp_path: Path) -> None:
+    from tensorflow.python.framework import config as tf_config
+
+    _run(tmp_path, ANN, "det", epochs=1, verbose=0, deterministic=True)
+    assert tf_config.is_op_determinism_enabled()
+    _run(tmp_path, ANN, "free", epochs=1, verbose=0)
+    assert not tf_config.is_op_determinism_enabled()  # a later run in the same process does not inherit it
