@@ -255,7 +255,7 @@ class Session:
         cw, y = self.spec.class_weight, self.splits.train.y
         return dict(enumerate(resident.class_table(cw, y))) if cw and y is not None else None
 
-    def resident(self) -> bool:
+    def resident_feed(self) -> bool:
         """Whether `fit` runs on the resident feed (`feed: auto` picks it wherever it can serve the spec)."""
         if self.spec.feed == "tf.data":
             return False
@@ -500,7 +500,7 @@ def fit(s: Session) -> dict[str, list[float]]:
                 callbacks.append(keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard")))
             callbacks.append(_EpochLog(s, ckpt))
             try:
-                if s.resident():
+                if s.resident_feed():
                     resident.fit(s, model, jit, callbacks, start)
                     return s.history
                 model.fit(
