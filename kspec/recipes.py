@@ -178,7 +178,8 @@ class Session:
     history: dict[str, list[float]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     epochs_done: int = 0
-    #: set by a recipe whose model `Model.evaluate` cannot evaluate (multi_worker): a split -> its test metrics
+    #: set by a recipe that evaluates its own way (multi_worker: `Model.evaluate` fails there; the resident feed: no
+    #: tf.data pipeline and no extra XLA compilation): a split -> its test metrics
     evaluator: Callable[[Arrays], dict[str, float]] | None = None
     _epoch: Any = None
     _stream: Any = None

@@ -278,3 +278,4 @@ def fit(s: Session, model: keras.Model, jit: bool, callbacks: list[Any], start: 
     if spec.epochs > start:
         model.optimizer.finalize_variable_values(model.trainable_weights)
     hooks.on_train_end(logs=logs)
+    s.evaluator = lambda part: Feed(model, part, **common).evaluate(Pace(fixed, 1))
