@@ -126,15 +126,12 @@ def user_callbacks(spec: TrainSpec, run_dir: Path, resuming: bool = False) -> li
 
 
 #: Layer families for which `jit_compile: auto` leaves XLA off on a CPU, and why (measured by
-#: benchmarks/bench_train.py). Dense models gain from XLA and keep it.
+#: benchmarks/bench_train.py: the ch4 CNN trained ~6x slower with XLA, from dropout's random numbers and convolution
+#: gradients). Dense and recurrent models gain from XLA and keep it: the ch5 LSTM trains ~2x faster with it (at the
+#: price of ~250 MB more peak memory for the compilation; `jit_compile: false` trades that speed back for memory).
 _CPU_XLA_OFF = {
-    # the ch4 CNN trained ~6x slower with XLA, from dropout's random numbers and convolution gradients
     "Conv": "Conv layers train faster without it",
     "Dropout": "Dropout layers train faster without it",
-    # the ch5 LSTM trains ~1.5x faster with XLA, but compiling its loop peaks ~250 MB above the book's whole run
-    "LSTM": "compiling the LSTM loop takes ~250 MB more memory (jit_compile: true trains ~1.5x faster)",
-    "GRU": "compiling the GRU loop takes ~250 MB more memory (jit_compile: true trains faster)",
-    "SimpleRNN": "compiling the RNN loop takes ~250 MB more memory (jit_compile: true trains faster)",
 }
 
 
