@@ -53,10 +53,10 @@ def _offset(rows: Any, order: Any, coding: Coding) -> list[Any]:
     """`rows` (an object array of lists) in `order`, each an int32 array with `index_from` added and the start
     character in front; each list is released once converted."""
     out = []
-    start = [] if coding.start_char is None else [coding.start_char]
+    start = np.asarray([] if coding.start_char is None else [coding.start_char], dtype=np.int64)
     for i in order:
         words = np.asarray(rows[i], dtype=np.int64) + coding.index_from
-        out.append(np.concatenate([np.asarray(start, dtype=np.int64), words]).astype(np.int32))
+        out.append(np.concatenate([start, words]).astype(np.int32))
         rows[i] = None
     return out
 
