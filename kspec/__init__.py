@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import SpecError, SpecErrors
+from kspec.errors import SpecError, SpecErrors
 
 if TYPE_CHECKING:
-    from .compiler import Compiled
-    from .graph import Resolved
-    from .loader import Document
+    from kspec.analysis.graph import Resolved
+    from kspec.compiler.functional import Compiled
+    from kspec.lang.loader import Document
 
 __all__ = [
     "MAX_PARAMS",
@@ -43,7 +43,8 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Resolved:
         path: the spec file.
         overrides: `dotted.path=value` strings applied before validation (`--set`).
     """
-    from . import expand, graph, loader, spec
+    from kspec.analysis import graph
+    from kspec.lang import expand, loader, spec
 
     doc = loader.read(path)
     try:
@@ -84,8 +85,8 @@ def check(
     Returns:
         The warnings and notes (unused layers, layers static inference could not check).
     """
-    from . import checks, shapes
-    from . import plugins as plugin_registry
+    from kspec.analysis import checks, shapes
+    from kspec.compiler import plugins as plugin_registry
 
     installed = list(plugin_registry.registered())
     declared = [p for p in resolved.spec.plugins if p in installed] if plugins is None else list(plugins)
@@ -134,7 +135,7 @@ def validate(
 
 def compile_resolved(resolved: Resolved) -> Compiled:
     """Build the Keras models of an already checked spec; Keras errors come back located."""
-    from . import compiler
+    from kspec import compiler
 
     try:
         return compiler.build(resolved)

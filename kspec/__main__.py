@@ -1,5 +1,5 @@
 """`python -m kspec` runs the command line."""
 
-from .cli import main
+from kspec.cli import main
 
 raise SystemExit(main())

@@ -13,7 +13,7 @@ import stat
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
-from .errors import shorten
+from kspec.errors import shorten
 
 #: `scheme://...`: Keras and TensorFlow open some of these (gs://, s3://, hdfs://) as remote files
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

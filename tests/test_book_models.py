@@ -18,10 +18,10 @@ pytestmark = pytest.mark.keras
 
 keras = pytest.importorskip("keras")
 
-import book_reference  # noqa: E402
+import book_reference
 
-import kspec  # noqa: E402
-from kspec import compiler  # noqa: E402
+import kspec
+from kspec import compiler
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = {p.stem: p for p in sorted((ROOT / "specs").glob("*.yaml"))}

@@ -30,7 +30,7 @@ def test_draw_and_schema_import_no_keras(tmp_path: Path) -> None:
     mods = _modules_after(f"""
         from kspec.cli import main
         main(['draw', {str(spec)!r}, '-o', {str(tmp_path / "x.dot")!r}])
-        from kspec import schema
+        from kspec.lang import schema
         schema.generate()
     """)
     assert "keras" not in mods and "tensorflow" not in mods

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kspec import data_paths
+from kspec import paths as data_paths
 from kspec.errors import SpecErrors
 
 
@@ -62,7 +62,7 @@ def test_kind_problem(tmp_path: Path) -> None:
 def test_pure_module_imports_no_numpy() -> None:
     import subprocess
 
-    code = "import sys, kspec.data_paths, kspec.spec_train; print('numpy' in sys.modules)"
+    code = "import sys, kspec.paths, kspec.lang.train_spec; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -77,7 +77,7 @@ def test_pure_module_imports_no_numpy() -> None:
 )
 def test_loaders_refuse_what_validate_refuses(tmp_path: Path, rel: str, word: str) -> None:
     pytest.importorskip("numpy")
-    from kspec import sources
+    from kspec.data import sources
 
     (tmp_path / "spec").mkdir()
     (tmp_path / "x.npy").write_bytes(b"")
@@ -89,7 +89,7 @@ def test_loaders_refuse_what_validate_refuses(tmp_path: Path, rel: str, word: st
 
 def test_loaders_want_a_folder_for_folder_sources(tmp_path: Path) -> None:
     pytest.importorskip("numpy")
-    from kspec import sources
+    from kspec.data import sources
 
     (tmp_path / "f.csv").write_text("a\n")
     with pytest.raises(SpecErrors, match="not a folder"):
@@ -101,8 +101,8 @@ def test_loaders_want_a_folder_for_folder_sources(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", ["../x.csv", "/tmp/x.csv", "gs://bucket/x.csv", "https://e.example/x"])
 def test_callbacks_refuse_files_outside_the_run_folder(tmp_path: Path, value: Any) -> None:
     pytest.importorskip("keras")
-    from kspec.recipes import user_callbacks
-    from kspec.spec_train import TrainSpec
+    from kspec.lang.train_spec import TrainSpec
+    from kspec.training.objects import user_callbacks
 
     spec = TrainSpec.model_validate({"loss": "mse", "callbacks": [{"type": "CSVLogger", "filename": value}]})
     with pytest.raises(SpecErrors) as info:
@@ -114,8 +114,8 @@ def test_callbacks_refuse_files_outside_the_run_folder(tmp_path: Path, value: An
 @pytest.mark.keras
 def test_callbacks_files_land_in_the_run_folder(tmp_path: Path) -> None:
     pytest.importorskip("keras")
-    from kspec.recipes import user_callbacks
-    from kspec.spec_train import TrainSpec
+    from kspec.lang.train_spec import TrainSpec
+    from kspec.training.objects import user_callbacks
 
     spec = TrainSpec.model_validate({"loss": "mse", "callbacks": [{"type": "CSVLogger", "filename": "logs/h.csv"}]})
     [callback] = user_callbacks(spec, tmp_path)

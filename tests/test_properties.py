@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import kspec
 from kspec.errors import SpecErrors
-from kspec.loader import parse_text
+from kspec.lang.loader import parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_DATA = [yaml.safe_load(p.read_text()) for p in sorted((ROOT / "specs").glob("*.yaml"))]

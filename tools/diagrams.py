@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 import kspec
-from kspec import diagram, render, shapes
+from kspec import diagram
+from kspec.analysis import shapes
+from kspec.diagram import render
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"

@@ -280,7 +280,7 @@ def compare(reference: Path, run: Path) -> dict[str, Any]:
 
 def verify(run: Path) -> list[str]:
     sys.path.insert(0, str(ROOT))
-    from kspec import manifest
+    from kspec.training import manifest
 
     result = manifest.verify(run)
     return [*result.missing, *result.differ, *result.invalid]

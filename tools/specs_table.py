@@ -114,7 +114,7 @@ def _count(model: Any) -> str:
 
 
 def parameters(resolved: Any) -> str:
-    from kspec import shapes
+    from kspec.analysis import shapes
 
     report = shapes.infer(resolved)
     names = list(resolved.models)

@@ -10,10 +10,12 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import catalog, spec_data, spec_train
-from .errors import Path, SpecError, did_you_mean, shorten
-from .graph import ModelGraph, Node, Resolved
-from .spec import NAME_PATTERN
+from kspec import catalog
+from kspec.analysis.graph import ModelGraph, Node, Resolved
+from kspec.errors import Path, SpecError, did_you_mean, shorten
+from kspec.lang import data_spec as spec_data
+from kspec.lang import train_spec as spec_train
+from kspec.lang.spec import NAME_PATTERN
 
 _NAME = re.compile(NAME_PATTERN)
 

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import Path, SpecError, did_you_mean
-from .expand import substitute
-from .loader import Document
-from .spec import LayerEntry, ModelSpec, Spec
+from kspec.errors import Path, SpecError, did_you_mean
+from kspec.lang.expand import substitute
+from kspec.lang.loader import Document
+from kspec.lang.spec import LayerEntry, ModelSpec, Spec
 
 NodeKind = Literal["input", "layer", "use", "model", "op"]
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog
-from .errors import SpecError
-from .graph import ModelGraph, Node, Resolved
-from .shape_rules import OP_RULES, OutShape, Shape, ShapeMismatch, Unsupported, fmt, lookup
+from kspec import catalog
+from kspec.analysis.graph import ModelGraph, Node, Resolved
+from kspec.analysis.shape_rules import OP_RULES, OutShape, Shape, ShapeMismatch, Unsupported, fmt, lookup
+from kspec.errors import SpecError
 
 __all__ = ["ModelShapes", "NodeShape", "ShapeReport", "infer"]
 

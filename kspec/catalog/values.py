@@ -6,10 +6,10 @@ import re
 from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .errors import SpecError, did_you_mean, shorten
+from kspec.errors import SpecError, did_you_mean, shorten
 
 if TYPE_CHECKING:
-    from .catalog import ParamInfo
+    from kspec.catalog.entries import ParamInfo
 
 _VARIABLE = re.compile(r"\$\{[A-Za-z_]\w*\}")
 _BOOL_HINT = "true and false are booleans, not numbers; write 1 or 0"

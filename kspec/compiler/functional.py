@@ -11,9 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import catalog, plugins
-from .errors import Path, SpecError, SpecErrors
-from .graph import ModelGraph, Node, Resolved
+from kspec import catalog
+from kspec.analysis.graph import ModelGraph, Node, Resolved
+from kspec.compiler import plugins
+from kspec.errors import Path, SpecError, SpecErrors
 
 if TYPE_CHECKING:
     import keras

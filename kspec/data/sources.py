@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from . import data_paths
-from . import spec_data as sd
-from .errors import SpecError, SpecErrors, shorten
+from kspec import paths as data_paths
+from kspec.errors import SpecError, SpecErrors, shorten
+from kspec.lang import data_spec as sd
 
 SOURCE_PATH = ("data", "source")
 DOWNLOAD_TIMEOUT_S = 20.0
@@ -191,7 +191,7 @@ def _cifar100(src: sd.Cifar100, ctx: Context) -> Splits:
 
 @_loader("imdb", "reuters")
 def _keras_sequences(src: sd.Imdb | sd.Reuters, ctx: Context) -> Splits:
-    from . import word_sequences as ws
+    from kspec.data import word_sequences as ws
 
     coding = ws.Coding(**src.model_dump(exclude={"type", "test_split"}))
     if isinstance(src, sd.Reuters):
@@ -263,7 +263,7 @@ def _npz_member(archive: Any, key: str | None, field_name: str) -> Any:
     if key is None:
         return None
     if key not in archive.files:
-        from .errors import did_you_mean
+        from kspec.errors import did_you_mean
 
         raise SpecErrors(
             [
@@ -298,7 +298,7 @@ def _npy(src: sd.Npy, ctx: Context) -> Splits:
 
 @_loader("csv")
 def _csv(src: sd.Csv, ctx: Context) -> Splits:
-    from .errors import did_you_mean
+    from kspec.errors import did_you_mean
 
     with resolve_path(ctx, src.path).open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh, delimiter=src.delimiter))

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import spec_data as sd
-from .errors import SpecError, SpecErrors
-from .sources import Arrays, Context, DataUnavailableError, ModelShapes, Splits, load
+from kspec.data.sources import Arrays, Context, DataUnavailableError, ModelShapes, Splits, load
+from kspec.errors import SpecError, SpecErrors
+from kspec.lang import data_spec as sd
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -325,8 +325,8 @@ def augmentation_layers(
     configs: list[dict[str, Any]], path: tuple[str | int, ...] = ("data", "preprocess")
 ) -> list[Any]:
     """Keras layers from `{type: RandomRotation, factor: 0.03}` entries (through the compiler's layer factory)."""
-    from .compiler import make_layer
-    from .errors import did_you_mean
+    from kspec.compiler.functional import make_layer
+    from kspec.errors import did_you_mean
 
     layers = []
     for j, config in enumerate(configs):

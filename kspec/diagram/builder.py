@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import graphviz
 
-from .diagram_structure import Collapsed, block_types, collapse_runs, skip_edges
-from .diagram_style import (
+from kspec.analysis.graph import ModelGraph, Node, Resolved
+from kspec.diagram.structure import Collapsed, block_types, collapse_runs, skip_edges
+from kspec.diagram.style import (
     CLUSTER_GREYS,
     COLORS,
     FONT,
@@ -26,11 +27,10 @@ from .diagram_style import (
     small,
     wrap,
 )
-from .graph import ModelGraph, Node, Resolved
 
 if TYPE_CHECKING:
-    from .diagram import DrawOptions
-    from .shapes import ShapeReport
+    from kspec.analysis.shapes import ShapeReport
+    from kspec.diagram.options import DrawOptions
 
 
 class Builder:
@@ -49,7 +49,7 @@ class Builder:
         names = self.r.model_order()
         if self.o.model is not None:
             if self.o.model not in self.r.models:
-                from .errors import did_you_mean
+                from kspec.errors import did_you_mean
 
                 hint = did_you_mean(self.o.model, names) or f"models: {', '.join(names)}"
                 raise ValueError(f"no model named '{self.o.model}' in spec '{self.r.spec.name}'; {hint}")

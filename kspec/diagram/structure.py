@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .graph import ModelGraph, Node
+from kspec.analysis.graph import ModelGraph, Node
 
 
 @dataclass

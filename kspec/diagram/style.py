@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import graphviz
 
-from .graph import Node
+from kspec.analysis.graph import Node
 
 if TYPE_CHECKING:
-    from .diagram import DrawOptions
+    from kspec.diagram.options import DrawOptions
 
 FONT = "Helvetica"
 #: Fill colour per layer family (catalog families), in legend order.
@@ -86,7 +86,7 @@ SKIP_COLOR = "#7b3294"
 
 def family(layer_type: str) -> str:
     """The catalog's family of a layer type (`conv`, `merge`, ...), used for its colour; `other` when unknown."""
-    from .catalog import layer_info
+    from kspec.catalog import layer_info
 
     info = layer_info(layer_type)
     return info.family if info is not None and info.family in COLORS else "other"

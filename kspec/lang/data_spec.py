@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Un
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from . import catalog, data_paths
-from .base import StrictModel
-from .errors import CODES, SpecError, did_you_mean, shorten
+from kspec import catalog
+from kspec import paths as data_paths
+from kspec.errors import CODES, SpecError, did_you_mean, shorten
+from kspec.lang.base import StrictModel
 
 SOURCES: dict[str, type[SourceBase]] = {}
 STEPS: dict[str, type[StepBase]] = {}

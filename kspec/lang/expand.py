@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from .errors import Path, SpecError, SpecErrors, did_you_mean, shorten
+from kspec.errors import Path, SpecError, SpecErrors, did_you_mean, shorten
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -17,7 +17,7 @@ _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 def parse_override(text: str) -> tuple[Path, Any]:
     """`"train.epochs=3"` -> `(("train", "epochs"), 3)`; the value is read as YAML (`1e-3` is a float)."""
-    from .loader import parse_text
+    from kspec.lang.loader import parse_text
 
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
@@ -72,7 +72,7 @@ def _child(node: Any, key: str | int) -> Any:
 
 
 def _missing(text: str, path: Path) -> SpecError:
-    from .errors import format_path
+    from kspec.errors import format_path
 
     return SpecError(
         f"override {shorten(text)}: the spec has nothing at '{format_path(path)}'",

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Path, SpecError, SpecErrors, shorten
+from kspec.errors import Path, SpecError, SpecErrors, shorten
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import catalog
-from .catalog import ParamInfo
+from kspec import catalog
+from kspec.catalog import ParamInfo
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_PATH = "schemas/kspec.schema.json"
@@ -185,7 +185,7 @@ def _with_variable(schema: dict[str, Any]) -> dict[str, Any]:
 
 def generate() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a spec document, with layer types and arguments from the catalogue."""
-    from .spec import Spec
+    from kspec.lang.spec import Spec
 
     schema = Spec.model_json_schema()
     defs = schema.setdefault("$defs", {})

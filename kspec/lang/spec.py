@@ -10,10 +10,10 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from .base import StrictModel
-from .errors import CODES, Path, SpecError, did_you_mean, shorten
-from .spec_data import DataSpec, explain_error
-from .spec_train import TrainSpec
+from kspec.errors import CODES, Path, SpecError, did_you_mean, shorten
+from kspec.lang.base import StrictModel
+from kspec.lang.data_spec import DataSpec, explain_error
+from kspec.lang.train_spec import TrainSpec
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
 #: Keys of a layer entry that are kspec's own; every other key is a keyword argument of the layer.
@@ -274,7 +274,7 @@ def _fields() -> dict[str, list[str]]:
 
 def parse(data: Any) -> Spec:
     """Validate plain data as a `Spec`; raises `SpecErrors` with every problem at its document path."""
-    from .errors import SpecErrors
+    from kspec.errors import SpecErrors
 
     if not isinstance(data, dict):
         raise SpecErrors(

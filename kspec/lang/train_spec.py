@@ -15,9 +15,9 @@ from typing import Any, Literal, get_args
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from . import data_paths
-from .base import StrictModel
-from .errors import Path, SpecError, did_you_mean
+from kspec import paths as data_paths
+from kspec.errors import Path, SpecError, did_you_mean
+from kspec.lang.base import StrictModel
 
 KerasObject = str | dict[str, Any]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import runs
+from kspec.training import runs
 
 VERSION = 1
 MAX_MANIFEST_BYTES = 16 * 2**20
@@ -137,7 +137,7 @@ def verify(run_dir: Path) -> Verification:
 
 def report(run_dir: Path, result: Verification) -> list[str]:
     """Human-readable lines for `kspec verify` (names shortened and escaped)."""
-    from .errors import shorten
+    from kspec.errors import shorten
 
     lines = [f"missing: {shorten(n, 200)}" for n in result.missing]
     lines += [f"differs: {shorten(n, 200)}" for n in result.differ]

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import runs
+from kspec.training import runs
 
 if TYPE_CHECKING:
-    from .recipes import Session
+    from kspec.training.session import Session
 
 _TITLES = {"loss": "Loss", "accuracy": "Accuracy", "acc": "Accuracy"}
 

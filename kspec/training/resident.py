@@ -16,24 +16,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .data import Arrays, permutation
+from kspec.data.steps import Arrays, permutation
+from kspec.training.class_weights import class_of, class_table
 
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
 
-    from .recipes import Session
-
-
-def unsupported(s: Session) -> str | None:
-    """Why the resident feed cannot train this session (None: it can)."""
-    if s.spec.distribute != "none":
-        return "tf.distribute"
-    if s.spec.steps_per_epoch:
-        return "steps_per_epoch"
-    if s.splits.augment:
-        return "augmentation"
-    return None
+    from kspec.training.session import Session
 
 
 class Feed:
@@ -81,7 +71,7 @@ class Feed:
         target = tf.one_hot(yb, self.one_hot, dtype=tf.float32) if self.one_hot else yb
         if self.weights is None:
             return xb, target
-        return xb, target, tf.gather(self.weights, _class_of(yb, tuple(self.y.shape[1:])))
+        return xb, target, tf.gather(self.weights, class_of(yb, tuple(self.y.shape[1:])))
 
     def _runner(self, step: Callable[[Any], Any], jit: bool) -> Callable[[tf.Tensor], dict[str, Any]]:
         """A compiled call running `step` once per row of `rows` ([steps, batch] example indices), in order.
@@ -190,28 +180,6 @@ class Pace:
         """Record that a call of `steps` steps took `seconds`."""
         if self.fixed is None and steps == self.steps and seconds < self.QUICK:
             self.steps = min(2 * self.steps, self.cap)
-
-
-def class_table(class_weight: dict[int, float], y: Any) -> list[float]:
-    """The weight of every class that `class_weight` or the targets `y` name: 1.0 where `class_weight` is silent
-    (Keras's rule, which its tf.data path applies only up to the largest class the dict names)."""
-    import tensorflow as tf
-
-    y = tf.convert_to_tensor(y)
-    classes = max(max(class_weight), int(tf.reduce_max(_class_of(y, tuple(y.shape[1:]))))) + 1
-    return [class_weight.get(c, 1.0) for c in range(classes)]
-
-
-def _class_of(labels: tf.Tensor, example: tuple[int | None, ...]) -> tf.Tensor:
-    """Class indices for `class_weight`, as Keras derives them: the argmax of one-hot targets, else the rounded
-    label. `example` is one example's target shape; `labels` has the shape of the indices in front of it."""
-    import tensorflow as tf
-
-    if example and example != (1,):
-        return tf.cast(tf.argmax(labels, axis=-1), tf.int32)
-    if example == (1,):
-        labels = labels[..., 0]
-    return tf.cast(tf.round(tf.cast(labels, tf.float32)), tf.int32)
 
 
 def prime(model: keras.Model, feed: Feed) -> None:

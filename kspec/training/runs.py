@@ -261,7 +261,7 @@ def spec_changes(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any
 
 def describe_changes(changes: list[tuple[str, Any, Any]], limit: int = 12) -> str:
     """`train.epochs (4 -> 6), model.layers.2 (added)`: at most `limit` paths, values shortened."""
-    from .errors import shorten
+    from kspec.errors import shorten
 
     def one(path: str, old: Any, new: Any) -> str:
         if old is Ellipsis:

@@ -1,7 +1,7 @@
-"""Stage 6, train: the recipes (`fit`, `autoencoder`, `tape`, `gan`), one function each in `RECIPES`. Imports keras.
+"""Stage train: the `Session` a recipe trains in (spec, models, prepared data, run folder) and its shared helpers.
 
-A recipe takes a `Session` (spec, models, prepared data, run folder) and returns the Keras-style history
-(`{"loss": [...], "val_loss": [...], ...}`), complete across `--resume`.
+Recipes (`kspec.training.recipes`) take a `Session` and return the Keras-style history (`{"loss": [...], ...}`),
+complete across `--resume`. Keras and TensorFlow are imported inside the methods.
 """
 
 from __future__ import annotations
@@ -14,121 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import data_paths, manifest, resident, runs
-from .compiler import to_keras_config
-from .data import Arrays, Splits, augmentation_layers, pipeline
-from .errors import SpecError, SpecErrors
-from .spec_train import CALLBACK_PATHS, TrainSpec
+from kspec.data.steps import Arrays, Splits, augmentation_layers, pipeline
+from kspec.errors import SpecError, SpecErrors
+from kspec.lang.train_spec import TrainSpec
+from kspec.training import runs
+from kspec.training.class_weights import class_table
 
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
 
-    from .compiler import Compiled
-
-Recipe = Callable[["Session"], dict[str, list[float]]]
-RECIPES: dict[str, Recipe] = {}
+    from kspec.compiler.functional import Compiled
 
 
-def _recipe(name: str) -> Callable[[Recipe], Recipe]:
-    def deco(fn: Recipe) -> Recipe:
-        RECIPES[name] = fn
-        return fn
-
-    return deco
-
-
-def _keras_error(path: tuple[str | int, ...], exc: Exception) -> SpecErrors:
-    return SpecErrors([SpecError(" ".join(str(exc).split())[:400], path, "keras-rejected")])
-
-
-def make_optimizer(spec: TrainSpec, value: Any = None, path: tuple[str | int, ...] | None = None) -> Any:
-    """A fresh optimizer from the spec (or `value`), with the spec's schedule and gradient clipping."""
-    import keras
-
-    path = path or ("train", "optimizer")
-    try:
-        opt = keras.optimizers.get(to_keras_config(spec.optimizer if value is None else value))
-        config = opt.get_config()
-        for key in ("clipnorm", "clipvalue", "global_clipnorm"):
-            if getattr(spec, key) is not None:
-                config[key] = getattr(spec, key)
-        if spec.schedule is not None:
-            config["learning_rate"] = keras.optimizers.schedules.deserialize(to_keras_config(spec.schedule))
-        return type(opt).from_config(config)
-    except (ValueError, TypeError) as exc:
-        raise _keras_error(path, exc) from None
-
-
-def compile_args(spec: TrainSpec) -> dict[str, Any]:
-    """`optimizer`, `loss`, `metrics`, `loss_weights` for `Model.compile`."""
-    import keras
-
-    try:
-        loss = keras.losses.get(to_keras_config(spec.loss))
-    except (ValueError, TypeError) as exc:
-        raise _keras_error(("train", "loss"), exc) from None
-    return {
-        "optimizer": make_optimizer(spec),
-        "loss": loss,
-        "metrics": [to_keras_config(m) for m in spec.metrics],
-        "loss_weights": spec.loss_weights,
-    }
-
-
-def user_callbacks(spec: TrainSpec, run_dir: Path, resuming: bool = False) -> list[Any]:
-    """The spec's Keras callbacks; file arguments stay inside the run folder, and a resumed `CSVLogger` appends."""
-    import keras
-
-    out = []
-    for i, entry in enumerate(spec.callbacks):
-        kind, args = (entry, {}) if isinstance(entry, str) else (str(entry.get("type")), dict(entry))
-        args.pop("type", None)
-        if kind not in CALLBACK_PATHS:
-            from .errors import did_you_mean
-
-            raise SpecErrors(
-                [
-                    SpecError(
-                        f"'{kind}' is not a callback kspec can use",
-                        ("train", "callbacks", i),
-                        "unknown-object",
-                        hint=did_you_mean(kind, CALLBACK_PATHS),
-                    )
-                ]
-            )
-        key = CALLBACK_PATHS[kind]
-        if key:
-            value = args.get(key, kind.lower())
-            try:
-                if not isinstance(value, str):
-                    raise data_paths.PathProblem(f"`{key}` must be a path", "use a path relative to the run folder")
-                target = data_paths.resolve_inside(run_dir, value, allow_parent=False, where="the run folder")
-            except data_paths.PathProblem as problem:
-                raise SpecErrors(
-                    [
-                        SpecError(
-                            f"{problem.message}; `{key}` must stay inside the run folder",
-                            ("train", "callbacks", i, key),
-                            "train-error",
-                            hint=problem.hint,
-                        )
-                    ]
-                ) from None
-            args[key] = str(target)
-        if kind == "CSVLogger" and resuming:
-            args.setdefault("append", True)  # keep the rows of the epochs before the interruption
-        try:
-            out.append(getattr(keras.callbacks, kind)(**args))
-        except (ValueError, TypeError) as exc:
-            raise _keras_error(("train", "callbacks", i), exc) from None
-    return out
-
-
-#: Layer families for which `jit_compile: auto` leaves XLA off on a CPU, and why (measured by
-#: benchmarks/bench_train.py: the ch4 CNN trained ~6x slower with XLA, from dropout's random numbers and convolution
-#: gradients). Dense and recurrent models gain from XLA and keep it: the ch5 LSTM trains ~2x faster with it (at the
-#: price of ~250 MB more peak memory for the compilation; `jit_compile: false` trades that speed back for memory).
 _CPU_XLA_OFF = {
     "Conv": "Conv layers train faster without it",
     "Dropout": "Dropout layers train faster without it",
@@ -160,6 +58,17 @@ def _all_layers(model: Any) -> list[Any]:
         if hasattr(layer, "layers"):
             out.extend(_all_layers(layer))
     return out
+
+
+def resident_unsupported(s: Session) -> str | None:
+    """Why the resident feed cannot train this session (None: it can)."""
+    if s.spec.distribute != "none":
+        return "tf.distribute"
+    if s.spec.steps_per_epoch:
+        return "steps_per_epoch"
+    if s.splits.augment:
+        return "augmentation"
+    return None
 
 
 @dataclass
@@ -251,13 +160,13 @@ class Session:
     def class_weight(self) -> dict[int, float] | None:
         """The spec's class weights for every class of the training targets (classes it does not name: 1.0)."""
         cw, y = self.spec.class_weight, self.splits.train.y
-        return dict(enumerate(resident.class_table(cw, y))) if cw and y is not None else None
+        return dict(enumerate(class_table(cw, y))) if cw and y is not None else None
 
     def resident_feed(self) -> bool:
         """Whether `fit` runs on the resident feed (`feed: auto` picks it wherever it can serve the spec)."""
         if self.spec.feed == "tf.data":
             return False
-        why = resident.unsupported(self)
+        why = resident_unsupported(self)
         if why and self.spec.feed == "resident":  # the static checks refuse these; data may still surprise
             raise SpecErrors([SpecError(f"`feed: resident` cannot serve {why}", ("train", "feed"), "train-error")])
         return why is None
@@ -307,219 +216,3 @@ class Session:
             target = self.run_dir / ("model.keras" if name == self.name else f"{name}.keras")
             with runs.atomic_path(target, ".keras") as tmp:
                 self.compiled.models[name].save(tmp)
-
-
-class _Unusable(Exception):
-    """A checkpoint that cannot be restored (damaged, incomplete or made for other variables)."""
-
-
-class Checkpoint:
-    """Epoch checkpoints under `<run>/checkpoint/`, the state `--resume` continues from.
-
-    After epoch n: `epoch-0000n.npz` holds every variable of the groups given (models with their random-generator
-    states, optimizers with their step counters, extra generators), then `epoch-0000n.json` records the epoch, the
-    history so far and the archive's SHA-256. Both are written atomically and the JSON last, so a kill at any moment
-    leaves the previous checkpoint intact; the last two are kept, and `restore` falls back to the older one (with a
-    warning) when the newer one is damaged.
-    """
-
-    VERSION = 1
-
-    def __init__(self, session: Session, groups: dict[str, list[Any]]) -> None:
-        self.session = session
-        self.root = session.run_dir / runs.CHECKPOINTS
-        self.groups = groups
-
-    def _arrays(self) -> dict[str, Any]:
-        return {f"{g}.{i}": v.numpy() for g, vs in self.groups.items() for i, v in enumerate(vs)}
-
-    def save(self, epochs_done: int) -> None:
-        import numpy as np
-
-        stem = f"epoch-{epochs_done:05d}"
-        with runs.atomic_path(self.root / f"{stem}.npz", ".npz") as tmp:
-            np.savez(tmp, **self._arrays())
-            size, digest = tmp.stat().st_size, manifest.sha256_of(tmp)
-        meta = {
-            "version": self.VERSION,
-            "epoch": epochs_done,
-            "file": f"{stem}.npz",
-            "sha256": digest,
-            "size": size,
-            "variables": {g: len(vs) for g, vs in self.groups.items()},
-            "history": self.session.history,
-        }
-        runs.write_json(self.root / f"{stem}.json", meta)
-        self._prune(epochs_done)
-
-    def _epochs(self) -> list[int]:
-        """Epochs with a checkpoint record, newest first."""
-        found = []
-        for path in self.root.glob("epoch-*.json"):
-            digits = path.stem.removeprefix("epoch-")
-            if digits.isdigit():
-                found.append(int(digits))
-        return sorted(found, reverse=True)
-
-    def _prune(self, current: int) -> None:
-        older = [e for e in self._epochs() if e < current]
-        keep = {f"epoch-{e:05d}{ext}" for e in (current, *older[:1]) for ext in (".npz", ".json")}
-        for path in self.root.iterdir():
-            if path.is_file() and path.name.startswith("epoch-") and path.name not in keep:
-                path.unlink(missing_ok=True)
-        runs.fsync_dir(self.root)
-
-    def _load(self, epoch: int) -> tuple[dict[str, list[float]], dict[str, Any]]:
-        import json
-        import zipfile
-        import zlib
-
-        import numpy as np
-
-        meta_path = self.root / f"epoch-{epoch:05d}.json"
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            archive = self.root / str(meta["file"])
-            if meta.get("version") != self.VERSION or meta["epoch"] != epoch or archive.parent != self.root:
-                raise _Unusable("an unknown record")
-            if meta["variables"] != {g: len(vs) for g, vs in self.groups.items()}:
-                raise _Unusable("made for other models or optimizers")
-            if not archive.is_file():
-                raise _Unusable(f"{archive.name} is missing")
-            if archive.stat().st_size != meta["size"] or manifest.sha256_of(archive) != meta["sha256"]:
-                raise _Unusable(f"{archive.name} does not match its recorded SHA-256")
-            with np.load(archive, allow_pickle=False) as saved:
-                arrays = {k: saved[k] for k in saved.files}
-            history = {
-                str(k): [float("nan") if v is None else float(v) for v in vals] for k, vals in meta["history"].items()
-            }
-        except _Unusable:
-            raise
-        except (
-            OSError,
-            ValueError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            EOFError,
-            zipfile.BadZipFile,
-            zlib.error,
-        ) as exc:
-            raise _Unusable(f"{type(exc).__name__}") from None
-        for g, vs in self.groups.items():
-            for i, v in enumerate(vs):
-                a = arrays.get(f"{g}.{i}")
-                if a is None or tuple(a.shape) != tuple(v.shape):
-                    raise _Unusable(f"variable {g}.{i} is missing or has another shape")
-        return history, arrays
-
-    def restore(self) -> int:
-        """Load the newest usable checkpoint into the variables; sets the session's history and `epochs_done`.
-
-        Returns:
-            The number of completed epochs (0 when there is no checkpoint).
-
-        Raises:
-            TrainingError: there are checkpoints, but none can be used.
-        """
-        epochs = self._epochs()
-        for n, epoch in enumerate(epochs):
-            try:
-                history, arrays = self._load(epoch)
-            except _Unusable as exc:
-                nxt = f"falling back to epoch {epochs[n + 1]}" if n + 1 < len(epochs) else "no older one is left"
-                self.session.notice(f"checkpoint epoch-{epoch:05d} is unusable ({exc}); {nxt}")
-                continue
-            for g, vs in self.groups.items():
-                for i, v in enumerate(vs):
-                    v.assign(arrays[f"{g}.{i}"])
-            self.session.history = history
-            self.session.epochs_done = epoch
-            runs.write_history(self.session.run_dir, history)  # drop epochs logged after this checkpoint
-            self.session.notice(f"resuming {self.session.run_dir} after epoch {epoch} of {self.session.spec.epochs}")
-            return epoch
-        if epochs:
-            raise runs.TrainingError(
-                f"no usable checkpoint in {self.root}; pass --restart to train this run again from the start"
-            )
-        return 0
-
-
-def remove_checkpoints(run_dir: Path) -> None:
-    """Once a run is finished and its manifest written (all at once: a kill cannot leave half a checkpoint)."""
-    runs.remove_tree(run_dir / runs.CHECKPOINTS)
-
-
-class _EpochLog:
-    """A Keras callback: sets the epoch for the data order, then writes history and the checkpoint after the epoch."""
-
-    def __new__(cls, session: Session, checkpoint: Checkpoint) -> Any:
-        import keras
-
-        class EpochLog(keras.callbacks.Callback):  # type: ignore[misc]
-            def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                session.begin_epoch(epoch)
-
-            def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                session.log_epoch(logs or {})  # history first: a kill before the checkpoint repeats this epoch
-                checkpoint.save(epoch + 1)
-
-        return EpochLog()
-
-
-def _xla_failure(exc: Exception) -> bool:
-    text = str(exc)
-    return any(k in text for k in ("XLA", "xla", "jit_compile", "JIT", "not supported by XLA", "Unimplemented"))
-
-
-@_recipe("fit")
-@_recipe("autoencoder")
-def fit(s: Session) -> dict[str, list[float]]:
-    """`Model.compile`, then `resident.fit` (or `Model.fit` on tf.data where the spec needs it), with XLA where it
-    pays and many steps per compiled call; resumable per epoch."""
-    import keras
-
-    if s.spec.distribute == "multi_worker":  # Keras 3's fit fails under MultiWorkerMirroredStrategy (keras#20585)
-        from .loops import tape
-
-        with s.compiled.freezing(s.name):
-            return tape(s)
-    with s.compiled.freezing(s.name) as model:
-        start_state = [v.numpy() for v in model.variables]
-        jit = s.jit(model)
-        while True:
-            model.compile(**compile_args(s.spec), jit_compile=jit, steps_per_execution=s.steps_per_execution())
-            model.optimizer.build(model.trainable_variables)  # so that a checkpoint can fill its slots
-            ckpt = Checkpoint(s, {"model": list(model.variables), "optimizer": list(model.optimizer.variables)})
-            start = ckpt.restore() if s.resuming else 0
-            # the spec's callbacks end an epoch before the checkpoint does (a ReduceLROnPlateau change is saved)
-            callbacks = user_callbacks(s.spec, s.run_dir, s.resuming)
-            if s.spec.tensorboard:
-                callbacks.append(keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard")))
-            callbacks.append(_EpochLog(s, ckpt))
-            try:
-                if s.resident_feed():
-                    resident.fit(s, model, jit, callbacks, start)
-                    return s.history
-                model.fit(
-                    s.dataset(s.splits.train, training=True),
-                    validation_data=s.dataset(s.splits.validation),
-                    epochs=s.spec.epochs,
-                    initial_epoch=start,
-                    steps_per_epoch=s.spec.steps_per_epoch,
-                    shuffle=False,
-                    class_weight=s.class_weight(),
-                    callbacks=callbacks,
-                    verbose=s.verbose(),
-                )
-                return s.history
-            except Exception as exc:  # XLA may refuse an op only when it compiles the first step
-                if not jit or not _xla_failure(exc) or len(s.history.get("loss", [])) > start:
-                    raise
-                s.notice(f"XLA could not compile this model ({type(exc).__name__}); training without jit_compile")
-                jit = False
-                for var, value in zip(model.variables, start_state, strict=True):
-                    var.assign(value)
-
-
-from . import loops as _loops  # noqa: E402,F401  (registers the `tape` and `gan` recipes)

@@ -13,18 +13,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import manifest, runs
-from .data import ModelShapes, Splits, prepare
-from .errors import SpecError, SpecErrors
-from .recipes import RECIPES, Session, make_optimizer
-from .runs import RunResult, TrainingError
-from .spec_train import TrainSpec
+from kspec.data.steps import ModelShapes, Splits, prepare
+from kspec.errors import SpecError, SpecErrors
+from kspec.lang.train_spec import TrainSpec
+from kspec.training import manifest, runs
+from kspec.training.objects import make_optimizer
+from kspec.training.recipes import RECIPES
+from kspec.training.runs import RunResult, TrainingError
+from kspec.training.session import Session
 
 if TYPE_CHECKING:
     import keras
 
-    from .compiler import Compiled
-    from .graph import Resolved
+    from kspec.analysis.graph import Resolved
+    from kspec.compiler.functional import Compiled
 
 __all__ = ["RunResult", "TrainingError", "evaluate", "train"]
 
@@ -123,7 +125,7 @@ def _check_tensorboard(spec: TrainSpec) -> None:
 def _model_name(spec: TrainSpec, compiled: Compiled) -> str:
     name = spec.model or (spec.gan_settings.generator if spec.recipe == "gan" else compiled.main)
     if name not in compiled.models:
-        from .errors import did_you_mean
+        from kspec.errors import did_you_mean
 
         _fail(
             f"there is no model '{name}'",
@@ -198,7 +200,7 @@ def _prepare_targets(spec: TrainSpec, splits: Splits) -> None:
             part.y = part.x
         splits.one_hot = None
     if spec.validation_split and splits.validation is None:
-        from .data import Arrays
+        from kspec.data.steps import Arrays
 
         cut = len(splits.train) - max(1, round(len(splits.train) * spec.validation_split))
         tr = splits.train
@@ -315,7 +317,7 @@ def _prepare(resolved: Resolved, shapes: ModelShapes) -> Splits:
         ]
         if not files:
             raise
-        from .errors import shorten
+        from kspec.errors import shorten
 
         reason = " ".join(str(exc).split())[:120]
         _fail(
@@ -359,8 +361,8 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: b
 def _train_in(
     resolved: Resolved, spec: TrainSpec, scope: Any, run_dir: Path, resuming: bool, start: float
 ) -> RunResult:
-    from .compiler import build
-    from .recipes import remove_checkpoints
+    from kspec.compiler.functional import build
+    from kspec.training.checkpoint import remove_checkpoints
 
     with scope:
         compiled = build(resolved)
@@ -378,7 +380,7 @@ def _train_in(
     runs.write_json(run_dir / "metrics.json", metrics)
     session.save_models()
     if spec.plots != "none":
-        from . import plots
+        from kspec.training import plots
 
         plots.plot_run(run_dir, session)
     elapsed = time.perf_counter() - start
@@ -451,7 +453,7 @@ def evaluate(resolved: Resolved, model_path: Path) -> dict[str, float]:
         raise TrainingError("the spec's data has no test or validation split to evaluate on")
     if model.optimizer is None or not getattr(model, "compiled_loss", True):
         model.compile(optimizer=make_optimizer(spec), loss=spec.loss, metrics=spec.metrics)
-    from .data import pipeline
+    from kspec.data.steps import pipeline
 
     result = model.evaluate(
         pipeline(part, batch_size=spec.batch_size, one_hot=splits.one_hot), verbose=0, return_dict=True

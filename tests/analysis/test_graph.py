@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import textwrap
 
-from kspec.graph import Resolved, resolve, snake_case
-from kspec.loader import parse_text
-from kspec.spec import parse
+from kspec.analysis.graph import Resolved, resolve, snake_case
+from kspec.lang.loader import parse_text
+from kspec.lang.spec import parse
 
 
 def resolved(text: str) -> tuple[Resolved, list]:  # type: ignore[type-arg]

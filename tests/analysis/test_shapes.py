@@ -1,4 +1,4 @@
-"""Static shape and parameter inference (`kspec.shapes`), without Keras.
+"""Static shape and parameter inference (`kspec.analysis.shapes`), without Keras.
 
 `CASES` is also run against Keras itself by `tests/keras/test_shapes_parity.py`, so every expected shape and
 parameter count below is one Keras agrees with.
@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from kspec.analysis.graph import Resolved, resolve
+from kspec.analysis.shape_rules import ALIASES, OP_RULES, RULES, fmt, lookup
+from kspec.analysis.shapes import ModelShapes, ShapeReport, infer
 from kspec.errors import SpecError, format_path
-from kspec.graph import Resolved, resolve
-from kspec.loader import parse_text
-from kspec.shape_rules import ALIASES, OP_RULES, RULES, fmt, lookup
-from kspec.shapes import ModelShapes, ShapeReport, infer
-from kspec.spec import parse
+from kspec.lang.loader import parse_text
+from kspec.lang.spec import parse
 
 
 @dataclass

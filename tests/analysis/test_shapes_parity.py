@@ -1,4 +1,4 @@
-"""Static shape inference agrees with Keras: every case of `tests/test_shapes.py` built directly with Keras, and
+"""Static shape inference agrees with Keras: every case of `tests/analysis/test_shapes.py` built directly with Keras,
 every spec of `specs/` built by the compiler, give the inferred output shape of each node and the same parameters."""
 
 from __future__ import annotations
@@ -14,18 +14,21 @@ pytestmark = pytest.mark.keras
 
 keras = pytest.importorskip("keras")
 
-from kspec import catalog, load  # noqa: E402
-from kspec.errors import SpecErrors  # noqa: E402
-from kspec.graph import Node  # noqa: E402
-from kspec.shape_rules import ALIASES, ELEMENTWISE, OP_RULES, RULES, SHAPE_PRESERVING, lookup  # noqa: E402
-from kspec.shapes import infer  # noqa: E402
+from kspec import (
+    catalog,
+    load,
+)
+from kspec.analysis.graph import Node
+from kspec.analysis.shape_rules import ALIASES, ELEMENTWISE, OP_RULES, RULES, SHAPE_PRESERVING, lookup
+from kspec.analysis.shapes import infer
+from kspec.errors import SpecErrors
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
 
 
 def _load_cases() -> Any:
-    spec = importlib.util.spec_from_file_location("kspec_test_shapes", ROOT / "tests" / "test_shapes.py")
+    spec = importlib.util.spec_from_file_location("kspec_test_shapes", ROOT / "tests" / "analysis" / "test_shapes.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from kspec import catalog, introspect
+from kspec import catalog
+from kspec.catalog import checking, introspect
 from kspec.errors import SpecError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = {"dense", "conv", "pooling", "recurrent", "merge", "normalization", "regularization", "reshaping",
             "preprocessing", "attention", "activation", "embedding", "wrapper", "core", "other"}  # fmt: skip
 
@@ -269,7 +270,7 @@ def test_object_kinds_and_names() -> None:
 
 
 def test_hint_examples_are_valid() -> None:
-    for kind, text in catalog._EXAMPLES.items():
+    for kind, text in checking._EXAMPLES.items():
         assert not objects(kind, yaml.safe_load(text.strip("`"))), kind
 
 

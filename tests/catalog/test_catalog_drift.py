@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kspec import introspect
+from kspec.catalog import introspect
 
 pytestmark = pytest.mark.keras
 
@@ -15,5 +15,5 @@ def test_catalog_is_current(tmp_path: Path) -> None:
     fresh = tmp_path / "catalog.json"
     introspect.main(["-o", str(fresh)])
     assert fresh.read_text(encoding="utf-8") == introspect.DEFAULT_OUTPUT.read_text(encoding="utf-8"), (
-        "kspec/catalog.json is out of date with the installed Keras: run `python -m kspec.introspect`"
+        "kspec/catalog/catalog.json is out of date with the installed Keras: run `python -m kspec.catalog.introspect`"
     )

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.keras
 
 keras = pytest.importorskip("keras")
 
-from test_data import _ragged  # noqa: E402
+from test_steps import _ragged
 
-from kspec import word_sequences as ws  # noqa: E402
+from kspec.data import word_sequences as ws
 
 RNG = np.random.default_rng(7)
 

@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 import kspec
-from kspec import render
-from kspec.diagram import DrawOptions, draw, format_shape, hyperparams, to_dot
-from kspec.graph import Node, Resolved
+from kspec.analysis.graph import Node, Resolved
+from kspec.diagram import DrawOptions, draw, format_shape, hyperparams, render, to_dot
 
-ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = Path(__file__).parent / "golden"
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden"
 SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
 HAVE_SVG = render.choose("svg") is not None
 needs_renderer = pytest.mark.skipif(not HAVE_SVG, reason="no Graphviz renderer (pip install graphviz-pure)")
@@ -140,7 +139,7 @@ def _load(text: str, tmp_path: Path) -> Resolved:
 
 
 def _dot(text: str, tmp_path: Path, options: DrawOptions) -> str:
-    from kspec import shapes
+    from kspec.analysis import shapes
 
     resolved = _load(text, tmp_path)
     return to_dot(resolved, options, shapes=shapes.infer(resolved))
@@ -159,7 +158,8 @@ def test_golden_dot(case: str, tmp_path: Path, golden: Callable[[Path, str], Non
 def test_dot_is_deterministic_across_processes(tmp_path: Path) -> None:
     spec = tmp_path / "gan.yaml"
     spec.write_text(textwrap.dedent(GAN).lstrip())
-    code = ("import sys, kspec; from kspec import diagram, shapes; r = kspec.load(sys.argv[1]); "
+    code = ("import sys, kspec; from kspec import diagram; from kspec.analysis import shapes; "
+            "r = kspec.load(sys.argv[1]); "
             "sys.stdout.write(diagram.to_dot(r, diagram.DrawOptions(expand_nested=True), shapes=shapes.infer(r)))")
     outputs = set()
     for seed in ("0", "1", "random"):
@@ -266,7 +266,7 @@ def test_graphviz_pure_is_found_beside_python() -> None:
 @needs_renderer
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
 def test_every_spec_renders_to_svg(spec: Path, tmp_path: Path) -> None:
-    from kspec import shapes
+    from kspec.analysis import shapes
 
     resolved = kspec.load(spec)
     out = draw(resolved, tmp_path / f"{spec.stem}.svg", shapes=shapes.infer(resolved))
@@ -275,7 +275,7 @@ def test_every_spec_renders_to_svg(spec: Path, tmp_path: Path) -> None:
 
 
 def test_deep_shapes_win_over_static_ones(tmp_path: Path) -> None:
-    from kspec import shapes
+    from kspec.analysis import shapes
 
     resolved = _load(SEQUENTIAL, tmp_path)
     deep = {"conv1": [None, 9, 9, 32], "probs": [[None, 10], [None, 2]]}

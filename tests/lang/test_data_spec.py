@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from kspec.errors import SpecError
-from kspec.spec_data import SOURCES, STEPS, DataSpec, check_data, explain_error
+from kspec.lang.data_spec import SOURCES, STEPS, DataSpec, check_data, explain_error
 
 MINIMAL: dict[str, dict[str, Any]] = {
     "npz": {"path": "d.npz"},
@@ -238,7 +238,7 @@ def test_augment_layer_errors(tmp_path: Path, layer: dict[str, Any], path: tuple
 def test_check_data_imports_no_numpy() -> None:
     code = (
         "import sys, pathlib\n"
-        "from kspec.spec_data import DataSpec, check_data\n"
+        "from kspec.lang.data_spec import DataSpec, check_data\n"
         "d = DataSpec.model_validate({'source': {'type': 'npz', 'path': 'x.npz'}})\n"
         "list(check_data(d, pathlib.Path('.')))\n"
         "print('numpy' in sys.modules, 'keras' in sys.modules)\n"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from kspec.errors import SpecErrors
-from kspec.expand import apply_overrides, expand_document, parse_override
+from kspec.lang.expand import apply_overrides, expand_document, parse_override
 
 
 def test_parse_override_reads_yaml_values_and_indexes() -> None:

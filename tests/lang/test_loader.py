@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from kspec.errors import SpecError, SpecErrors
-from kspec.loader import MAX_DEPTH, Document, parse_text
+from kspec.lang.loader import MAX_DEPTH, Document, parse_text
 
 
 def errors_of(text: str) -> list[SpecError]:
@@ -80,7 +80,7 @@ def test_locate_falls_back_to_parent() -> None:
 
 
 def test_non_utf8_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from kspec.loader import read
+    from kspec.lang.loader import read
 
     p = tmp_path / "bad.yaml"
     p.write_bytes(b"a: \xff\xfe\n")

@@ -9,9 +9,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from kspec import loader, schema
+from kspec.lang import loader, schema
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / schema.DEFAULT_PATH
 VALID = sorted((ROOT / "specs").rglob("*.yaml")) + sorted((ROOT / "tests" / "cases" / "valid").glob("*.yaml"))
 
@@ -45,7 +45,7 @@ def validator() -> jsonschema.Draft202012Validator:
 def test_schema_file_is_current() -> None:
     assert SCHEMA_FILE.exists(), "schemas/kspec.schema.json is missing: run `kspec schema`"
     assert SCHEMA_FILE.read_text(encoding="utf-8") == schema.dumps(schema.generate()), (
-        "schemas/kspec.schema.json is out of date: run `kspec schema` (or `python -m kspec.schema`)"
+        "schemas/kspec.schema.json is out of date: run `kspec schema` (or `python -m kspec.lang.schema`)"
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from kspec.errors import SpecError
-from kspec.spec_train import ARGUMENT_RANGES, CALLBACK_PATHS, TrainSpec, check_train
+from kspec.lang.train_spec import ARGUMENT_RANGES, CALLBACK_PATHS, TrainSpec, check_train
 
 
 def test_book_ch2_settings() -> None:

@@ -25,9 +25,9 @@ pytestmark = pytest.mark.keras
 
 pytest.importorskip("keras")
 
-import kspec  # noqa: E402
-from kspec import trainer  # noqa: E402
-from kspec.errors import SpecErrors  # noqa: E402
+import kspec
+from kspec.errors import SpecErrors
+from kspec.training import trainer
 
 ROOT = Path(__file__).resolve().parents[2]
 

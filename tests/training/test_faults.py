@@ -19,11 +19,16 @@ pytestmark = pytest.mark.keras
 
 pytest.importorskip("keras")
 
-import kspec  # noqa: E402
-from kspec import manifest, runs, trainer  # noqa: E402
-from kspec.cli import main  # noqa: E402
-from kspec.errors import SpecErrors  # noqa: E402
-from kspec.recipes import Checkpoint, Session  # noqa: E402
+import kspec
+from kspec.cli import main
+from kspec.errors import SpecErrors
+from kspec.training import (
+    manifest,
+    runs,
+    trainer,
+)
+from kspec.training.checkpoint import Checkpoint
+from kspec.training.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -318,7 +323,7 @@ def test_evaluate_a_damaged_model_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_session_epoch_order_follows_seed_and_epoch(tmp_path: Path) -> None:
     """The training data's order is a function of (seed, epoch): the same for any process that sets the epoch."""
-    from kspec.data import Arrays, Splits
+    from kspec.data.steps import Arrays, Splits
 
     resolved = _spec(tmp_path, ANN)
     x = np.arange(40, dtype=np.float32).reshape(20, 2)

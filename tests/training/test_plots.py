@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from kspec.plots import plot_samples
+from kspec.training.plots import plot_samples
 
 
 def test_vector_samples_are_a_histogram_and_images_a_grid(tmp_path: Path) -> None:

@@ -13,12 +13,12 @@ pytestmark = pytest.mark.keras
 
 pytest.importorskip("keras")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from test_trainer import ANN, _run  # noqa: E402
+import numpy as np
+import tensorflow as tf
+from test_trainer import ANN, _run
 
-from kspec import resident  # noqa: E402
-from kspec.resident import Pace  # noqa: E402
+from kspec.training import resident
+from kspec.training.resident import Pace
 
 
 @pytest.mark.parametrize(

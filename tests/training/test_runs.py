@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kspec import manifest, runs
 from kspec.cli import main
+from kspec.training import manifest, runs
 
 
 def _run_folder(tmp_path: Path) -> Path:

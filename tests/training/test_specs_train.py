@@ -20,8 +20,8 @@ pytestmark = pytest.mark.keras
 
 keras = pytest.importorskip("keras")
 
-import kspec  # noqa: E402
-from kspec import trainer  # noqa: E402
+import kspec
+from kspec.training import trainer
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = {p.stem: p for p in sorted((ROOT / "specs").glob("*.yaml"))}

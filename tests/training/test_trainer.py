@@ -15,10 +15,13 @@ pytestmark = pytest.mark.keras
 
 pytest.importorskip("keras")
 
-import kspec  # noqa: E402
-from kspec import plots, trainer  # noqa: E402
-from kspec.errors import SpecErrors  # noqa: E402
-from kspec.recipes import Session  # noqa: E402
+import kspec
+from kspec.errors import SpecErrors
+from kspec.training import (
+    plots,
+    trainer,
+)
+from kspec.training.session import Session
 
 ANN: dict[str, Any] = {
     "kspec": 1,
@@ -247,7 +250,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from pathlib import Path
 import kspec
-from kspec import trainer
+from kspec.training import trainer
 result = trainer.train(kspec.load(sys.argv[1]), out=Path(sys.argv[2]))
 import json
 print("HISTORY", json.dumps(result.history))
@@ -295,7 +298,7 @@ def test_tensorboard_without_its_package_is_a_located_error(tmp_path: Path, monk
 def test_auto_xla_on_a_cpu_is_off_for_the_families_it_slows(layer: str, off: bool) -> None:
     import keras
 
-    from kspec.recipes import _cpu_xla_off
+    from kspec.training.session import _cpu_xla_off
 
     inputs = keras.Input((6, 4))
     args: dict[str, Any] = {"Dense": {"units": 2}, "Conv1D": {"filters": 2, "kernel_size": 3}, "Dropout": {"rate": 0.1}}

@@ -1,0 +1,69 @@
+"""The command line: parses argv, calls the façade, prints diagnostics, maps outcomes to exit codes.
+
+Exit codes: 0 success, 1 invalid spec or failed run, 2 usage (bad flags, missing files). One module per command
+(or group of commands), each listing its `Command`s; `MODULES` is the registry, in the order `kspec --help` shows.
+Command modules are light to import: Keras is imported only by the commands that build or train, inside `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from kspec import __version__
+from kspec.cli import build, draw, runs, schema, train, validate
+from kspec.cli.common import INVALID, USAGE, Command, UsageError, print_diagnostics
+from kspec.errors import SpecErrors
+
+MODULES = (validate, build, train, runs, draw, schema)
+
+
+def commands() -> list[Command]:
+    """Every subcommand, in help order."""
+    return [c for module in MODULES for c in module.COMMANDS]
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="kspec", description="Declarative Keras model specs: validate, build, train, draw."
+    )
+    root.add_argument("--version", action="version", version=f"kspec {__version__}")
+    sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in commands():
+        p = sub.add_parser(command.name, help=command.help, description=command.run.__doc__)
+        p.set_defaults(func=command.run)
+        command.add_arguments(p)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SpecErrors as exc:
+        print_diagnostics(exc.errors, verbose=getattr(args, "verbose", False))
+        n = sum(e.severity == "error" for e in exc.errors)
+        print(f"Found {n} error(s)", file=sys.stderr)
+        return INVALID
+    except UsageError as exc:
+        print(f"kspec: error: {exc}", file=sys.stderr)
+        return USAGE
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        print(f"kspec: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        return USAGE
+    except KeyboardInterrupt:
+        print("kspec: interrupted", file=sys.stderr)
+        return 130
+    except (RuntimeError, OSError, LookupError) as exc:
+        print(f"kspec: error: {exc}", file=sys.stderr)
+        return INVALID
+    except Exception as exc:  # a failure inside Keras or TensorFlow while training: one line, not a traceback
+        if os.environ.get("KSPEC_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"kspec: error: {type(exc).__name__}: {first}", file=sys.stderr)
+        print("kspec: set KSPEC_DEBUG=1 to see the full traceback", file=sys.stderr)
+        return INVALID

@@ -1,0 +1,156 @@
+"""Stage train: epoch checkpoints (the last two, SHA-256 checked; a corrupt one falls back to the previous).
+
+A checkpoint holds the model's and optimizer's variables with their random-generator states and the history so far,
+so that `--resume` continues bit-identically. Keras is imported inside the methods.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kspec.training import manifest, runs
+
+if TYPE_CHECKING:
+    from kspec.training.session import Session
+
+
+class _Unusable(Exception):
+    """A checkpoint that cannot be restored (damaged, incomplete or made for other variables)."""
+
+
+class Checkpoint:
+    """Epoch checkpoints under `<run>/checkpoint/`, the state `--resume` continues from.
+
+    After epoch n: `epoch-0000n.npz` holds every variable of the groups given (models with their random-generator
+    states, optimizers with their step counters, extra generators), then `epoch-0000n.json` records the epoch, the
+    history so far and the archive's SHA-256. Both are written atomically and the JSON last, so a kill at any moment
+    leaves the previous checkpoint intact; the last two are kept, and `restore` falls back to the older one (with a
+    warning) when the newer one is damaged.
+    """
+
+    VERSION = 1
+
+    def __init__(self, session: Session, groups: dict[str, list[Any]]) -> None:
+        self.session = session
+        self.root = session.run_dir / runs.CHECKPOINTS
+        self.groups = groups
+
+    def _arrays(self) -> dict[str, Any]:
+        return {f"{g}.{i}": v.numpy() for g, vs in self.groups.items() for i, v in enumerate(vs)}
+
+    def save(self, epochs_done: int) -> None:
+        import numpy as np
+
+        stem = f"epoch-{epochs_done:05d}"
+        with runs.atomic_path(self.root / f"{stem}.npz", ".npz") as tmp:
+            np.savez(tmp, **self._arrays())
+            size, digest = tmp.stat().st_size, manifest.sha256_of(tmp)
+        meta = {
+            "version": self.VERSION,
+            "epoch": epochs_done,
+            "file": f"{stem}.npz",
+            "sha256": digest,
+            "size": size,
+            "variables": {g: len(vs) for g, vs in self.groups.items()},
+            "history": self.session.history,
+        }
+        runs.write_json(self.root / f"{stem}.json", meta)
+        self._prune(epochs_done)
+
+    def _epochs(self) -> list[int]:
+        """Epochs with a checkpoint record, newest first."""
+        found = []
+        for path in self.root.glob("epoch-*.json"):
+            digits = path.stem.removeprefix("epoch-")
+            if digits.isdigit():
+                found.append(int(digits))
+        return sorted(found, reverse=True)
+
+    def _prune(self, current: int) -> None:
+        older = [e for e in self._epochs() if e < current]
+        keep = {f"epoch-{e:05d}{ext}" for e in (current, *older[:1]) for ext in (".npz", ".json")}
+        for path in self.root.iterdir():
+            if path.is_file() and path.name.startswith("epoch-") and path.name not in keep:
+                path.unlink(missing_ok=True)
+        runs.fsync_dir(self.root)
+
+    def _load(self, epoch: int) -> tuple[dict[str, list[float]], dict[str, Any]]:
+        import json
+        import zipfile
+        import zlib
+
+        import numpy as np
+
+        meta_path = self.root / f"epoch-{epoch:05d}.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            archive = self.root / str(meta["file"])
+            if meta.get("version") != self.VERSION or meta["epoch"] != epoch or archive.parent != self.root:
+                raise _Unusable("an unknown record")
+            if meta["variables"] != {g: len(vs) for g, vs in self.groups.items()}:
+                raise _Unusable("made for other models or optimizers")
+            if not archive.is_file():
+                raise _Unusable(f"{archive.name} is missing")
+            if archive.stat().st_size != meta["size"] or manifest.sha256_of(archive) != meta["sha256"]:
+                raise _Unusable(f"{archive.name} does not match its recorded SHA-256")
+            with np.load(archive, allow_pickle=False) as saved:
+                arrays = {k: saved[k] for k in saved.files}
+            history = {
+                str(k): [float("nan") if v is None else float(v) for v in vals] for k, vals in meta["history"].items()
+            }
+        except _Unusable:
+            raise
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            EOFError,
+            zipfile.BadZipFile,
+            zlib.error,
+        ) as exc:
+            raise _Unusable(f"{type(exc).__name__}") from None
+        for g, vs in self.groups.items():
+            for i, v in enumerate(vs):
+                a = arrays.get(f"{g}.{i}")
+                if a is None or tuple(a.shape) != tuple(v.shape):
+                    raise _Unusable(f"variable {g}.{i} is missing or has another shape")
+        return history, arrays
+
+    def restore(self) -> int:
+        """Load the newest usable checkpoint into the variables; sets the session's history and `epochs_done`.
+
+        Returns:
+            The number of completed epochs (0 when there is no checkpoint).
+
+        Raises:
+            TrainingError: there are checkpoints, but none can be used.
+        """
+        epochs = self._epochs()
+        for n, epoch in enumerate(epochs):
+            try:
+                history, arrays = self._load(epoch)
+            except _Unusable as exc:
+                nxt = f"falling back to epoch {epochs[n + 1]}" if n + 1 < len(epochs) else "no older one is left"
+                self.session.notice(f"checkpoint epoch-{epoch:05d} is unusable ({exc}); {nxt}")
+                continue
+            for g, vs in self.groups.items():
+                for i, v in enumerate(vs):
+                    v.assign(arrays[f"{g}.{i}"])
+            self.session.history = history
+            self.session.epochs_done = epoch
+            runs.write_history(self.session.run_dir, history)  # drop epochs logged after this checkpoint
+            self.session.notice(f"resuming {self.session.run_dir} after epoch {epoch} of {self.session.spec.epochs}")
+            return epoch
+        if epochs:
+            raise runs.TrainingError(
+                f"no usable checkpoint in {self.root}; pass --restart to train this run again from the start"
+            )
+        return 0
+
+
+def remove_checkpoints(run_dir: Path) -> None:
+    """Once a run is finished and its manifest written (all at once: a kill cannot leave half a checkpoint)."""
+    runs.remove_tree(run_dir / runs.CHECKPOINTS)

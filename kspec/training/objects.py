@@ -1,0 +1,107 @@
+"""Stage train: Keras objects from the train section (optimizer, compile arguments, the spec's callbacks).
+
+Keras is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kspec import paths as data_paths
+from kspec.compiler.functional import to_keras_config
+from kspec.errors import SpecError, SpecErrors
+from kspec.lang.train_spec import CALLBACK_PATHS, TrainSpec
+
+
+def _keras_error(path: tuple[str | int, ...], exc: Exception) -> SpecErrors:
+    return SpecErrors([SpecError(" ".join(str(exc).split())[:400], path, "keras-rejected")])
+
+
+def make_optimizer(spec: TrainSpec, value: Any = None, path: tuple[str | int, ...] | None = None) -> Any:
+    """A fresh optimizer from the spec (or `value`), with the spec's schedule and gradient clipping."""
+    import keras
+
+    path = path or ("train", "optimizer")
+    try:
+        opt = keras.optimizers.get(to_keras_config(spec.optimizer if value is None else value))
+        config = opt.get_config()
+        for key in ("clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(spec, key) is not None:
+                config[key] = getattr(spec, key)
+        if spec.schedule is not None:
+            config["learning_rate"] = keras.optimizers.schedules.deserialize(to_keras_config(spec.schedule))
+        return type(opt).from_config(config)
+    except (ValueError, TypeError) as exc:
+        raise _keras_error(path, exc) from None
+
+
+def compile_args(spec: TrainSpec) -> dict[str, Any]:
+    """`optimizer`, `loss`, `metrics`, `loss_weights` for `Model.compile`."""
+    import keras
+
+    try:
+        loss = keras.losses.get(to_keras_config(spec.loss))
+    except (ValueError, TypeError) as exc:
+        raise _keras_error(("train", "loss"), exc) from None
+    return {
+        "optimizer": make_optimizer(spec),
+        "loss": loss,
+        "metrics": [to_keras_config(m) for m in spec.metrics],
+        "loss_weights": spec.loss_weights,
+    }
+
+
+def user_callbacks(spec: TrainSpec, run_dir: Path, resuming: bool = False) -> list[Any]:
+    """The spec's Keras callbacks; file arguments stay inside the run folder, and a resumed `CSVLogger` appends."""
+    import keras
+
+    out = []
+    for i, entry in enumerate(spec.callbacks):
+        kind, args = (entry, {}) if isinstance(entry, str) else (str(entry.get("type")), dict(entry))
+        args.pop("type", None)
+        if kind not in CALLBACK_PATHS:
+            from kspec.errors import did_you_mean
+
+            raise SpecErrors(
+                [
+                    SpecError(
+                        f"'{kind}' is not a callback kspec can use",
+                        ("train", "callbacks", i),
+                        "unknown-object",
+                        hint=did_you_mean(kind, CALLBACK_PATHS),
+                    )
+                ]
+            )
+        key = CALLBACK_PATHS[kind]
+        if key:
+            value = args.get(key, kind.lower())
+            try:
+                if not isinstance(value, str):
+                    raise data_paths.PathProblem(f"`{key}` must be a path", "use a path relative to the run folder")
+                target = data_paths.resolve_inside(run_dir, value, allow_parent=False, where="the run folder")
+            except data_paths.PathProblem as problem:
+                raise SpecErrors(
+                    [
+                        SpecError(
+                            f"{problem.message}; `{key}` must stay inside the run folder",
+                            ("train", "callbacks", i, key),
+                            "train-error",
+                            hint=problem.hint,
+                        )
+                    ]
+                ) from None
+            args[key] = str(target)
+        if kind == "CSVLogger" and resuming:
+            args.setdefault("append", True)  # keep the rows of the epochs before the interruption
+        try:
+            out.append(getattr(keras.callbacks, kind)(**args))
+        except (ValueError, TypeError) as exc:
+            raise _keras_error(("train", "callbacks", i), exc) from None
+    return out
+
+
+#: Layer families for which `jit_compile: auto` leaves XLA off on a CPU, and why (measured by
+#: benchmarks/bench_train.py: the ch4 CNN trained ~6x slower with XLA, from dropout's random numbers and convolution
+#: gradients). Dense and recurrent models gain from XLA and keep it: the ch5 LSTM trains ~2x faster with it (at the
+#: price of ~250 MB more peak memory for the compilation; `jit_compile: false` trades that speed back for memory).
