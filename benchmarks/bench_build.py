@@ -1,5 +1,5 @@
 """Benchmark: per spec, `kspec.build` (read, validate, build the Keras models) beside the hand-written Keras
-construction of the same book model (`tests/keras/book_reference.py`).
+construction of the same book model (`tests/book_reference.py`).
 
 Run: `python benchmarks/bench_build.py [--repeats N] [SPEC_NAME ...]`. Both run in this one process, interleaved
 (kspec, hand-written, kspec, ...), after one warm-up each; the table gives medians in milliseconds and the ratio.
@@ -21,7 +21,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "keras"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -93,7 +93,7 @@ def cold(names: list[str], repeats: int) -> None:
     import subprocess
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    keras_dir = str(ROOT / "tests" / "keras")
+    keras_dir = str(ROOT / "tests")
     print(f"\ncold processes, median of {repeats}, seconds")
     print(f"{'spec':<28} {'kspec build':>12} {'hand-written':>13} {'ratio':>7}")
     for name in names:

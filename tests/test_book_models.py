@@ -23,7 +23,7 @@ import book_reference
 import kspec
 from kspec import compiler
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SPECS = {p.stem: p for p in sorted((ROOT / "specs").glob("*.yaml"))}
 
 #: (total, trainable, non-trainable) per model, as `../shared/book_models.md` publishes them. A GAN stack counts

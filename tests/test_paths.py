@@ -77,7 +77,7 @@ def test_pure_module_imports_no_numpy() -> None:
 )
 def test_loaders_refuse_what_validate_refuses(tmp_path: Path, rel: str, word: str) -> None:
     pytest.importorskip("numpy")
-    from kspec.data import sources
+    from kspec.data import file_sources as sources
 
     (tmp_path / "spec").mkdir()
     (tmp_path / "x.npy").write_bytes(b"")
@@ -89,7 +89,7 @@ def test_loaders_refuse_what_validate_refuses(tmp_path: Path, rel: str, word: st
 
 def test_loaders_want_a_folder_for_folder_sources(tmp_path: Path) -> None:
     pytest.importorskip("numpy")
-    from kspec.data import sources
+    from kspec.data import file_sources as sources
 
     (tmp_path / "f.csv").write_text("a\n")
     with pytest.raises(SpecErrors, match="not a folder"):

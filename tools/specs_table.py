@@ -25,7 +25,7 @@ HEADER = """\
 Each file reproduces one model of 김성진, *코딩셰프의 3분 딥러닝 케라스맛* (1st edition, 2018) and its revised
 edition *케라스로 구현하는 딥러닝* (2021/2022), as catalogued in `../shared/book_models.md`. The comments at the
 top of each spec quote the book's code and say which edition and source file it follows and how Keras 2 maps to
-Keras 3. `tests/keras/test_book_models.py` holds every spec to a hand-written Keras construction of the same book
+Keras 3. `tests/test_book_models.py` holds every spec to a hand-written Keras construction of the same book
 model (layer classes, output shapes, parameter counts) and to the parameter counts the catalogue publishes.
 
 ```bash

@@ -1,9 +1,8 @@
-"""Stage 4, build: `DataSpec` -> prepared splits -> `tf.data` pipelines. Behind the import wall (numpy, tensorflow).
+"""Stage data: `DataSpec` -> prepared splits. NumPy; behind the import wall.
 
 `prepare` loads the source and runs the preprocessing steps in order (one function per step name, registered with
-`@_step`); statistics of fitted steps come from the training split only. `pipeline` turns a split into a batched,
-shuffled, prefetched `tf.data.Dataset` that gathers whole batches by index (no per-example Python or tf.data work),
-one-hot encodes labels and applies augmentation per batch.
+`@_step`); statistics of fitted steps come from the training split only. `kspec.data.pipeline` turns the splits into
+batches.
 """
 
 from __future__ import annotations
@@ -14,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kspec.data.sources import Arrays, Context, DataUnavailableError, ModelShapes, Splits, load
+from kspec.data.registry import Arrays, Context, DataUnavailableError, ModelShapes, Splits
+from kspec.data.sources import load
 from kspec.errors import SpecError, SpecErrors
-from kspec.lang import data_spec as sd
+from kspec.lang import data_steps as sd
+from kspec.lang.data_spec import DataSpec
 
 if TYPE_CHECKING:
-    import tensorflow as tf
+    pass
 
-__all__ = ["Arrays", "DataUnavailableError", "ModelShapes", "Splits", "pipeline", "prepare"]
+__all__ = ["Arrays", "DataUnavailableError", "ModelShapes", "Splits", "prepare"]
 
 StepFn = Callable[[Any, Splits, tuple[str | int, ...]], Splits]
 STEP_FUNCTIONS: dict[str, StepFn] = {}
@@ -35,7 +36,7 @@ def _step(name: str) -> Callable[[StepFn], StepFn]:
     return deco
 
 
-def prepare(spec: sd.DataSpec, folder: Path, shapes: ModelShapes | None = None) -> Splits:
+def prepare(spec: DataSpec, folder: Path, shapes: ModelShapes | None = None) -> Splits:
     """Load `spec.source` and apply `spec.preprocess` in order.
 
     Args:
@@ -313,139 +314,8 @@ def _split(step: sd.Split, splits: Splits, path: Any) -> Splits:
 
 @_step("augment")
 def _augment(step: sd.Augment, splits: Splits, path: Any) -> Splits:
+    from kspec.data.pipeline import augmentation_layers
+
     augmentation_layers(step.layers, path)  # build once now so a bad layer is reported at its path
     splits.augment.extend(step.layers)
     return splits
-
-
-# ------------------------------------------------------------------------------------------------- pipeline
-
-
-def augmentation_layers(
-    configs: list[dict[str, Any]], path: tuple[str | int, ...] = ("data", "preprocess")
-) -> list[Any]:
-    """Keras layers from `{type: RandomRotation, factor: 0.03}` entries (through the compiler's layer factory)."""
-    from kspec.compiler.functional import make_layer
-    from kspec.errors import did_you_mean
-
-    layers = []
-    for j, config in enumerate(configs):
-        kind = str(config.get("type", ""))
-        if not sd.is_augmentation_layer(kind):
-            raise SpecErrors(
-                [
-                    SpecError(
-                        f"'{kind}' is not an augmentation layer",
-                        (*path, "layers", j, "type"),
-                        "data-error",
-                        hint=did_you_mean(
-                            kind,
-                            (
-                                "RandomFlip",
-                                "RandomRotation",
-                                "RandomZoom",
-                                "RandomTranslation",
-                                "RandomContrast",
-                                "RandomCrop",
-                            ),
-                        ),
-                    )
-                ]
-            )
-        try:
-            layers.append(make_layer(kind, {k: v for k, v in config.items() if k != "type"}, None))
-        except (ValueError, TypeError) as exc:
-            raise SpecErrors(
-                [SpecError(" ".join(str(exc).split())[:300], (*path, "layers", j), "keras-rejected")]
-            ) from None
-    return layers
-
-
-def permutation(n: int, *, shuffle: bool, seed: int | None, epoch: Any) -> tf.Tensor:
-    """The order of `n` training examples in one epoch (int64): drawn from (seed, epoch), or 0..n-1 unshuffled."""
-    import tensorflow as tf
-
-    idx = tf.range(n, dtype=tf.int64)
-    if not shuffle:
-        return idx
-    r = tf.cast(epoch, tf.int64)
-    return tf.random.experimental.stateless_shuffle(idx, seed=tf.stack([r, tf.constant(seed or 0, tf.int64)]))
-
-
-def pipeline(
-    part: Arrays,
-    *,
-    batch_size: int,
-    shuffle: bool = False,
-    seed: int | None = None,
-    one_hot: int | None = None,
-    augment: list[Any] | None = None,
-    chunk: int = 16,
-    epoch: Any = None,
-    passes_from: int | None = None,
-) -> tf.data.Dataset:
-    """A batched `tf.data.Dataset` of `(x, y)` (or `x` alone when there are no targets).
-
-    The examples are held once as tensors. Each epoch draws one seeded permutation (a new one every epoch, the same
-    sequence for the same seed), and gathers `chunk` batches with one gather, so tf.data does a few hundred cheap
-    element operations per epoch instead of one per example; the last, smaller batch is kept as `fit` keeps it.
-
-    Training passes `epoch` (an int64 `tf.Variable` it sets as each epoch begins): the permutation is then drawn from
-    (seed, epoch), so a resumed run sees the same order as an uninterrupted one. `passes_from=k` instead gives an
-    endless stream of passes numbered k, k+1, ... (for more steps per epoch than one pass holds).
-    """
-    import tensorflow as tf
-
-    n, bs = len(part), batch_size
-    x = tf.convert_to_tensor(part.x)
-    same = part.y is part.x
-    y = None if part.y is None or same else tf.convert_to_tensor(part.y)
-    full = n // bs
-
-    def take(i: tf.Tensor) -> Any:
-        xb = tf.gather(x, i)
-        if same:
-            return xb, xb
-        if y is None:
-            return xb
-        yb = tf.gather(y, i)
-        return xb, (tf.one_hot(yb, one_hot, dtype=tf.float32) if one_hot else yb)
-
-    def order(r: tf.Tensor) -> tf.Tensor:
-        return permutation(n, shuffle=shuffle, seed=seed, epoch=r)
-
-    def batches(perm: tf.Tensor) -> tf.data.Dataset:
-        rows = tf.data.Dataset.from_tensor_slices(tf.reshape(perm[: full * bs], [full, bs])).batch(chunk)
-        out = rows.flat_map(lambda i: tf.data.Dataset.from_tensor_slices(take(i)))
-        if n > full * bs:
-            out = out.concatenate(tf.data.Dataset.from_tensors(perm[full * bs :]).map(take))
-        return out
-
-    steps = full + (1 if n > full * bs else 0)
-    if passes_from is not None:
-        ds = tf.data.Dataset.range(passes_from, 2**62).map(order).flat_map(batches)
-    else:
-        if epoch is not None:
-            draws = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).map(lambda _: tf.cast(epoch, tf.int64))
-        else:
-            draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-        ds = draws.map(order).flat_map(batches).apply(tf.data.experimental.assert_cardinality(steps))
-    layers = augment or []
-    if layers:
-
-        def augmented(xb: tf.Tensor, *rest: tf.Tensor) -> Any:
-            for layer in layers:
-                xb = layer(xb, training=True)
-            return (xb, *rest) if rest else xb
-
-        ds = ds.map(augmented, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def example_shapes(part: Arrays, one_hot: int | None) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
-    """Per-example input and target shapes as the pipeline yields them."""
-    x_shape = tuple(part.x.shape[1:])
-    if part.y is None:
-        return x_shape, None
-    y_shape = tuple(part.y.shape[1:])
-    return x_shape, ((one_hot,) if one_hot else y_shape)

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from kspec.data.steps import Arrays, permutation
+from kspec.data.pipeline import permutation
+from kspec.data.registry import Arrays
 from kspec.training.class_weights import class_of, class_table
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kspec.data.steps import Arrays, Splits, augmentation_layers, pipeline
+from kspec.data.pipeline import augmentation_layers, pipeline
+from kspec.data.registry import Arrays, Splits
 from kspec.errors import SpecError, SpecErrors
 from kspec.lang.train_spec import TrainSpec
 from kspec.training import runs

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from kspec import catalog
-from kspec.catalog import checking, introspect
+from kspec.catalog import checking, docstrings, introspect
 from kspec.errors import SpecError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -300,8 +300,8 @@ def test_doc_args_reads_google_style_args() -> None:
     Input shape:
         N-D tensor.
     """
-    assert introspect.doc_args(doc) == {
+    assert docstrings.doc_args(doc) == {
         "units": "Positive integer, dimensionality of the output space.",
         "activation": "Activation function to use.",
     }
-    assert introspect.first_sentence("Use it, e.g. for images. Then more.") == "Use it, e.g. for images."
+    assert docstrings.first_sentence("Use it, e.g. for images. Then more.") == "Use it, e.g. for images."

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.keras
 
 keras = pytest.importorskip("keras")
 
-from kspec.data.steps import DataUnavailableError, ModelShapes, pipeline, prepare
+from kspec.data.pipeline import pipeline
+from kspec.data.registry import DataUnavailableError, ModelShapes
+from kspec.data.steps import prepare
 from kspec.errors import SpecErrors
 from kspec.lang.data_spec import DataSpec
 
@@ -276,7 +278,7 @@ def test_pipeline_one_hot_augment_and_autoencoder(tmp_path: Path) -> None:
                   "preprocess": [{"type": "scale", "divide": 255}, "one_hot",
                                  {"type": "augment", "layers": [{"type": "RandomFlip", "mode": "horizontal"}]}]},
                  _images(tmp_path))
-    from kspec.data.steps import augmentation_layers
+    from kspec.data.pipeline import augmentation_layers
 
     ds = pipeline(s.train, batch_size=4, shuffle=True, seed=0, one_hot=s.one_hot,
                   augment=augmentation_layers(s.augment))

@@ -323,7 +323,7 @@ def test_evaluate_a_damaged_model_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_session_epoch_order_follows_seed_and_epoch(tmp_path: Path) -> None:
     """The training data's order is a function of (seed, epoch): the same for any process that sets the epoch."""
-    from kspec.data.steps import Arrays, Splits
+    from kspec.data.registry import Arrays, Splits
 
     resolved = _spec(tmp_path, ANN)
     x = np.arange(40, dtype=np.float32).reshape(20, 2)

@@ -1,0 +1,221 @@
+"""Stage parse: the data sources of the `data:` section, one small Pydantic model each, registered by name in
+`SOURCES`. Pure Python and Pydantic; no numpy, no keras."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import Field
+
+from kspec import paths as data_paths
+from kspec.lang.base import StrictModel
+
+SOURCES: dict[str, type[SourceBase]] = {}
+
+_M = TypeVar("_M", bound=StrictModel)
+
+
+def register(table: dict[str, Any]) -> Callable[[type[_M]], type[_M]]:
+    """Register a source or step model in `table` under its `type` tag."""
+
+    def deco(cls: type[_M]) -> type[_M]:
+        tag = cls.model_fields["type"].default
+        table[tag] = cls
+        return cls
+
+    return deco
+
+
+# --------------------------------------------------------------------------------------------------------- sources
+
+
+class SourceBase(StrictModel):
+    """Where the examples come from."""
+
+    type: str
+    keras_dataset: ClassVar[bool] = False
+
+
+class _KerasImages(SourceBase):
+    keras_dataset: ClassVar[bool] = True
+
+
+@register(SOURCES)
+class Mnist(_KerasImages):
+    """`keras.datasets.mnist`: 60,000 + 10,000 grey 28x28 digits (uint8), integer labels."""
+
+    type: Literal["mnist"] = "mnist"
+
+
+@register(SOURCES)
+class FashionMnist(_KerasImages):
+    """`keras.datasets.fashion_mnist`: 28x28 grey clothing images, 10 classes."""
+
+    type: Literal["fashion_mnist"] = "fashion_mnist"
+
+
+@register(SOURCES)
+class Cifar10(_KerasImages):
+    """`keras.datasets.cifar10`: 50,000 + 10,000 colour 32x32 images, labels of shape (n, 1)."""
+
+    type: Literal["cifar10"] = "cifar10"
+
+
+@register(SOURCES)
+class Cifar100(_KerasImages):
+    """`keras.datasets.cifar100`: 100 fine or 20 coarse classes."""
+
+    type: Literal["cifar100"] = "cifar100"
+    label_mode: Literal["fine", "coarse"] = "fine"
+
+
+class _KerasSequences(SourceBase):
+    keras_dataset: ClassVar[bool] = True
+    num_words: int | None = Field(None, ge=1, description="keep the most frequent words only")
+    skip_top: int = Field(0, ge=0)
+    maxlen: int | None = Field(None, ge=1, description="drop reviews longer than this (use pad_sequences to cut)")
+    seed: int = 113
+    start_char: int | None = 1
+    oov_char: int | None = 2
+    index_from: int = 3
+
+
+@register(SOURCES)
+class Imdb(_KerasSequences):
+    """`keras.datasets.imdb`: 25,000 + 25,000 movie reviews as word-index sequences, labels 0/1."""
+
+    type: Literal["imdb"] = "imdb"
+
+
+@register(SOURCES)
+class Reuters(_KerasSequences):
+    """`keras.datasets.reuters`: newswires as word-index sequences, 46 topics."""
+
+    type: Literal["reuters"] = "reuters"
+    test_split: float = Field(0.2, gt=0, lt=1)
+
+
+@register(SOURCES)
+class BostonHousing(SourceBase):
+    """`keras.datasets.boston_housing`: 13 features, price target (regression)."""
+
+    keras_dataset: ClassVar[bool] = True
+    type: Literal["boston_housing"] = "boston_housing"
+    test_split: float = Field(0.2, gt=0, lt=1)
+    seed: int = 113
+
+
+class _Sklearn(SourceBase):
+    """A scikit-learn toy dataset (ships with the package, needs no download); split into train/test here."""
+
+    test_split: float = Field(0.2, ge=0, lt=1, description="fraction held out as the test split")
+    seed: int = 0
+
+
+@register(SOURCES)
+class Digits(_Sklearn):
+    """`sklearn.datasets.load_digits`: 1,797 8x8 digit images as 64 features (values 0..16), 10 classes."""
+
+    type: Literal["digits"] = "digits"
+
+
+@register(SOURCES)
+class Iris(_Sklearn):
+    type: Literal["iris"] = "iris"
+
+
+@register(SOURCES)
+class Wine(_Sklearn):
+    type: Literal["wine"] = "wine"
+
+
+@register(SOURCES)
+class BreastCancer(_Sklearn):
+    type: Literal["breast_cancer"] = "breast_cancer"
+
+
+@register(SOURCES)
+class Diabetes(_Sklearn):
+    type: Literal["diabetes"] = "diabetes"
+
+
+class _File(SourceBase):
+    path: str = Field(min_length=1, description="relative to the spec's folder, and inside it")
+    #: fields holding paths relative to the spec's folder, and whether each names a file or a folder
+    path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "file"}
+
+
+@register(SOURCES)
+class Npz(_File):
+    """A NumPy `.npz` archive; the array names default to Keras's own (`x_train`, `y_train`, `x_test`, `y_test`)."""
+
+    type: Literal["npz"] = "npz"
+    x: str = "x_train"
+    y: str | None = "y_train"
+    x_test: str | None = "x_test"
+    y_test: str | None = "y_test"
+
+
+@register(SOURCES)
+class Npy(_File):
+    """`.npy` files: `path` holds the inputs, `targets` (optional) the targets."""
+
+    type: Literal["npy"] = "npy"
+    targets: str | None = None
+    path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "file", "targets": "file"}
+
+
+@register(SOURCES)
+class Csv(_File):
+    """A CSV file with a header row; columns are chosen by name."""
+
+    type: Literal["csv"] = "csv"
+    features: list[str] = Field(min_length=1)
+    targets: list[str] = Field(default_factory=list, description="empty: no targets (e.g. for a `window` step)")
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    skip_footer: int = Field(0, ge=0, description="lines to ignore at the end (the book's airline file has 3)")
+
+
+@register(SOURCES)
+class ImageFolder(_File):
+    """One sub-folder per class (`keras.utils.image_dataset_from_directory`)."""
+
+    type: Literal["image_folder"] = "image_folder"
+    path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "folder"}
+    image_size: list[int] = Field([256, 256], min_length=2, max_length=2)
+    color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
+    test_split: float = Field(0.0, ge=0, lt=1)
+    seed: int = 0
+
+
+@register(SOURCES)
+class TextFolder(_File):
+    """One sub-folder per class of `.txt` files; texts become integer sequences (`TextVectorization`)."""
+
+    type: Literal["text_folder"] = "text_folder"
+    path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "folder"}
+    max_tokens: int = Field(20000, ge=2)
+    sequence_length: int = Field(200, ge=1)
+    test_split: float = Field(0.0, ge=0, lt=1)
+    seed: int = 0
+
+
+@register(SOURCES)
+class Synthetic(SourceBase):
+    """Random inputs shaped like the model's inputs, with targets from a fixed random rule a model can learn."""
+
+    type: Literal["synthetic"] = "synthetic"
+    samples: int = Field(1000, ge=1)
+    test_samples: int = Field(200, ge=0)
+    task: Literal["auto", "classification", "regression", "normal"] = Field(
+        "auto",
+        description="auto: classification when the output has more than one unit; "
+        "normal: samples of N(mean, std) with no targets (the ch7 GAN's real data)",
+    )
+    input_shape: list[int] | None = Field(None, description="default: the main model's input shape")
+    output_shape: list[int] | None = Field(None, description="default: the main model's output shape")
+    vocab: int | None = Field(None, ge=2, description="integer inputs in [0, vocab) (for Embedding models)")
+    mean: float = 0.0
+    std: float = Field(1.0, gt=0)
+    seed: int = 0

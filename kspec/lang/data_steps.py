@@ -1,0 +1,215 @@
+"""Stage parse: the preprocessing steps of the `data:` section, one small Pydantic model each, registered by name
+in `STEPS`. Pure Python and Pydantic; no numpy, no keras."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from kspec.lang.base import StrictModel
+from kspec.lang.data_sources import register
+
+STEPS: dict[str, type[StepBase]] = {}
+
+
+# ---------------------------------------------------------------------------------------------------------- steps
+
+Part = Literal["x", "y", "both"]
+
+
+class StepBase(StrictModel):
+    """One preprocessing step; steps run in the order written."""
+
+    type: str
+    #: whether the step runs inside the tf.data pipeline on every batch (augmentation) rather than once up front
+    on_the_fly: ClassVar[bool] = False
+
+
+class _XStep(StepBase):
+    on: Part = Field("x", description="which arrays the step changes: x (inputs), y (targets) or both")
+
+
+@register(STEPS)
+class Scale(_XStep):
+    """`x / divide * multiply + offset`; `{type: scale, divide: 255}` or `range: [-1, 1]` for uint8 images."""
+
+    type: Literal["scale"] = "scale"
+    divide: float = Field(1.0, description="divide by this first (e.g. 255)")
+    multiply: float = 1.0
+    offset: float = 0.0
+    range: list[float] | None = Field(
+        None, min_length=2, max_length=2, description="map [0, 255] to this range, e.g. [-1, 1] (overrides the rest)"
+    )
+
+    @model_validator(mode="after")
+    def _nonzero(self) -> Scale:
+        if self.divide == 0:
+            raise PydanticCustomError(
+                "wrong_type", "`divide` must not be 0", {"at": ("divide",), "hint": "e.g. divide: 255 for uint8 images"}
+            )
+        return self
+
+
+@register(STEPS)
+class Standardize(_XStep):
+    """`(x - mean) / std`, statistics fitted on the training split only (per feature unless `axis: all`)."""
+
+    type: Literal["standardize"] = "standardize"
+    axis: Literal["feature", "all"] = "feature"
+
+
+@register(STEPS)
+class MinMax(_XStep):
+    """Min-max scaling to [0, 1] (scikit-learn's MinMaxScaler), fitted on the training split only."""
+
+    type: Literal["minmax"] = "minmax"
+    axis: Literal["feature", "all"] = "feature"
+
+
+@register(STEPS)
+class Reshape(_XStep):
+    """Reshape every example (batch axis excluded); one entry may be -1."""
+
+    type: Literal["reshape"] = "reshape"
+    shape: list[int] = Field(min_length=1)
+
+
+@register(STEPS)
+class Flatten(_XStep):
+    """`(n, 28, 28) -> (n, 784)`."""
+
+    type: Literal["flatten"] = "flatten"
+
+
+@register(STEPS)
+class AddChannel(_XStep):
+    """`(n, 28, 28) -> (n, 28, 28, 1)` (channels last)."""
+
+    type: Literal["add_channel"] = "add_channel"
+
+
+@register(STEPS)
+class Cast(_XStep):
+    type: Literal["cast"] = "cast"
+    dtype: Literal["float32", "float16", "int32", "int64", "uint8"] = "float32"
+
+
+@register(STEPS)
+class OneHot(StepBase):
+    """Integer labels -> one-hot rows (done on the fly per batch in the pipeline, not as a stored copy)."""
+
+    type: Literal["one_hot"] = "one_hot"
+    classes: int | None = Field(None, ge=2, description="default: largest label + 1")
+
+
+@register(STEPS)
+class Sparse(StepBase):
+    """One-hot rows (or `(n, 1)` labels) -> integer labels `(n,)`."""
+
+    type: Literal["sparse"] = "sparse"
+
+
+@register(STEPS)
+class PadSequences(StepBase):
+    """`keras.utils.pad_sequences` on the inputs (integer sequences)."""
+
+    type: Literal["pad_sequences"] = "pad_sequences"
+    maxlen: int = Field(ge=1)
+    padding: Literal["pre", "post"] = "pre"
+    truncating: Literal["pre", "post"] = "pre"
+    value: int = 0
+
+
+@register(STEPS)
+class InputAsTarget(StepBase):
+    """The targets become a copy of the inputs as they are now (autoencoders; image-to-image pairs)."""
+
+    type: Literal["input_as_target"] = "input_as_target"
+
+
+@register(STEPS)
+class RgbToGray(_XStep):
+    """Luma `0.299 R + 0.587 G + 0.114 B`, keeping a channel axis of 1 (the ch8 colourisation input)."""
+
+    type: Literal["rgb_to_gray"] = "rgb_to_gray"
+
+
+@register(STEPS)
+class Channels(_XStep):
+    """Keep some channels of images, e.g. `keep: [0, 1]` for the R and G planes."""
+
+    type: Literal["channels"] = "channels"
+    keep: list[int] = Field(min_length=1)
+
+
+@register(STEPS)
+class PreprocessInput(_XStep):
+    """`keras.applications.imagenet_utils.preprocess_input` for pretrained ImageNet models (book ch9.2): `caffe`
+    (RGB->BGR, minus the ImageNet channel means; VGG16/19, ResNet50), `tf` (to [-1, 1]) or `torch` (ImageNet z-score).
+    Inputs are 0..255 pixel values."""
+
+    type: Literal["preprocess_input"] = "preprocess_input"
+    mode: Literal["caffe", "tf", "torch"] = "caffe"
+
+
+@register(STEPS)
+class Window(StepBase):
+    """Sliding windows over a series: `x[i:i+size]` -> `x[i+size+horizon-1, column]`."""
+
+    type: Literal["window"] = "window"
+    size: int = Field(ge=1)
+    horizon: int = Field(1, ge=1)
+    column: int = Field(0, ge=0, description="which feature is predicted")
+
+
+@register(STEPS)
+class Take(StepBase):
+    """Keep a subset of one split: the first `count` examples or a `fraction` (randomly when `seed` is given)."""
+
+    type: Literal["take"] = "take"
+    count: int | None = Field(None, ge=1)
+    fraction: float | None = Field(None, gt=0, le=1)
+    split: Literal["train", "validation", "test", "all"] = "train"
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Take:
+        if (self.count is None) == (self.fraction is None):
+            raise ValueError("give exactly one of `count` or `fraction`")
+        return self
+
+
+@register(STEPS)
+class Split(StepBase):
+    """Hold out validation and/or test examples from the training split (shuffled with `seed`)."""
+
+    type: Literal["split"] = "split"
+    validation: float = Field(0.0, ge=0, lt=1)
+    test: float = Field(0.0, ge=0, lt=1)
+    seed: int = 0
+    replace_test: bool = Field(False, description="drop the source's own test split (as ch4's cifar10 does)")
+
+    @model_validator(mode="after")
+    def _some(self) -> Split:
+        if self.validation + self.test >= 1 or self.validation + self.test == 0:
+            raise ValueError("`validation` + `test` must be above 0 and below 1")
+        return self
+
+
+#: layer types an `augment` step accepts besides every `Random*` layer
+AUGMENTATION_LAYERS = ("RandAugment", "AugMix", "MixUp", "CutMix")
+
+
+def is_augmentation_layer(type_name: str) -> bool:
+    return type_name.startswith("Random") or type_name in AUGMENTATION_LAYERS
+
+
+@register(STEPS)
+class Augment(StepBase):
+    """Keras augmentation layers applied to training batches only, e.g. `layers: [{type: RandomRotation, ...}]`."""
+
+    type: Literal["augment"] = "augment"
+    on_the_fly: ClassVar[bool] = True
+    layers: list[dict[str, Any]] = Field(min_length=1, description="`{type: RandomFlip, mode: horizontal}` ...")

@@ -1,0 +1,187 @@
+"""Stage train, before the first step: process-wide switches (seeds, mixed precision, determinism, distribution)
+and the checks of prepared data against the model, each failure a located `train-error` or `data-mismatch`.
+Keras and TensorFlow are imported inside the functions."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from kspec.data.registry import ModelShapes, Splits
+from kspec.errors import SpecError, SpecErrors
+from kspec.lang.train_spec import TrainSpec
+
+if TYPE_CHECKING:
+    import keras
+
+_SPARSE_LOSSES = ("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy")
+_CATEGORICAL_LOSSES = ("categorical_crossentropy", "CategoricalCrossentropy")
+
+
+def fail(message: str, path: tuple[str | int, ...], code: str = "train-error", hint: str | None = None) -> NoReturn:
+    raise SpecErrors([SpecError(message, path, code, hint=hint)])
+
+
+def setup(spec: TrainSpec) -> tuple[Any, bool]:
+    """Distribution strategy, seeds, determinism, precision policy.
+
+    Returns:
+        The strategy's scope (or a null context), and whether this process is the chief (writes the run folder):
+        always, except the workers other than worker 0 (or the `chief` task) under `multi_worker`.
+    """
+    import keras
+    import tensorflow as tf
+
+    scope: Any = contextlib.nullcontext()
+    chief = True
+    if spec.distribute == "multi_worker":  # first: the strategy configures the runtime's collective ops
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        scope = strategy.scope()
+        resolver = strategy.cluster_resolver
+        kind, index = getattr(resolver, "task_type", None), getattr(resolver, "task_id", None)
+        has_chief = resolver is not None and "chief" in resolver.cluster_spec().as_dict()
+        chief = kind is None or kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
+    if spec.seed is not None:
+        keras.utils.set_random_seed(spec.seed)
+    if spec.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    else:  # switched back, as the precision policy is: an in-process run follows its own spec only
+        _disable_op_determinism()
+    keras.mixed_precision.set_global_policy("mixed_float16" if spec.mixed_precision else "float32")
+    if spec.distribute == "mirrored":
+        scope = tf.distribute.MirroredStrategy().scope()
+    return scope, chief
+
+
+def _disable_op_determinism() -> None:
+    """Undo an earlier run's `enable_op_determinism` (TensorFlow 2.21 has no public call for it)."""
+    from tensorflow.python.framework import config as tf_config
+
+    if getattr(tf_config, "is_op_determinism_enabled", lambda: False)():
+        getattr(tf_config, "disable_op_determinism", lambda: None)()
+
+
+def check_distribute(spec: TrainSpec) -> None:
+    """What the multi-worker loop (the `tape` loop, run distributed) does not do, refused before any training."""
+    if spec.distribute != "multi_worker":
+        return
+    if spec.recipe == "gan":
+        fail(
+            "recipe `gan` cannot run under `distribute: multi_worker`",
+            ("train", "distribute"),
+            hint="use distribute: none or mirrored for a GAN",
+        )
+    for key, on in (("callbacks", bool(spec.callbacks)), ("class_weight", bool(spec.class_weight))):
+        if on:
+            fail(
+                f"`{key}` is not supported under `distribute: multi_worker` (it trains with a custom loop, not fit)",
+                ("train", key),
+                hint=f"remove `{key}`, or use distribute: mirrored",
+            )
+    if spec.tensorboard:
+        fail(
+            "`tensorboard` is not supported under `distribute: multi_worker`",
+            ("train", "tensorboard"),
+            hint="remove `tensorboard: true`, or use distribute: mirrored",
+        )
+
+
+def check_tensorboard(spec: TrainSpec) -> None:
+    """`tensorboard: true` needs the tensorboard package, which tensorflow-cpu does not install."""
+    if spec.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        fail(
+            "`tensorboard: true` needs the tensorboard package, which is not installed",
+            ("train", "tensorboard"),
+            hint="pip install tensorboard, or remove `tensorboard: true`",
+        )
+
+
+def shapes_of(model: keras.Model) -> ModelShapes:
+    def dims(t: Any) -> tuple[int, ...]:
+        return tuple(int(d) if d is not None else 1 for d in t.shape[1:])
+
+    return ModelShapes(dims(model.inputs[0]), dims(model.outputs[0]), str(model.inputs[0].dtype))
+
+
+def _loss_name(spec: TrainSpec) -> str:
+    loss = spec.loss
+    return str(loss.get("type", "")) if isinstance(loss, dict) else str(loss or "")
+
+
+def _fits(data: tuple[int, ...], model: tuple[int | None, ...]) -> bool:
+    return len(data) == len(model) and all(m is None or m == d for d, m in zip(data, model, strict=True))
+
+
+def check_shapes(spec: TrainSpec, splits: Splits, model: keras.Model, name: str) -> None:
+    """Data against the model's first input and output before any training step; one-hot on the fly if needed."""
+    x_shape = tuple(splits.train.x.shape[1:])
+    want_x = tuple(model.inputs[0].shape[1:])
+    errors = []
+    if not _fits(x_shape, want_x):
+        errors.append(
+            SpecError(
+                f"the data's inputs have shape {list(x_shape)} per example, but model '{name}' takes {list(want_x)}",
+                ("data",),
+                "data-mismatch",
+                hint="add a preprocessing step (flatten, reshape, add_channel, ...)",
+            )
+        )
+    if spec.recipe != "gan" and splits.train.y is not None:
+        want_y = tuple(model.outputs[0].shape[1:])
+        y_shape = (splits.one_hot,) if splits.one_hot else tuple(splits.train.y.shape[1:])
+        loss = _loss_name(spec)
+        integer = splits.train.y.dtype.kind in "iu" and y_shape in ((), (1,))
+        if integer and loss in _CATEGORICAL_LOSSES and want_y[-1:] != (1,) and not splits.one_hot:
+            splits.one_hot = int(want_y[-1] or 0)  # the loss wants one-hot rows: encode per batch, no stored copy
+        elif splits.one_hot and loss in _SPARSE_LOSSES:
+            splits.one_hot = None
+        elif not (
+            _fits(y_shape, want_y)
+            or (loss in _SPARSE_LOSSES and y_shape in ((), (1,)))
+            or (y_shape == () and want_y == (1,))
+        ):
+            errors.append(
+                SpecError(
+                    f"the data's targets have shape {list(y_shape)} per example, but model '{name}' "
+                    f"outputs {list(want_y)}",
+                    ("data",),
+                    "data-mismatch",
+                    hint="one_hot or sparse labels, or a loss that fits the targets",
+                )
+            )
+    if errors:
+        raise SpecErrors(errors)
+
+
+def prepare_targets(spec: TrainSpec, splits: Splits) -> None:
+    """The autoencoder recipe trains on inputs as targets; validation_split carves the end of the training split."""
+    if spec.recipe == "autoencoder":
+        for part in splits.named().values():
+            part.y = part.x
+        splits.one_hot = None
+    if spec.validation_split and splits.validation is None:
+        from kspec.data.registry import Arrays
+
+        cut = len(splits.train) - max(1, round(len(splits.train) * spec.validation_split))
+        tr = splits.train
+        same = tr.y is tr.x
+
+        def rows_of(rows: slice, copy: bool) -> Arrays:
+            x = tr.x[rows].copy() if copy else tr.x[rows]
+            y = x if same else None if tr.y is None else (tr.y[rows].copy() if copy else tr.y[rows])
+            return Arrays(x, y)
+
+        # the (small) validation part is copied, so the full arrays can be freed once training holds its tensors
+        splits.validation = rows_of(slice(cut, None), copy=True)
+        splits.train = rows_of(slice(None, cut), copy=False)
+    elif spec.validation_split:
+        fail(
+            "the data already has a validation split (a `split` step)",
+            ("train", "validation_split"),
+            hint="remove one of them",
+        )
+    if spec.validation_data == "test":
+        splits.validation = splits.test
+    elif spec.validation_data == "none":
+        splits.validation = None
