@@ -130,6 +130,40 @@ def shorten(value: object, limit: int = 80) -> str:
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 
+def name_problem(value: object, limit: int = 64) -> str:
+    """Why `value` is not a usable name, pointing at the first offending character (escaped, with its Unicode name).
+
+    Look-alike letters (a Cyrillic `о` in `cоnv1`), zero-width spaces and control characters are invisible or
+    indistinguishable when a name is echoed as it is, so the name is shown with every non-ASCII or unprintable
+    character escaped, followed by the position and the Unicode name of the first character that is not allowed.
+    """
+    import unicodedata
+
+    if not isinstance(value, str):
+        return f"{shorten(value, 40)} is not a usable name: a name is a string"
+    shown = ascii(value[:limit]) + ("..." if len(value) > limit else "")
+    if not value:
+        return "the name is empty"
+    if len(value) > limit:
+        return f"{shown} is not a usable name: it is {len(value)} characters long, the limit is {limit}"
+    for i, ch in enumerate(value):
+        allowed = ch.isascii() and (ch.isalpha() or ch == "_" or (i > 0 and (ch.isdigit() or ch in ".-")))
+        if allowed:
+            continue
+        uname = unicodedata.name(ch, "")
+        code = f"U+{ord(ch):04X}" + (f" {uname}" if uname else "")
+        if not ch.isascii() and ch.isalpha():
+            why = "a non-ASCII letter (it may look like a Latin one)"
+        elif not ch.isprintable() or unicodedata.category(ch) in ("Cf", "Zs", "Zl", "Zp"):
+            why = "an invisible or control character"
+        elif i == 0 and ch.isascii() and (ch.isdigit() or ch in ".-"):
+            why = "not allowed as the first character"
+        else:
+            why = "not allowed in a name"
+        return f"{shown} is not a usable name: character {i + 1} is {code}, {why}"
+    return f"{shown} is not a usable name"
+
+
 def _sort_key(err: SpecError) -> tuple[str, int, int, str]:
     return (err.file or "", err.line or 0, err.column or 0, err.code)
 

@@ -65,3 +65,22 @@ def test_raise_all_returns_warnings_and_raises_errors_sorted() -> None:
 def test_every_code_is_kebab_case_and_described() -> None:
     for code, text in CODES.items():
         assert code == code.lower() and " " not in code and text
+
+
+@pytest.mark.parametrize(
+    ("name", "shown", "where"),
+    [
+        ("c\u043env1", "'c\\u043env1'", "character 2 is U+043E CYRILLIC SMALL LETTER O"),
+        ("conv\u200b1", "'conv\\u200b1'", "character 5 is U+200B ZERO WIDTH SPACE"),
+        ("conv\x071", "'conv\\x071'", "character 5 is U+0007, an invisible or control character"),
+        ("1conv", "'1conv'", "character 1 is U+0031 DIGIT ONE, not allowed as the first character"),
+        ("a/b", "'a/b'", "character 2 is U+002F SOLIDUS"),
+    ],
+)
+def test_name_problem_shows_the_name_escaped_and_points_at_the_character(name: str, shown: str, where: str) -> None:
+    from kspec.errors import name_problem
+
+    text = name_problem(name)
+    assert text.startswith(shown + " is not a usable name")
+    assert where in text
+    assert text.isascii() and text.isprintable()

@@ -12,7 +12,7 @@ from typing import Any
 
 from kspec import catalog
 from kspec.analysis.graph import ModelGraph, Node, Resolved
-from kspec.errors import Path, SpecError, did_you_mean, shorten
+from kspec.errors import Path, SpecError, did_you_mean, name_problem, shorten
 from kspec.lang import data_spec as spec_data
 from kspec.lang import train_spec as spec_train
 from kspec.lang.spec import NAME_PATTERN
@@ -258,10 +258,10 @@ def check_names(res: Resolved, ctx: Context) -> Iterator[SpecError]:
         for label, path in named:
             if not _NAME.match(str(label)):
                 yield SpecError(
-                    f"{shorten(label, 40)} is not a usable name",
+                    name_problem(label),
                     path,
                     "bad-name",
-                    hint="start with a letter or _, then up to 63 letters, digits, _ . or -",
+                    hint="start with an ASCII letter or _, then up to 63 ASCII letters, digits, _ . or -",
                 )
         if name in res.layers:
             yield SpecError(

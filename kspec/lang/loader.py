@@ -20,6 +20,8 @@ MAX_DEPTH = 64
 MAX_NODES = 200_000
 MAX_SCALAR = 10_000
 MAX_INT = 2**63 - 1
+#: longer integer literals are refused before conversion (room for a sign, `_` separators and a 0x/0o prefix)
+_MAX_INT_TEXT = 2 * len(str(MAX_INT)) + 4
 
 
 class _Loader(yaml.SafeLoader):
@@ -119,6 +121,14 @@ class _Builder:
             return out
         if isinstance(node.value, str) and len(node.value) > MAX_SCALAR:
             raise self.error(node, f"a scalar is longer than {MAX_SCALAR} characters", "yaml-limits", path)
+        if node.tag == "tag:yaml.org,2002:int" and len(node.value) > _MAX_INT_TEXT:
+            raise self.error(  # checked on the text: converting thousands of digits is itself refused by Python
+                node,
+                f"the integer has {sum(c.isdigit() for c in node.value)} digits, more than {len(str(MAX_INT))}",
+                "yaml-limits",
+                path,
+                "kspec reads integers up to 2**63 - 1",
+            )
         value = self.loader.construct_object(node, deep=True)
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
             raise self.error(

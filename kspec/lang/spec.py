@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from kspec.errors import CODES, Path, SpecError, did_you_mean, shorten
+from kspec.errors import CODES, Path, SpecError, did_you_mean, name_problem, shorten
 from kspec.lang.base import StrictModel
 from kspec.lang.data_spec import DataSpec, explain_error
 from kspec.lang.train_spec import TrainSpec
@@ -224,10 +224,11 @@ def _convert(err: Any, data: Any, model_fields: dict[str, list[str]]) -> SpecErr
         )
     if kind == "string_pattern_mismatch":
         return SpecError(
-            "not a usable name: it must start with a letter or _ and hold at most 64 letters, digits, _ . or -",
+            name_problem(_value_at(data, loc)),
             loc,
             "bad-name",
-            hint="names become Keras layer names and file names; e.g. conv_1",
+            hint="a name starts with an ASCII letter or _ and holds at most 64 ASCII letters, digits, _ . or -; "
+            "names become Keras layer names and file names (e.g. conv_1)",
         )
     if kind == "value_error":
         msg = str(ctx.get("error", err["msg"]))
@@ -280,7 +281,9 @@ def parse(data: Any) -> Spec:
         raise SpecErrors(
             [
                 SpecError(
-                    "a spec must be a mapping at the top level",
+                    "the file is empty (or holds only comments); a spec is a mapping"
+                    if data is None
+                    else "a spec must be a mapping at the top level",
                     (),
                     "wrong-type",
                     hint="start with `kspec: 1` and `name: ...`",

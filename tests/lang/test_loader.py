@@ -87,3 +87,25 @@ def test_non_utf8_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SpecErrors) as info:
         read(p)
     assert info.value.errors[0].code == "yaml-syntax"
+
+
+@pytest.mark.parametrize("digits", ["9" * 5000, "-" + "1" * 4301, "0x" + "f" * 5000, "1_" * 3000 + "1"])
+def test_integers_of_thousands_of_digits_are_located_errors(digits: str) -> None:
+    (err,) = errors_of(f"a:\n  b: {digits}\n")
+    assert (err.code, err.line, err.column, err.path) == ("yaml-limits", 2, 6, ("a", "b"))
+    assert "digits" in err.message
+
+
+def test_the_largest_int64_still_reads() -> None:
+    assert parse_text(f"a: {2**63 - 1}\nb: -{2**63 - 1}\n").data == {"a": 2**63 - 1, "b": -(2**63 - 1)}
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "\n\n# two\n# comments\n"])
+def test_an_empty_or_comment_only_file_says_it_is_empty(text: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import kspec
+
+    (tmp_path / "t.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(SpecErrors) as info:
+        kspec.validate(tmp_path / "t.yaml")
+    (err,) = info.value.errors
+    assert "the file is empty" in err.message
