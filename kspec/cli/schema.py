@@ -1,23 +1,33 @@
-"""`kspec schema`: write the JSON Schema of the spec language (for editors and CI)."""
+"""`kspec schema`: the JSON Schema of the spec language (for editors and CI)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from kspec.cli.common import OK, Command
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
-    s.add_argument("-o", "--output", default="schemas/kspec.schema.json")
+    s.add_argument("-o", "--output", default=None, help="write it here (default: schemas/kspec.schema.json and the "
+                   "package's own copy, as in a kspec checkout)")  # fmt: skip
+    what = s.add_mutually_exclusive_group()
+    what.add_argument("--print", action="store_true", help="write the schema to standard output instead")
+    what.add_argument("--path", action="store_true", help="print the path of the schema file the package ships")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the JSON Schema for editors and CI."""
+    """Write the JSON Schema for editors and CI (`--print` to stdout, `--path` for the installed copy)."""
     from kspec.lang import schema
 
-    path = schema.write(args.output)
-    print(f"wrote {path}")
+    if args.print:
+        sys.stdout.write(schema.dumps(schema.generate()))
+    elif args.path:
+        print(schema.package_path())
+    else:
+        path = schema.write(args.output or schema.DEFAULT_PATH, package_copy=args.output is None)
+        print(f"wrote {path}")
     return OK
 
 
-COMMANDS = [Command("schema", "write the JSON Schema of the spec language", add_arguments, run)]
+COMMANDS = [Command("schema", "the JSON Schema of the spec language (write, --print or --path)", add_arguments, run)]

@@ -1,161 +1,96 @@
 """Export: the JSON Schema of the spec language (Pydantic models + Keras catalogue) for editors. Never imports keras.
 
-`python -m kspec.schema [-o schemas/kspec.schema.json]` (or `kspec schema`) rewrites the checked-in file. The schema is
-permissive where kspec is strict: unknown layer arguments are left to `kspec validate`, and any value may be a
-`${variable}`.
+`kspec schema` rewrites the checked-in copies (`schemas/kspec.schema.json` and the one shipped in the package,
+`kspec schema --path`); `kspec schema --print` writes it to stdout. The schema says, where JSON Schema can, what
+`kspec validate` says statically: layer types and each type's own arguments, Keras object names, exactly one of
+`type/block/use/model/op`, data sources and steps. Anything may also be a `${variable}`. How each construct is
+written for editors is explained in `kspec.lang.schema_catalog`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from kspec import catalog
-from kspec.catalog import ParamInfo
+from kspec.lang.schema_catalog import VARIABLE, Builder, case, defaults_properties, layer_defs, or_variable, ref
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
+#: A stable name for the schema of spec format 1 (`kspec: 1`); not a download location.
+SCHEMA_ID = "urn:kspec:schema:spec-1"
 DEFAULT_PATH = "schemas/kspec.schema.json"
-VARIABLE = {"type": "string", "pattern": r"\$\{[A-Za-z_]\w*\}"}
-_NULL = {"type": "null"}
-_INT = {"type": "integer"}
-_INTS = {"type": "array", "items": {"anyOf": [_INT, {"type": "array", "items": _INT}]}}
-_PLAIN: dict[str, dict[str, Any]] = {
-    "bool": {"type": "boolean"},
-    "str": {"type": "string"},
-    "list": {"type": "array"},
-    "int_or_tuple": {"anyOf": [_INT, _INTS]},
-    "tensor": {"anyOf": [{"type": "number"}, {"type": "array"}]},
+#: The editor file pattern (SchemaStore's `fileMatch`) kspec documents for specs outside `specs/` folders.
+FILE_MATCH = ("*.kspec.yaml", "*.kspec.yml")
+_PACKAGE_FILE = "kspec.schema.json"
+#: Fields whose value is a Keras object of a catalogue kind (an identifier or `{type: Class, ...}`).
+_OBJECT_FIELDS = {
+    "optimizer": "optimizer",
+    "d_optimizer": "optimizer",
+    "g_optimizer": "optimizer",
+    "loss": "loss",
+    "metrics": "metric",
+    "schedule": "schedule",
+    "callbacks": "callback",
 }
+_KERAS_OBJECT = {"anyOf": [{"type": "string"}, {"additionalProperties": True, "type": "object"}]}
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/$defs/{name}"}
+def package_path() -> Path:
+    """Where the installed package keeps its copy of the schema."""
+    return Path(str(resources.files("kspec.lang").joinpath(_PACKAGE_FILE)))
 
 
-def _ci_pattern(choices: Iterable[str]) -> str:
-    """A case-insensitive regex for `choices` (JSON Schema patterns have no flags)."""
-    alts = ("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in w) for w in choices)
-    return "^(" + "|".join(alts) + ")$"
+def _objects(schema: Any, kind: str, builder: Builder) -> Any:
+    """Replace the generic `str | dict` of a Keras-object field with the catalogue's schema of `kind`."""
+    if isinstance(schema, dict):
+        if {k: schema.get(k) for k in _KERAS_OBJECT} == _KERAS_OBJECT:
+            return {**{k: v for k, v in schema.items() if k != "anyOf"}, **ref(builder.object_kind(kind))}
+        return {k: _objects(v, kind, builder) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_objects(v, kind, builder) for v in schema]
+    return schema
 
 
-class _Builder:
-    """Collects shared `$defs` (one per kind, object kind and layer) while translating catalogue entries."""
-
-    def __init__(self) -> None:
-        self.defs: dict[str, Any] = {}
-        self.kinds: dict[str, str] = {}
-
-    def kind(self, p: ParamInfo) -> dict[str, Any] | None:
-        """The core schema of a parameter's kind (no variables, no null); None for `any`."""
-        if p.kind in catalog.OBJECT_KINDS:
-            return _ref(self.object_kind(p.kind))
-        if p.kind == "learning_rate":
-            return {"anyOf": [{"type": "number"}, _ref(self.object_kind("schedule"))]}
-        if p.kind == "layer":
-            return _ref("kspec.layer")
-        if p.kind == "layers":
-            return {"type": "array", "items": _ref("kspec.layer")}
-        if p.kind == "enum":
-            return {"anyOf": [{"enum": list(p.choices)}, {"type": "string", "pattern": _ci_pattern(p.choices)}]}
-        if p.kind == "dtype":
-            return {"anyOf": [{"enum": sorted(catalog.load().dtypes)}, {"type": "object"}]}
-        if p.kind in ("int", "number"):
-            bounds = {k: v for k, v in (("minimum", p.minimum), ("maximum", p.maximum)) if v is not None}
-            return {"type": "integer" if p.kind == "int" else "number", **bounds}
-        return _PLAIN.get(p.kind)
-
-    def param(self, p: ParamInfo) -> dict[str, Any]:
-        """A parameter: a `$ref` to its kind (shared by every parameter of that kind), description and default."""
-        schema: dict[str, Any] = {}
-        core = self.kind(p)
-        if core is not None:
-            variant = json.dumps([core, p.nullable], sort_keys=True)
-            name = self.kinds.get(variant)
-            if name is None:
-                label = p.kind + ("." + "-".join(p.choices) if p.choices else "")
-                label += "".join(f".{k}{v:g}" for k, v in (("min", p.minimum), ("max", p.maximum)) if v is not None)
-                name = self.kinds[variant] = f"kspec.kind.{label}" + (".nullable" if p.nullable else "")
-                self.defs[name] = {"anyOf": [core, _ref("kspec.variable"), *([_NULL] if p.nullable else [])]}
-            schema["$ref"] = f"#/$defs/{name}"
-        if p.doc:
-            schema["description"] = p.doc
-        if p.has_default:
-            schema["default"] = p.default
+def _cases(schema: Any) -> Any:
+    """Pydantic's discriminated unions (`oneOf` + `discriminator`) as `if`/`then` cases; `str | union` the same."""
+    if isinstance(schema, list):
+        return [_cases(v) for v in schema]
+    if not isinstance(schema, dict):
         return schema
-
-    def params(self, params: Mapping[str, ParamInfo], doc: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {"properties": {n: self.param(p) for n, p in params.items()}}
-        if doc:
-            out["description"] = doc
-        return out
-
-    def object_kind(self, kind: str) -> str:
-        name = f"kspec.{kind}"
-        if name not in self.defs:
-            self.defs[name] = {}  # placeholder: schedules refer to themselves through optimizers
-            table = catalog.load().objects[kind]
-            cases = []
-            for cls in sorted(table["classes"]):
-                info = catalog.object_info(kind, cls)
-                assert info is not None
-                names = [cls, *sorted(a for a, c in table["aliases"].items() if c == cls)]
-                cases.append(_case("type", names, self.params(info.params, info.doc)))
-            mapping: dict[str, Any] = {
-                "type": "object",
-                "required": ["type"],
-                "properties": {"type": {"enum": catalog.object_names(kind)}},
-            }
-            if cases:
-                mapping["allOf"] = cases
-            self.defs[name] = {"anyOf": [{"enum": sorted(table["names"])}, mapping]}
-        return name
-
-
-def _case(key: str, values: list[str], then: dict[str, Any]) -> dict[str, Any]:
-    match = {"const": values[0]} if len(values) == 1 else {"enum": values}
-    return {"if": {"properties": {key: match}, "required": [key]}, "then": then}
-
-
-def _layer_defs(builder: _Builder) -> dict[str, Any]:
-    cat = catalog.load()
-    defs: dict[str, Any] = {}
-    cases = []
-    for name in catalog.layer_names():
-        info = catalog.layer_info(name)
-        assert info is not None
-        defs[f"kspec.layer.{name}"] = builder.params(info.params, info.doc)
-        names = [name, *sorted(a for a, c in cat.aliases.items() if c == name)]
-        cases.append(_case("type", names, _ref(f"kspec.layer.{name}")))
-    type_names = {"enum": catalog.layer_names(aliases=True)}
-    plugin = {"type": "string", "pattern": catalog.PLUGIN_PATTERN}
-    defs["kspec.layer_type"] = {"anyOf": [type_names, plugin, _ref("kspec.variable")]}
-    defs["kspec.variable"] = {**VARIABLE, "description": "a `${variable}` of `vars:` or a block parameter"}
-    defs["kspec.layer_args"] = {"allOf": cases}
-    defs["kspec.layer"] = {
-        "description": "a Keras layer: `{type: LSTM, units: 8}` or a bare type name",
-        "anyOf": [
-            _ref("kspec.layer_type"),
-            {"type": "object", "required": ["type"], "properties": {"type": _ref("kspec.layer_type")},
-             "allOf": [_ref("kspec.layer_args")]},
-        ],
-    }  # fmt: skip
-    op_cases = []
-    for op in catalog.op_names():
-        op_info = catalog.op_info(op)
-        assert op_info is not None
-        op_cases.append(_case("op", [op], builder.params(op_info.params, op_info.doc)))
-    defs["kspec.op_args"] = {"allOf": op_cases}
-    return defs
+    schema = {k: _cases(v) for k, v in schema.items()}
+    disc = schema.get("discriminator")
+    if isinstance(disc, dict) and "propertyName" in disc and "oneOf" in schema:
+        schema.pop("discriminator")
+        key, mapping = disc["propertyName"], disc["mapping"]
+        schema.pop("oneOf")
+        schema.update(
+            type="object",
+            required=[key],
+            properties={key: {"enum": sorted(mapping), "description": "which kind (the discriminating key)"}},
+            allOf=[case(key, [k], {"$ref": v}) for k, v in sorted(mapping.items())],
+        )
+    alts = schema.get("anyOf")
+    if isinstance(alts, list) and {"type": "null"} in alts and len(alts) > 1:
+        rest = [a for a in alts if a != {"type": "null"}]
+        schema.pop("anyOf")
+        schema.update({"if": {"type": "null"}, "else": rest[0] if len(rest) == 1 else {"anyOf": rest}})
+        return schema
+    if isinstance(alts, list) and len(alts) == 2 and alts[0].get("type") == "string" and "allOf" in alts[1]:
+        schema.pop("anyOf")
+        schema.update({"if": {"type": "object"}, "then": alts[1], "else": alts[0]})
+    return schema
 
 
 def _takes_variable(schema: Mapping[str, Any]) -> bool:
     """True when `schema` already accepts a `${variable}` string (or cannot tell, as for a `const` tag)."""
-    if not schema or "const" in schema or schema.get("$ref") == "#/$defs/kspec.variable":
+    if not schema or "const" in schema or str(schema.get("$ref", "")).startswith("#/$defs/kspec."):
+        return True
+    if schema.get("if") == VARIABLE:
         return True
     if schema.get("type") == "string" and not {"pattern", "enum", "format", "maxLength"} & schema.keys():
         return True
@@ -166,8 +101,9 @@ def _allow_variables(schema: dict[str, Any]) -> None:
     """Let every value below `schema` also be a `${variable}`: they are substituted before the spec is parsed."""
     props = schema.get("properties", {})
     for key, sub in props.items():
-        props[key] = _with_variable(sub)
-    for key in ("items", "additionalProperties"):
+        if key != "type" or "const" not in sub:
+            props[key] = _with_variable(sub)
+    for key in ("items", "additionalProperties", "then", "else"):
         if isinstance(schema.get(key), dict):
             schema[key] = _with_variable(schema[key])
     for key in ("anyOf", "oneOf", "allOf"):
@@ -179,32 +115,80 @@ def _with_variable(schema: dict[str, Any]) -> dict[str, Any]:
     _allow_variables(schema)
     if _takes_variable(schema):
         return schema
-    meta: dict[str, Any] = {k: schema.pop(k) for k in ("description", "title", "default") if k in schema}
-    return {**meta, "anyOf": [schema, _ref("kspec.variable")]}
+    meta = {k: schema.pop(k) for k in ("description", "title", "default") if k in schema}
+    return or_variable(schema, **meta)
+
+
+def _describe(schema: Any, owner_doc: str = "") -> None:
+    """Give every property without a description one from its name, value type and default (editors show it)."""
+    if isinstance(schema, list):
+        for v in schema:
+            _describe(v, owner_doc)
+        return
+    if not isinstance(schema, dict):
+        return
+    doc = schema.get("description", owner_doc)
+    for key, sub in schema.get("properties", {}).items():
+        if isinstance(sub, dict) and "description" not in sub:
+            if "const" in sub:
+                sub["description"] = (doc.splitlines() or [f"`{sub['const']}`"])[0]
+            else:
+                default = f"; default {json.dumps(sub['default'])}" if sub.get("default") is not None else ""
+                sub["description"] = f"{key.replace('_', ' ')} ({_type_words(sub)}{default})"
+    for key, sub in schema.items():
+        if key not in ("if", "properties"):
+            _describe(sub, doc)
+    for sub in schema.get("properties", {}).values():
+        _describe(sub, "")
+
+
+def _type_words(schema: Mapping[str, Any]) -> str:
+    words = {"integer": "integer", "number": "number", "string": "text", "boolean": "true/false", "array": "list",
+             "object": "mapping", "null": "null"}  # fmt: skip
+    found: list[str] = []
+
+    def collect(s: Any) -> None:
+        if isinstance(s, dict):
+            t = s.get("type")
+            for name in [t] if isinstance(t, str) else (t or []):
+                if words.get(name) and words[name] not in found:
+                    found.append(words[name])
+            if "enum" in s:
+                found.append("one of " + ", ".join(map(str, s["enum"])))
+            for k in ("anyOf", "else", "then", "items"):
+                collect(s.get(k)) if k != "anyOf" else [collect(a) for a in s.get(k, [])]
+
+    collect(schema)
+    return " or ".join(found) or "any value"
 
 
 def generate() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a spec document, with layer types and arguments from the catalogue."""
     from kspec.lang.spec import Spec
 
+    builder = Builder()
     schema = Spec.model_json_schema()
     defs = schema.setdefault("$defs", {})
+    for owner in (schema, *defs.values()):
+        for key, sub in owner.get("properties", {}).items():
+            if key in _OBJECT_FIELDS:
+                owner["properties"][key] = _objects(sub, _OBJECT_FIELDS[key], builder)
+    schema = _cases(schema)
+    _describe(schema)
+    defs = schema["$defs"]
     for sub in (schema, *defs.values()):
         _allow_variables(sub)
-    builder = _Builder()
-    defs.update(_layer_defs(builder))
+    entry = defs.pop("LayerEntry")
+    defs.update(layer_defs(builder, entry["properties"], entry.get("description", "")))
     defs.update(builder.defs)
-    entry = defs["LayerEntry"]
-    props = entry["properties"]
-    props["type"] = {**props["type"], "anyOf": [_ref("kspec.layer_type"), _NULL]}
-    props["op"] = {**props["op"], "anyOf": [{"enum": catalog.op_names()}, _ref("kspec.variable"), _NULL]}
-    entry["allOf"] = [*entry.get("allOf", []), _ref("kspec.layer_args"), _ref("kspec.op_args")]
+    text = json.dumps(schema).replace('"#/$defs/LayerEntry"', '"#/$defs/kspec.layer_entry"')
+    schema = json.loads(text)
     defaults = schema["properties"].get("defaults")
     if defaults is not None:
-        defaults["properties"] = {
-            n: _ref(f"kspec.layer.{catalog.canonical_layer(n)}") for n in catalog.layer_names(aliases=True)
-        }
+        target = defaults.get("else", defaults)
+        target["properties"] = defaults_properties()
     schema["$schema"] = DRAFT
+    schema["$id"] = SCHEMA_ID
     schema["$comment"] = f"generated by `kspec schema` from kspec's catalogue of Keras {catalog.load().keras_version}"
     return schema
 
@@ -214,21 +198,26 @@ def dumps(schema: Mapping[str, Any]) -> str:
     return json.dumps(schema, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def write(path: str | Path = DEFAULT_PATH) -> Path:
-    """Write the schema to `path` (parent folders are created) and return the path."""
+def write(path: str | Path = DEFAULT_PATH, *, package_copy: bool = False) -> Path:
+    """Write the schema to `path` (parent folders are created), and to the package's copy if asked; return `path`."""
+    text = dumps(generate())
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(dumps(generate()), encoding="utf-8")
+    for out in (target, *([package_path()] if package_copy else [])):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: `python -m kspec.schema [-o PATH]`."""
-    parser = argparse.ArgumentParser(prog="python -m kspec.schema", description="write the kspec JSON Schema")
+    """Command line: `python -m kspec.lang.schema [-o PATH]`."""
+    parser = argparse.ArgumentParser(prog="python -m kspec.lang.schema", description="write the kspec JSON Schema")
     parser.add_argument("-o", "--output", default=DEFAULT_PATH, help=f"where to write it (default: {DEFAULT_PATH})")
-    print(f"wrote {write(parser.parse_args(argv).output)}")
+    args = parser.parse_args(argv)
+    print(f"wrote {write(args.output, package_copy=args.output == DEFAULT_PATH)}")
     return 0
 
+
+__all__ = ["DRAFT", "FILE_MATCH", "SCHEMA_ID", "VARIABLE", "dumps", "generate", "package_path", "write"]
 
 if __name__ == "__main__":
     sys.exit(main())

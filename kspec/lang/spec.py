@@ -29,7 +29,7 @@ class InputSpec(StrictModel):
 
     shape: list[int | None] = Field(description="shape without the batch axis, e.g. [28, 28, 1]; null for any size")
     dtype: str = Field("float32", description="dtype of the input tensor, e.g. float32 or int32")
-    description: str | None = None
+    description: str | None = Field(None, description="free text for readers; ignored by kspec")
 
     @model_validator(mode="after")
     def _positive(self) -> InputSpec:
@@ -86,21 +86,23 @@ class LayerEntry(StrictModel):
 class BlockSpec(StrictModel):
     """A reusable group of layers with parameters, instantiated by `{block: NAME, ...params}`."""
 
-    description: str | None = None
+    description: str | None = Field(None, description="free text for readers; ignored by kspec")
     params: dict[str, Any] = Field(default_factory=dict, description="parameter -> default (null: required)")
     inputs: list[str] = Field(default_factory=lambda: ["input"], description="names of the block's inputs")
-    layers: list[LayerEntry] = Field(min_length=1)
+    layers: list[LayerEntry] = Field(min_length=1, description="the block's layers, in order")
     output: str | None = Field(None, description="the layer whose output is the block's; default: the last")
 
 
 class ModelSpec(StrictModel):
     """A functional model: named inputs, a graph of layers, outputs."""
 
-    description: str | None = None
+    description: str | None = Field(None, description="free text for readers; ignored by kspec")
     inputs: dict[str, InputSpec] = Field(
         default_factory=dict, description="input name -> shape; may be omitted when the first entry is `model:`"
     )
-    layers: list[LayerEntry] = Field(min_length=1)
+    layers: list[LayerEntry] = Field(
+        min_length=1, description="the model's layers; each takes the previous one's output unless it names `inputs:`"
+    )
     outputs: list[str] | str | None = Field(None, description="output layer names; default: the last layer")
 
     @property
@@ -113,7 +115,7 @@ class Spec(StrictModel):
 
     kspec: Literal[1] = Field(description="format version of the spec language")
     name: str = Field(pattern=NAME_PATTERN, description="spec name; also the run folder's name")
-    description: str = ""
+    description: str = Field("", description="what the spec is, in a sentence")
     vars: dict[str, Any] = Field(default_factory=dict, description="variables usable as ${name} anywhere below")
     defaults: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="layer type -> default keyword arguments for every layer of that type"
@@ -124,8 +126,8 @@ class Spec(StrictModel):
     models: dict[str, ModelSpec] | None = Field(
         None, min_length=1, description="several named models, e.g. generator, gan"
     )
-    data: DataSpec | None = None
-    train: TrainSpec | None = None
+    data: DataSpec | None = Field(None, description="where training data comes from and how it is prepared")
+    train: TrainSpec | None = Field(None, description="how the model is compiled and trained")
 
     @model_validator(mode="after")
     def _one_model_section(self) -> Spec:

@@ -39,9 +39,9 @@ class GanSpec(StrictModel):
     combined: str | None = Field(None, description="name of the stacked G->D model, if the spec defines one")
     d_steps: int = Field(1, ge=1, description="discriminator updates per round")
     g_steps: int = Field(1, ge=1, description="generator updates per round")
-    real_label: float = 1.0
-    fake_label: float = 0.0
-    noise: Literal["uniform", "normal"] = "uniform"
+    real_label: float = Field(1.0, description="discriminator target for real samples (e.g. 0.9 for smoothing)")
+    fake_label: float = Field(0.0, description="discriminator target for generated samples")
+    noise: Literal["uniform", "normal"] = Field("uniform", description="distribution of the generator's input noise")
     noise_range: list[float] = Field([-1.0, 1.0], min_length=2, max_length=2, description="for uniform noise")
     sample_every: int = Field(10, ge=1, description="save a grid of generated samples every N epochs")
     d_optimizer: KerasObject | None = Field(None, description="default: a fresh copy of `optimizer`")
@@ -71,31 +71,31 @@ class TrainSpec(StrictModel):
     model: str | None = Field(None, description="which model to train (default: the single or last model)")
     optimizer: KerasObject = Field("adam", description="e.g. adam or {type: SGD, learning_rate: 0.01, momentum: 0.9}")
     loss: KerasObject | None = Field(None, description="e.g. categorical_crossentropy; required except for gan")
-    metrics: list[KerasObject] = Field(default_factory=list)
-    loss_weights: list[float] | None = None
-    epochs: int = Field(1, ge=1)
-    batch_size: int = Field(32, ge=1)
+    metrics: list[KerasObject] = Field(default_factory=list, description="e.g. [accuracy]; names or {type: ...}")
+    loss_weights: list[float] | None = Field(None, description="one weight per model output, in output order")
+    epochs: int = Field(1, ge=1, description="passes over the training split")
+    batch_size: int = Field(32, ge=1, description="samples per gradient update")
     steps_per_epoch: int | None = Field(None, ge=1, description="default: the whole training split")
-    shuffle: bool = True
+    shuffle: bool = Field(True, description="shuffle the training split every epoch")
     validation_split: float = Field(0.0, ge=0, lt=1, description="last fraction of the training split, as in fit")
     validation_data: Literal["validation", "test", "none"] = Field(
         "validation", description="validation: a `split` step's or validation_split's; test: the test split (book ch5)"
     )
-    class_weight: dict[int, float] | None = None
+    class_weight: dict[int, float] | None = Field(None, description="class index -> loss weight, as in fit")
     schedule: KerasObject | None = Field(
         None,
         description="learning-rate schedule, e.g. {type: ExponentialDecay,"
         " initial_learning_rate: 0.01, decay_steps: 1000,"
         " decay_rate: 0.9}",
     )
-    clipnorm: float | None = Field(None, gt=0)
-    clipvalue: float | None = Field(None, gt=0)
-    global_clipnorm: float | None = Field(None, gt=0)
+    clipnorm: float | None = Field(None, gt=0, description="clip each gradient to this norm (optimizer argument)")
+    clipvalue: float | None = Field(None, gt=0, description="clip each gradient element to [-v, v]")
+    global_clipnorm: float | None = Field(None, gt=0, description="clip all gradients together to this norm")
     callbacks: list[KerasObject] = Field(default_factory=list, description="EarlyStopping, ReduceLROnPlateau, ...")
-    gan: GanSpec | None = None
+    gan: GanSpec | None = Field(None, description="settings of the `gan` recipe")
     seed: int | None = Field(0, description="Python/NumPy/Keras seeds; null: not seeded")
     deterministic: bool = Field(False, description="TensorFlow op determinism (slower, bit-identical reruns)")
-    mixed_precision: bool = False
+    mixed_precision: bool = Field(False, description="mixed_float16 compute (faster on GPUs, not on CPUs)")
     jit_compile: Literal["auto"] | bool = Field("auto", description="XLA; auto: on where supported, else off")
     steps_per_execution: Literal["auto"] | int = Field("auto", description="batches per compiled call")
     feed: Literal["auto", "resident", "tf.data"] = Field(
@@ -104,11 +104,13 @@ class TrainSpec(StrictModel):
         " compiled loop) or tf.data (a pipeline into Model.fit); auto: resident unless steps_per_epoch, augmentation,"
         " tf.distribute or a custom loop need tf.data",
     )
-    distribute: Literal["none", "mirrored", "multi_worker"] = "none"
-    verbose: Literal["auto", 0, 1, 2] = "auto"
+    distribute: Literal["none", "mirrored", "multi_worker"] = Field("none", description="tf.distribute strategy")
+    verbose: Literal["auto", 0, 1, 2] = Field("auto", description="Keras progress output, as in fit")
     evaluate: bool = Field(True, description="evaluate on the test split at the end (metrics.json)")
-    plots: Literal["auto", "none"] | list[PlotName] = "auto"
-    tensorboard: bool = False
+    plots: Literal["auto", "none"] | list[PlotName] = Field("auto", description="PNG plots written to the run folder")
+    tensorboard: bool = Field(
+        False, description="TensorBoard logs in the run folder (pip install 'kspec[tensorboard]')"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainSpec:

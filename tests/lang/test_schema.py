@@ -71,23 +71,27 @@ def test_inline_valid_spec(validator: jsonschema.Draft202012Validator) -> None:
 
 
 @pytest.mark.parametrize(
-    "layer",
+    ("layer", "where"),
     [
-        "{type: Conv2d, filters: 3, kernel_size: 3}",
-        "{type: Conv2D, filters: 3, kernel_size: 3, padding: sme}",
-        "{type: Dense, units: 3, activation: relux}",
-        "{type: Dense, units: abc}",
-        "{type: Dense, units: 0}",
-        "{type: Dense, units: true}",
-        "{type: Dropout, rate: 1.5}",
-        "{type: Dense, units: 3, kernel_initializer: {type: HeNormal, seed: x}}",
-        "{type: TimeDistributed, layer: {type: Dens}}",
-        "{op: map}",
+        ("{type: Conv2d, filters: 3, kernel_size: 3}", "type"),
+        ("{type: Conv2D, filters: 3, kernel_size: 3, padding: sme}", "padding"),
+        ("{type: Dense, units: 3, activation: relux}", "activation"),
+        ("{type: Dense, units: abc}", "units"),
+        ("{type: Dense, units: 0}", "units"),
+        ("{type: Dense, units: true}", "units"),
+        ("{type: Dropout, rate: 1.5}", "rate"),
+        ("{type: Dense, units: 3, kernel_initializer: {type: HeNormal, seed: x}}", "kernel_initializer.seed"),
+        ("{type: TimeDistributed, layer: {type: Dens}}", "layer.type"),
+        ("{op: map}", "op"),
+        ("{type: Conv2D, filter: 3, kernel_size: 3}", ""),
+        ("{type: Dense, units: 3, kernel_size: 3}", ""),
+        ("{units: 3}", ""),
     ],
 )
-def test_schema_rejects_bad_layers(layer: str, validator: jsonschema.Draft202012Validator) -> None:
+def test_schema_rejects_bad_layers(layer: str, where: str, validator: jsonschema.Draft202012Validator) -> None:
+    """Each mistake is reported once, at the value itself (not at `$.model` as `anyOf` noise would)."""
     text = f"kspec: 1\nname: bad\nmodel:\n  inputs: {{x: {{shape: [4]}}}}\n  layers:\n    - {layer}\n"
-    assert _errors(validator, text) == ["$.model"]
+    assert _errors(validator, text) == ["$.model.layers[0]" + (f".{where}" if where else "")]
 
 
 def test_layer_arguments_are_described() -> None:
@@ -95,7 +99,35 @@ def test_layer_arguments_are_described() -> None:
     dense = defs["kspec.layer.Dense"]["properties"]
     assert dense["units"]["description"].startswith("Positive integer")
     assert dense["use_bias"]["default"] is True
-    cases = defs["kspec.layer_args"]["allOf"]
+    cases = defs["kspec.typed_entry"]["allOf"]
     conv = next(c for c in cases if "Conv2D" in json.dumps(c["if"]))
-    assert conv["if"]["properties"]["type"]["enum"] == ["Conv2D", "Convolution2D"]
-    assert "additionalProperties" not in json.dumps(defs["kspec.layer_args"])  # editors stay permissive
+    assert conv["if"]["properties"]["type"]["pattern"] == "^(Conv2D|Convolution2D)$"
+    assert defs["kspec.layer_entry.Conv2D"]["unevaluatedProperties"] is False  # other layers' arguments are errors
+
+
+def test_every_property_is_described() -> None:
+    """Editors show descriptions on hover: every property outside an `if` condition has one (or a `$ref` that has)."""
+    data = schema.generate()
+    missing: list[str] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, where)
+        if not isinstance(node, dict):
+            return
+        for key, sub in node.get("properties", {}).items():
+            if isinstance(sub, dict) and "description" not in sub and "$ref" not in sub:
+                missing.append(f"{where}.{key}")
+        for key, sub in node.items():
+            if key != "if":
+                walk(sub, f"{where}/{key}")
+
+    walk(data, "")
+    assert not missing, missing[:20]
+
+
+def test_schema_is_shipped_with_the_package() -> None:
+    shipped = schema.package_path()
+    assert shipped.read_text(encoding="utf-8") == SCHEMA_FILE.read_text(encoding="utf-8")
+    assert json.loads(shipped.read_text(encoding="utf-8"))["$id"] == schema.SCHEMA_ID
