@@ -48,8 +48,11 @@ def package_path() -> Path:
 def _objects(schema: Any, kind: str, builder: Builder) -> Any:
     """Replace the generic `str | dict` of a Keras-object field with the catalogue's schema of `kind`."""
     if isinstance(schema, dict):
-        if {k: schema.get(k) for k in _KERAS_OBJECT} == _KERAS_OBJECT:
-            return {**{k: v for k, v in schema.items() if k != "anyOf"}, **ref(builder.object_kind(kind))}
+        alts = schema.get("anyOf", [])
+        if all(a in alts for a in _KERAS_OBJECT["anyOf"]):
+            rest = [a for a in alts if a not in _KERAS_OBJECT["anyOf"]]
+            core = ref(builder.object_kind(kind))
+            return {**{k: v for k, v in schema.items() if k != "anyOf"}, **({"anyOf": [core, *rest]} if rest else core)}
         return {k: _objects(v, kind, builder) for k, v in schema.items()}
     if isinstance(schema, list):
         return [_objects(v, kind, builder) for v in schema]
@@ -155,8 +158,10 @@ def _type_words(schema: Mapping[str, Any]) -> str:
                     found.append(words[name])
             if "enum" in s:
                 found.append("one of " + ", ".join(map(str, s["enum"])))
-            for k in ("anyOf", "else", "then", "items"):
-                collect(s.get(k)) if k != "anyOf" else [collect(a) for a in s.get(k, [])]
+            for k in ("else", "then", "items"):
+                collect(s.get(k))
+            for alt in s.get("anyOf", []):
+                collect(alt)
 
     collect(schema)
     return " or ".join(found) or "any value"
@@ -182,7 +187,7 @@ def generate() -> dict[str, Any]:
     defs.update(layer_defs(builder, entry["properties"], entry.get("description", "")))
     defs.update(builder.defs)
     text = json.dumps(schema).replace('"#/$defs/LayerEntry"', '"#/$defs/kspec.layer_entry"')
-    schema = json.loads(text)
+    schema = dict(json.loads(text))
     defaults = schema["properties"].get("defaults")
     if defaults is not None:
         target = defaults.get("else", defaults)

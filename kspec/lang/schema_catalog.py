@@ -231,9 +231,9 @@ def layer_defs(builder: Builder, entry_props: Mapping[str, Any], entry_doc: str)
     }
     defs["kspec.variable"] = {**VARIABLE, "description": "a `${variable}` of `vars:` or a block parameter"}
     common = {k: entry_props[k] for k in ("name", "inputs", "repeat")}
-    defs["kspec.typed_entry"] = {
-        "properties": {"type": {"$ref": "#/$defs/kspec.layer_type"}, **common},
-        "allOf": type_cases,
+    defs["kspec.typed_entry"] = {  # the type's own case first: hover shows the first description it finds
+        "properties": common,
+        "allOf": [*type_cases, {"properties": {"type": ref("kspec.layer_type")}}],
     }
     op_cases = []
     op_docs = {op: (catalog.op_info(op) or _NO_DOC).doc for op in catalog.op_names()}
@@ -244,8 +244,14 @@ def layer_defs(builder: Builder, entry_props: Mapping[str, Any], entry_doc: str)
         then["properties"].update({**structural, "op": {"title": op, "description": op_info.doc or op}})
         op_cases.append(case("op", [op], {**then, "additionalProperties": False}))
     defs["kspec.op_entry"] = {
-        "properties": {"op": or_variable({"enum": catalog.op_names()}, **_meta(entry_props["op"]),
-                                         snippets=snippets_for(catalog.op_names(), op_docs)), **common},
+        "properties": {
+            "op": or_variable(
+                {"enum": catalog.op_names()},
+                **_meta(entry_props["op"]),
+                snippets=snippets_for(catalog.op_names(), op_docs),
+            ),
+            **common,
+        },
         "allOf": op_cases,
     }
     kinds = ("type", "block", "use", "model", "op")
