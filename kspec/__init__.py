@@ -47,15 +47,19 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Resolved:
     from kspec.lang import expand, loader, spec
 
     doc = loader.read(path)
-    try:
-        data = expand.apply_overrides(doc.data, overrides)
-        data = expand.expand_document(data)
+    applied = expand.apply_overrides(doc.data, overrides)
+    doc.overrides = applied.sources
+    unused = expand.unused_variables(applied.data, doc.aliased)
+    try:  # the overrides that could not be applied are reported with the spec's own errors, not instead of them
+        data = expand.expand_document(applied.data)
         parsed = spec.parse(data)
     except SpecErrors as exc:
-        raise _located(doc, exc.errors) from None
+        raise _located(doc, [*applied.errors, *exc.errors]) from None
+    if applied.errors:
+        raise _located(doc, applied.errors)
     doc.data = data
     resolved, errors = graph.resolve(doc, parsed)
-    resolved.diagnostics = [doc.locate(e) for e in errors]
+    resolved.diagnostics = [doc.locate(e) for e in [*unused, *errors]]
     return resolved
 
 

@@ -29,6 +29,7 @@ CODES: dict[str, str] = {
     "bad-version": "the `kspec:` format version is not supported",
     "unknown-variable": "`${name}` names no variable or block parameter",
     "bad-override": "a `--set path=value` override does not apply to the spec",
+    "unused-variable": "a `vars:` entry that nothing in the spec refers to (warning)",
     "unknown-layer": "a layer type is neither a Keras layer nor a registered plugin",
     "unsafe-layer": "a layer that runs arbitrary code (Lambda, TFSMLayer, ...) is refused",
     "unknown-argument": "a layer or object has no such keyword argument",
@@ -54,6 +55,9 @@ CODES: dict[str, str] = {
     "data-error": "the data section cannot be loaded",
     "train-error": "the train section is inconsistent with the model",
 }
+
+#: the `file` of a diagnostic about a value that came from `--set` rather than from the spec file
+SET_SOURCE = "<--set>"
 
 Severity = Literal["error", "warning", "note"]
 
@@ -194,14 +198,26 @@ def render_text(err: SpecError) -> str:
 
 
 def render_github(err: SpecError) -> str:
-    """A GitHub Actions workflow command that annotates the line."""
+    """A GitHub Actions workflow command that annotates the line.
+
+    Values are escaped as GitHub's toolkit does (`%`, CR, LF everywhere; also `:` and `,` in properties). A
+    diagnostic with no file on disk (`<--set>`) names no file: GitHub shows it on the run, not on a file.
+    """
     kind = {"error": "error", "warning": "warning", "note": "notice"}[err.severity]
-    props = ",".join(
-        f"{k}={v}" for k, v in (("file", err.file), ("line", err.line), ("col", err.column)) if v is not None
-    )
-    text = err.message + (f" (hint: {err.hint})" if err.hint else "")
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return f"::{kind} {props},title=kspec [{err.code}]::{text}"
+    on_disk = err.file is not None and not err.file.startswith("<")
+    where = (("file", err.file), ("line", err.line), ("col", err.column)) if on_disk else ()
+    props = [f"{k}={_escape_property(str(v))}" for k, v in where if v is not None]
+    props.append(f"title={_escape_property(f'kspec [{err.code}]')}")
+    text = err.message + "".join(f" ({note})" for note in err.notes) + (f" (hint: {err.hint})" if err.hint else "")
+    return f"::{kind} {','.join(props)}::{_escape_data(text)}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def render_json(errors: Sequence[SpecError]) -> str:

@@ -42,6 +42,17 @@ def test_render_github_escapes_newlines() -> None:
     assert render_github(err) == "::error file=f.yaml,line=2,col=3,title=kspec [cycle]::a%0Ab 100%25"
 
 
+def test_render_github_escapes_properties() -> None:
+    # GitHub splits properties at ',' and the key from the value at ':'; a file named so must arrive whole
+    err = SpecError("x: y, z", (), "cycle", file="odd,name:x.yaml", line=2, column=3)
+    assert render_github(err) == "::error file=odd%2Cname%3Ax.yaml,line=2,col=3,title=kspec [cycle]::x: y, z"
+
+
+def test_render_github_names_no_file_for_a_set_override() -> None:
+    err = SpecError("expected an integer", ("train", "epochs"), "wrong-type", file="<--set>", notes=["from --set e"])
+    assert render_github(err) == "::error title=kspec [wrong-type]::expected an integer (from --set e)"
+
+
 def test_closest_prefers_case_insensitive_match() -> None:
     assert closest("conv2d", ["Conv2D", "Conv1D"]) == ["Conv2D"]
     assert closest("Dnese", ["Dense", "Dropout"]) == ["Dense"]

@@ -6,10 +6,11 @@ Paths are unchanged by both steps, so positions recorded by the loader stay vali
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kspec.errors import Path, SpecError, SpecErrors, did_you_mean, shorten
+from kspec.errors import SET_SOURCE, Path, SpecError, SpecErrors, did_you_mean, shorten
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -27,7 +28,7 @@ def parse_override(text: str) -> tuple[Path, Any]:
                     f"override {shorten(text)} is not of the form path=value",
                     (),
                     "bad-override",
-                    file="<--set>",
+                    file=SET_SOURCE,
                     hint="e.g. --set train.epochs=3",
                 )
             ]
@@ -35,21 +36,44 @@ def parse_override(text: str) -> tuple[Path, Any]:
     path: list[str | int] = []
     for name, index in _SEGMENT.findall(key.strip()):
         path.append(int(index) if index else int(name) if name.isdigit() else name)
-    value = parse_text(raw, "<--set>").data if raw.strip() else ""
+    try:
+        value = parse_text(raw, SET_SOURCE).data if raw.strip() else ""
+    except SpecErrors as exc:
+        raise SpecErrors([replace(e, notes=[*e.notes, f"in --set {shorten(text)}"]) for e in exc.errors]) from None
     return tuple(path), value
 
 
-def apply_overrides(data: Any, overrides: Sequence[str]) -> Any:
-    """Apply `--set path=value` overrides in order; the parent of each path must exist."""
-    errors = []
+@dataclass
+class Overrides:
+    """The outcome of applying `--set` overrides: the changed data, which override set each path, and the errors of
+    those that could not be applied (the others still are, so the spec's own errors are found too)."""
+
+    data: Any
+    sources: dict[Path, str] = field(default_factory=dict)
+    errors: list[SpecError] = field(default_factory=list)
+
+
+def apply_overrides(data: Any, overrides: Sequence[str]) -> Overrides:
+    """Apply `--set path=value` overrides in order; the parent of each path must exist, and a variable must be one
+    the spec defines under `vars:` (a misspelt name would otherwise be a new variable nothing uses)."""
+    out = Overrides(data)
     for text in overrides:
-        path, value = parse_override(text)
+        try:
+            path, value = parse_override(text)
+        except SpecErrors as exc:
+            out.errors += exc.errors
+            continue
+        problem = _unknown_variable(data, text, path)
+        if problem is not None:
+            out.errors.append(problem)
+            continue
         parent = data
         for depth, key in enumerate(path[:-1]):
-            parent = _child(parent, key)
-            if parent is None:
-                errors.append(_missing(text, path[: depth + 1]))
+            child = _child(parent, key)
+            if child is None:
+                out.errors.append(_missing(text, path[: depth + 1], parent))
                 break
+            parent = child
         else:
             last = path[-1]
             if isinstance(parent, dict) and isinstance(last, str):
@@ -57,10 +81,25 @@ def apply_overrides(data: Any, overrides: Sequence[str]) -> Any:
             elif isinstance(parent, list) and isinstance(last, int) and last < len(parent):
                 parent[last] = value
             else:
-                errors.append(_missing(text, path))
-    if errors:
-        raise SpecErrors(errors)
-    return data
+                out.errors.append(_missing(text, path, parent))
+                continue
+            out.sources[path] = text
+    return out
+
+
+def _unknown_variable(data: Any, text: str, path: Path) -> SpecError | None:
+    """`--set vars.NAME=...` where the spec defines no variable NAME."""
+    env = data.get("vars") if isinstance(data, dict) else None
+    if len(path) != 2 or path[0] != "vars" or not isinstance(env, dict) or path[1] in env:
+        return None
+    name = str(path[1])
+    return SpecError(
+        f"override {shorten(text)}: the spec has no variable '{name}'",
+        path,
+        "bad-override",
+        file=SET_SOURCE,
+        hint=did_you_mean(name, env) or (f"its variables: {', '.join(env)}" if env else "the spec's `vars:` is empty"),
+    )
 
 
 def _child(node: Any, key: str | int) -> Any:
@@ -71,15 +110,21 @@ def _child(node: Any, key: str | int) -> Any:
     return None
 
 
-def _missing(text: str, path: Path) -> SpecError:
+def _missing(text: str, path: Path, parent: Any) -> SpecError:
+    """The override's path leaves the spec at `path[-1]`, a key or index `parent` does not have."""
     from kspec.errors import format_path
 
+    hint = None
+    if isinstance(parent, dict) and isinstance(path[-1], str):
+        hint = did_you_mean(path[-1], [str(k) for k in parent])
+    elif isinstance(parent, list):
+        hint = f"the list has {len(parent)} item(s), [0] to [{len(parent) - 1}]" if parent else "the list is empty"
     return SpecError(
         f"override {shorten(text)}: the spec has nothing at '{format_path(path)}'",
         path,
         "bad-override",
-        file="<--set>",
-        hint="overrides may change or add a key of an existing mapping",
+        file=SET_SOURCE,
+        hint=hint or "overrides may change or add a key of an existing mapping",
     )
 
 
@@ -140,3 +185,23 @@ def variables_in(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for v in value:
             yield from variables_in(v)
+
+
+def unused_variables(data: Any, aliased: Collection[Path] = ()) -> list[SpecError]:
+    """A warning for each `vars:` entry that nothing in the spec refers to (blocks included); `aliased` are the
+    paths YAML aliases repeat, so an entry that only holds an anchor (`base: &base {...}`) counts as used."""
+    env = data.get("vars") if isinstance(data, dict) else None
+    if not isinstance(env, dict):
+        return []
+    used = set(variables_in({k: v for k, v in data.items() if k != "vars"}))
+    return [
+        SpecError(
+            f"variable '{name}' is defined but never used",
+            ("vars", name),
+            "unused-variable",
+            hint=f"refer to it as ${{{name}}}, or remove it",
+            severity="warning",
+        )
+        for name in env
+        if name not in used and ("vars", name) not in aliased
+    ]

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from kspec.errors import Path, SpecError, SpecErrors, shorten
+from kspec.errors import SET_SOURCE, Path, SpecError, SpecErrors, shorten
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
@@ -59,20 +59,38 @@ class Document:
     file: str
     data: Any
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    #: the `--set` overrides applied to `data`: the path each one set -> its text (`train.epochs=3`)
+    overrides: dict[Path, str] = field(default_factory=dict)
+    #: paths whose value an alias repeats elsewhere (a `vars:` entry holding an anchor is used that way)
+    aliased: set[Path] = field(default_factory=set)
 
     @property
     def folder(self) -> FsPath:
         return FsPath(self.file).resolve().parent
 
     def locate(self, err: SpecError) -> SpecError:
-        """`err` with file, line and column of the longest prefix of its path that has a position."""
-        if err.line is not None:
+        """`err` with file, line and column of the longest prefix of its path that has a position.
+
+        An error inside a value that a `--set` override put there is located at that override instead (file
+        `<--set>`, the override echoed in a note): the file's line would point at text the user never touched.
+        """
+        if err.line is not None or err.file == SET_SOURCE:
             return err if err.file else replace(err, file=self.file)
+        source = self._override_of(err.path)
+        if source is not None:
+            return replace(err, file=SET_SOURCE, notes=[*err.notes, f"from --set {shorten(source)} ({self.file})"])
         path = err.path
         while path and path not in self.positions:
             path = path[:-1]
         line, col = self.positions.get(path, (1, 1))
         return replace(err, file=self.file, line=line, column=col)
+
+    def _override_of(self, path: Path) -> str | None:
+        """The `--set` text that set `path` or a mapping or list around it (the longest such path)."""
+        for n in range(len(path), 0, -1):
+            if path[:n] in self.overrides:
+                return self.overrides[path[:n]]
+        return None
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
@@ -86,6 +104,8 @@ class _Builder:
         self.loader = loader
         self.positions: dict[Path, tuple[int, int]] = {(): (1, 1)}
         self.count = 0
+        self.first_path: dict[int, Path] = {}  # id(node) -> where it was built first
+        self.aliased: set[Path] = set()  # paths of nodes an alias (`*name`, `<<: *name`) repeats elsewhere
 
     def error(self, node: yaml.Node, message: str, code: str, path: Path, hint: str | None = None) -> SpecError:
         line, col = _mark(node)
@@ -93,6 +113,9 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
+        first = self.first_path.setdefault(id(node), path)
+        if first != path:
+            self.aliased.add(first)
         if self.count > MAX_NODES:
             raise self.error(
                 node,
@@ -284,7 +307,7 @@ def parse_text(text: str, file: str = "<string>") -> Document:
         ) from None
     finally:
         loader.dispose()
-    return Document(file, data, builder.positions)
+    return Document(file, data, builder.positions, aliased=builder.aliased)
 
 
 def read(path: str | FsPath) -> Document:

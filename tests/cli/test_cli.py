@@ -90,6 +90,46 @@ def test_set_override_is_validated(write_spec: Callable[..., Path], capsys: pyte
     assert "bad-override" in capsys.readouterr().out
 
 
+TRAINED = (
+    GOOD
+    + """
+vars: {units: 8, unused: 1}
+data: {source: iris}
+train: {loss: sparse_categorical_crossentropy, epochs: 3}
+"""
+)
+
+
+def test_set_errors_are_located_at_the_override(
+    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_spec(TRAINED)
+    assert main(["validate", str(path), "--set", "train.epochs=abc"]) == 1
+    out = capsys.readouterr().out
+    # not at the file's `epochs: 3` line, which the user never touched; the value is echoed
+    assert out.startswith("<--set>: error: expected an integer [wrong-type]\n    at train.epochs\n")
+    assert "note: from --set 'train.epochs=abc'" in out and f"{path}:" not in out.split("\n")[0]
+
+
+def test_a_failing_set_does_not_hide_the_specs_own_errors(
+    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_spec(TRAINED.replace("train:", "trian:"))
+    assert main(["validate", str(path), "--set", "train.epochs=1", "--set", "vars.unit=4"]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:11:1: error: unknown field 'trian' [unknown-field]" in out
+    assert "the spec has nothing at 'train'" in out and "hint: did you mean 'trian'?" in out
+    assert "the spec has no variable 'unit' [bad-override]" in out and "did you mean 'units'?" in out
+
+
+def test_unused_variable_is_a_warning(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_spec(TRAINED.replace("units: 8, activation", 'units: "${units}", activation'))
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: variable 'unused' is defined but never used [unused-variable]" in out
+    assert "variable 'units'" not in out
+
+
 def test_validate_folder(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
     good = write_spec(GOOD, "a.yaml")
     write_spec(BAD, "b.yaml")
