@@ -75,7 +75,7 @@ def check(
     plugins: Sequence[str] | None = None,
     allow_unsafe: bool = False,
     max_params: int = MAX_PARAMS,
-    max_synthetic_values: int = MAX_SYNTHETIC_VALUES,
+    max_synthetic_values: int | None = MAX_SYNTHETIC_VALUES,
 ) -> list[SpecError]:
     """Run the graph, argument and shape checks; raises `SpecErrors` when any error is found.
 
@@ -84,7 +84,8 @@ def check(
         plugins: plugin names to accept (default: those the spec declares that are installed).
         allow_unsafe: accept code-running layers (Lambda, ...); only the person running kspec may set it.
         max_params: refuse a model whose inferred parameter count is larger (`--max-params`).
-        max_synthetic_values: refuse `synthetic` data with more values than this (`--max-synthetic-values`).
+        max_synthetic_values: refuse `synthetic` data with more values than this (`--max-synthetic-values`);
+            None: no data budget (building or drawing allocates no data).
 
     Returns:
         The warnings and notes (unused layers, layers static inference could not check).
@@ -109,7 +110,8 @@ def check(
                         hint="raise the budget with --max-params N if this is intended",
                     )
                 )
-        found += _synthetic_budget(resolved, report, max_synthetic_values)
+        if max_synthetic_values is not None:
+            found += _synthetic_budget(resolved, report, max_synthetic_values)
     located = [resolved.doc.locate(e) for e in found]
     if any(e.severity == "error" for e in located):
         raise SpecErrors(located)
@@ -153,9 +155,10 @@ def build(
     *,
     allow_unsafe: bool = False,
     max_params: int = MAX_PARAMS,
-    max_synthetic_values: int = MAX_SYNTHETIC_VALUES,
+    max_synthetic_values: int | None = None,
 ) -> Compiled:
-    """Validate and build a spec into Keras functional models."""
+    """Validate and build a spec into Keras functional models (`max_synthetic_values`: as in `check`; building
+    allocates no data, so there is no data budget unless one is given)."""
     resolved = load(path, overrides)
     check(resolved, allow_unsafe=allow_unsafe, max_params=max_params, max_synthetic_values=max_synthetic_values)
     return compile_resolved(resolved)

@@ -19,6 +19,7 @@ Path = tuple[PathItem, ...]
 
 #: Every diagnostic code kspec emits, with a one-line description. Codes are never renamed once released.
 CODES: dict[str, str] = {
+    "file-not-found": "a spec file or folder named on the command line does not exist",
     "yaml-syntax": "the file is not valid YAML",
     "yaml-unsafe": "the YAML uses a construct kspec refuses (Python tags, custom tags)",
     "yaml-limits": "the YAML exceeds a size, depth or alias bound",

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from kspec import __version__
 from kspec.cli import build, draw, runs, schema, train, validate
-from kspec.cli.common import INVALID, USAGE, Command, UsageError, print_diagnostics
+from kspec.cli.common import INVALID, USAGE, Command, UsageError, json_report, missing_file, print_diagnostics
 from kspec.errors import SpecErrors
 
 MODULES = (validate, build, train, runs, draw, schema)
@@ -42,8 +42,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then handled below
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except SpecErrors as exc:
+        if _wants_json(args):
+            print(json_report([(str(getattr(args, "spec", "")), False, exc.errors)]))
+            return INVALID
         print_diagnostics(exc.errors, verbose=getattr(args, "verbose", False))
         n = sum(e.severity == "error" for e in exc.errors)
         print(f"Found {n} error(s)", file=sys.stderr)
@@ -52,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kspec: error: {exc}", file=sys.stderr)
         return USAGE
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        if _wants_json(args) and isinstance(exc, FileNotFoundError):
+            print(json_report([(str(exc.filename), False, [missing_file(str(exc.filename))])]))
         print(f"kspec: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
         return USAGE
     except KeyboardInterrupt:
@@ -67,3 +76,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kspec: error: {type(exc).__name__}: {first}", file=sys.stderr)
         print("kspec: set KSPEC_DEBUG=1 to see the full traceback", file=sys.stderr)
         return INVALID
+
+
+def _wants_json(args: argparse.Namespace) -> bool:
+    """The command was asked for JSON on stdout (`build --json`, `--format json`): failures come as JSON too."""
+    return bool(getattr(args, "json", False)) or getattr(args, "format", None) == "json"
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (`kspec draw -o - SPEC | head -1`): stop quietly, as `cat` does.
+
+    stdout is pointed at /dev/null so that Python's own flush at exit does not complain again; the exit code is the
+    shell's for a process ended by SIGPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13

@@ -11,9 +11,11 @@ from kspec.cli.common import OK, Command, UsageError, add_common
 
 
 def add_arguments(b: argparse.ArgumentParser) -> None:
-    b.add_argument("spec")
-    b.add_argument("-o", "--output", help="save the model as a .keras file")
-    b.add_argument("--json", action="store_true", help="print a JSON summary instead of Keras's tables")
+    b.add_argument("spec", metavar="SPEC", help="the spec file to build")
+    b.add_argument("-o", "--output", metavar="FILE", help="save the model as a .keras file")
+    b.add_argument(
+        "--json", action="store_true", help="print a JSON summary instead of Keras's tables (errors as JSON too)"
+    )
     b.add_argument("--model", help="which model to save (default: the main model)")
     add_common(b)
 
@@ -28,7 +30,6 @@ def run(args: argparse.Namespace) -> int:
         args.set,
         allow_unsafe=args.allow_unsafe,
         max_params=args.max_params,
-        max_synthetic_values=args.max_synthetic,
     )
     name = args.model or compiled.main
     if name not in compiled.models:

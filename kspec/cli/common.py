@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,17 @@ class Command:
 
 
 def spec_files(paths: Sequence[str]) -> list[Path]:
+    """The spec files named or found (recursively) in the folders named; a missing path is a `UsageError`."""
+    found, missing = find_spec_files(paths)
+    if missing:
+        raise UsageError(f"no such file or folder: {missing[0]}")
+    return found
+
+
+def find_spec_files(paths: Sequence[str]) -> tuple[list[Path], list[str]]:
+    """The spec files named or found in the folders named, and the paths that do not exist."""
     files: list[Path] = []
+    missing: list[str] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
@@ -37,8 +48,27 @@ def spec_files(paths: Sequence[str]) -> list[Path]:
         elif p.is_file():
             files.append(p)
         else:
-            raise UsageError(f"no such file or folder: {raw}")
-    return files
+            missing.append(raw)
+    return files, missing
+
+
+def missing_file(raw: str) -> SpecError:
+    """The diagnostic for a path on the command line that does not exist (for the JSON and GitHub formats)."""
+    return SpecError(
+        f"no such file or folder: {raw}", (), "file-not-found", hint="paths are relative to the current folder"
+    )
+
+
+def json_report(report: Sequence[tuple[str, bool, Sequence[SpecError]]]) -> str:
+    """The stable `--format json` document: one entry per file (valid or not, counts, diagnostics), a summary."""
+    doc = {
+        "version": 1,
+        "files": [
+            {"file": f, "valid": ok, **counts(d), "diagnostics": [e.to_dict() for e in d]} for f, ok, d in report
+        ],
+        "summary": {"files": len(report), "invalid": sum(not ok for _, ok, _ in report)},
+    }
+    return json.dumps(doc, indent=2)
 
 
 def print_diagnostics(errors: Iterable[SpecError], fmt: str = "text", verbose: bool = False) -> None:
@@ -53,13 +83,15 @@ def counts(errors: Sequence[SpecError]) -> dict[str, int]:
     return {sev: sum(e.severity == sev for e in errors) for sev in ("error", "warning", "note")}
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
+def add_common(p: argparse.ArgumentParser, *, synthetic: bool = False) -> None:
+    """The options every command that reads a spec takes; `synthetic`: also the data budget (for the commands
+    that load data, or check a spec for training)."""
     p.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="PATH=VALUE",
-        help="override a value of the spec, e.g. --set train.epochs=2 (repeatable)",
+        help="override a value of the spec, e.g. --set train.epochs=2 or --set vars.dropout=0.1 (repeatable)",
     )
     p.add_argument(
         "--allow-unsafe-layers",
@@ -74,11 +106,12 @@ def add_common(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"refuse models with more parameters than this (default {MAX_PARAMS:,})",
     )
-    p.add_argument(
-        "--max-synthetic-values",
-        dest="max_synthetic",
-        type=int,
-        default=MAX_SYNTHETIC_VALUES,
-        metavar="N",
-        help=f"refuse synthetic data with more values than this (default {MAX_SYNTHETIC_VALUES:,})",
-    )
+    if synthetic:
+        p.add_argument(
+            "--max-synthetic-values",
+            dest="max_synthetic",
+            type=int,
+            default=MAX_SYNTHETIC_VALUES,
+            metavar="N",
+            help=f"refuse `synthetic` data with more values than this (default {MAX_SYNTHETIC_VALUES:,})",
+        )

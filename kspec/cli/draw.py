@@ -9,18 +9,30 @@ from kspec.cli.common import OK, Command, UsageError, add_common
 
 
 def add_arguments(d: argparse.ArgumentParser) -> None:
-    d.add_argument("spec")
-    d.add_argument("-o", "--output", help="FILE.svg|.png|.pdf|.dot (default: print DOT)")
-    d.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB")
+    d.add_argument("spec", metavar="SPEC", help="the spec file to draw")
+    d.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="FILE.svg, .png, .pdf or .dot (default: <SPEC's name>.svg in the current folder); - prints the DOT text",
+    )
+    d.add_argument(
+        "--rankdir",
+        choices=("TB", "LR", "BT", "RL"),
+        default="TB",
+        help="direction of the flow: top to bottom (default), left to right, bottom to top, right to left",
+    )
     d.add_argument("--dpi", type=int, default=None, help="PNG resolution (default: the renderer's, 96)")
     group = d.add_mutually_exclusive_group()
     group.add_argument("--collapse", dest="collapse", action="store_true", help="draw repeated blocks once, ×N")
     group.add_argument("--expand", dest="collapse", action="store_false", help="draw every repetition")
-    d.add_argument("--model", help="draw only this model")
-    d.add_argument("--deep", action="store_true", help="take shapes from a Keras build")
-    d.add_argument("--show-dtype", action="store_true")
-    d.add_argument("--show-trainable", action="store_true")
-    d.add_argument("--expand-nested", action="store_true", help="draw nested models' layers inside them")
+    d.add_argument("--model", help="draw only this model (default: every model of the spec)")
+    d.add_argument("--deep", action="store_true", help="take shapes from a Keras build (imports TensorFlow)")
+    d.add_argument("--show-dtype", action="store_true", help="show each layer's dtype")
+    d.add_argument("--show-trainable", action="store_true", help="mark trainable and frozen layers")
+    d.add_argument(
+        "--expand-nested", action="store_true", help="draw nested models' (and applications') layers inside them"
+    )
     for flag, what in (
         ("shapes", "output shapes"),
         ("layer-names", "layer names"),
@@ -40,9 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from kspec.analysis import shapes
 
     resolved = kspec.load(args.spec, args.set)
-    kspec.check(
-        resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params, max_synthetic_values=args.max_synthetic
-    )
+    kspec.check(resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params, max_synthetic_values=None)
     deep_shapes = None
     if args.deep:
         from kspec import compiler
@@ -65,15 +75,13 @@ def run(args: argparse.Namespace) -> int:
         show_params=not args.no_params,
         legend=not args.no_legend,
     )
-    out = Path(args.output) if args.output else None
+    to_stdout = args.output == "-"
+    out = None if to_stdout else Path(args.output or f"{Path(args.spec).stem}.svg")
     try:
         result = diagram.draw(resolved, out, options=options, shapes=shapes.infer(resolved), deep_shapes=deep_shapes)
     except ValueError as exc:  # an unknown --model or output suffix
         raise UsageError(str(exc)) from None
-    if args.output:
-        print(f"wrote {result}")
-    else:
-        print(result)
+    print(result if to_stdout else f"wrote {result}")
     return OK
 
 

@@ -13,7 +13,7 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_plot_arguments(pl: argparse.ArgumentParser) -> None:
-    pl.add_argument("runs", nargs="+", metavar="RUN")
+    pl.add_argument("runs", nargs="+", metavar="RUN", help="run folders (one: redraw its plots; several: compare)")
     pl.add_argument("-o", "--output", help="figure file for a comparison of several runs")
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from kspec.cli.common import OK, Command
+from kspec.cli.common import OK, Command, UsageError
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
@@ -17,7 +18,11 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the JSON Schema for editors and CI (`--print` to stdout, `--path` for the installed copy)."""
+    """Write the JSON Schema for editors and CI (`--print` to stdout, `--path` for the installed copy).
+
+    Without -o it regenerates `schemas/kspec.schema.json` of the checkout it is run in; anywhere else (no schemas/
+    folder here) it asks for -o, --print or --path rather than creating a schemas/ folder.
+    """
     from kspec.lang import schema
 
     if args.print:
@@ -25,6 +30,12 @@ def run(args: argparse.Namespace) -> int:
     elif args.path:
         print(schema.package_path())
     else:
+        if args.output is None and not Path(schema.DEFAULT_PATH).parent.is_dir():
+            raise UsageError(
+                f"no {Path(schema.DEFAULT_PATH).parent}/ folder here to regenerate {schema.DEFAULT_PATH} in (run it in "
+                "a kspec checkout); pass -o FILE to write the schema elsewhere, --print to print it, or --path for "
+                "the installed copy"
+            )
         path = schema.write(args.output or schema.DEFAULT_PATH, package_copy=args.output is None)
         print(f"wrote {path}")
     return OK

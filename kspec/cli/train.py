@@ -10,19 +10,19 @@ from kspec.cli.common import OK, Command, add_common
 
 
 def add_train_arguments(t: argparse.ArgumentParser) -> None:
-    t.add_argument("spec")
-    t.add_argument("--out", help="run folder (default: runs/<spec-name>/<timestamp>)")
+    t.add_argument("spec", metavar="SPEC", help="the spec file to train")
+    t.add_argument("--out", metavar="RUN", help="run folder (default: runs/<spec-name>/<timestamp>)")
     t.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last completed epoch")
     t.add_argument(
         "--restart", action="store_true", help="start over in the run folder (--resume RUN or --out RUN), replacing it"
     )
-    add_common(t)
+    add_common(t, synthetic=True)
 
 
 def add_evaluate_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("run", help="a run folder or a .keras file")
-    e.add_argument("spec")
-    add_common(e)
+    e.add_argument("spec", metavar="SPEC", help="the spec file the model was trained from")
+    add_common(e, synthetic=True)
 
 
 def run_train(args: argparse.Namespace) -> int:
