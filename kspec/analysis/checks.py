@@ -12,6 +12,7 @@ from typing import Any
 
 from kspec import catalog
 from kspec.analysis.graph import ModelGraph, Node, Resolved
+from kspec.catalog import calls
 from kspec.errors import Path, SpecError, did_you_mean, name_problem, shorten
 from kspec.lang import data_spec as spec_data
 from kspec.lang import train_spec as spec_train
@@ -49,6 +50,25 @@ def check_layer_arguments(res: Resolved, ctx: Context) -> Iterator[SpecError]:
                 ):
                     notes = [f"in block instance '{'.'.join(node.block)}' (layer '{node.name}')"] if node.block else []
                     yield replace(err, path=_arg_path(node, err.path), notes=err.notes + notes)
+
+
+def check_calls(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """Tensors passed by call argument (`inputs: {query: x, ...}`) and `call:` options are ones the layer takes."""
+    for graph in res.models.values():
+        for node in graph.nodes.values():
+            target = res.layers.get(node.layer) if node.kind == "use" else node
+            if node.kind in ("layer", "use") and target is not None:
+                form = calls.call_form(catalog.canonical_layer(target.type) or target.type)
+                keys = [loc[1:] for loc in node.input_locs] if node.named else None
+                for err in calls.check_call(target.type, form, keys, len(node.inputs), node.call):
+                    yield err.prefixed(node.path)
+            elif node.named or node.call:
+                yield SpecError(
+                    f"a{'n' if node.kind in ('op', 'input') else ''} {node.kind} entry takes its inputs as a list",
+                    (*node.path, "inputs" if node.named else "call"),
+                    "wrong-type",
+                    hint="tensors by call argument and `call:` options are for layers, e.g. MultiHeadAttention",
+                )
 
 
 def check_ops(res: Resolved, ctx: Context) -> Iterator[SpecError]:
@@ -146,7 +166,7 @@ def check_references(res: Resolved, ctx: Context) -> Iterator[SpecError]:
                 if name not in graph.nodes:
                     yield SpecError(
                         f"'{name}' is not a layer or input of model '{graph.name}'",
-                        (*node.path, "inputs", i),
+                        (*node.path, *(node.input_locs[i] if i < len(node.input_locs) else ("inputs", i))),
                         "unknown-input",
                         hint=did_you_mean(name, graph.nodes),
                     )
@@ -281,6 +301,7 @@ CHECKS: tuple[Check, ...] = (
     check_cycles,
     check_outputs,
     check_layer_arguments,
+    check_calls,
     check_defaults,
     check_ops,
     check_train,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kspec.analysis.selectors import BLOCK_INPUTS, Select, label, resolve_selections, split_ref
 from kspec.errors import Path, SpecError, did_you_mean
 from kspec.lang.expand import substitute
 from kspec.lang.loader import Document
@@ -31,6 +32,10 @@ class Node:
     arg_paths: dict[str, Path] = field(default_factory=dict)
     block: tuple[str, ...] = ()
     layer: str = ""
+    selects: list[Select] = field(default_factory=list)  # per input: the output it takes (None: all)
+    input_locs: list[Path] = field(default_factory=list)  # per input: where it is written, relative to `path`
+    call: dict[str, Any] = field(default_factory=dict)  # constant call options (`call:`)
+    named: bool = False  # inputs were given by call argument (`input_locs` hold the names)
 
     @property
     def trainable(self) -> bool:
@@ -47,6 +52,13 @@ class ModelGraph:
     inputs: list[str]
     outputs: list[str]
     description: str | None = None
+    output_selects: list[Select] = field(default_factory=list)
+    output_paths: list[Path] = field(default_factory=list)
+
+    def output_names(self) -> list[str]:
+        """The model's outputs as written (`decoder`, `encoder[2]`): the names of its Keras outputs."""
+        sel = self.output_selects or [None] * len(self.outputs)
+        return [label(o, s) for o, s in zip(self.outputs, sel, strict=True)]
 
     def order(self) -> list[Node]:
         """Nodes in topological order (inputs first); the graph must be acyclic."""
@@ -178,12 +190,15 @@ class _Resolver:
             self.nodes[in_name] = Node(in_name, "input", "Input", in_spec, [], ipath, layer=in_name)
         prev = next(iter(inputs)) if len(inputs) == 1 else None
         self.entries(spec.layers, (*path, "layers"), scope, prev)
-        outputs = []
+        outputs, selects, opaths = [], [], []
         names = spec.output_names if spec.output_names is not None else ([self.last] if self.last else [])
         for i, out in enumerate(names):
+            out, select = split_ref(out, self.nodes)
             target = scope.aliases.get(out, out)
+            opath = (*path, "outputs", i) if isinstance(spec.outputs, list) else (*path, "outputs")
+            selects.append(select)
+            opaths.append(opath)
             if target not in self.nodes:
-                opath = (*path, "outputs", i) if isinstance(spec.outputs, list) else (*path, "outputs")
                 self.errors.append(
                     SpecError(
                         f"output '{out}' is not a layer of model '{name}'",
@@ -193,7 +208,7 @@ class _Resolver:
                     )
                 )
             outputs.append(target)
-        return ModelGraph(name, path, self.nodes, list(inputs), outputs, spec.description)
+        return ModelGraph(name, path, self.nodes, list(inputs), outputs, spec.description, selects, opaths)
 
     def model_inputs(self, name: str, seen: set[str]) -> dict[str, Any]:
         """Input name -> {shape, dtype}; a model whose inputs are omitted takes those of its first nested model."""
@@ -215,7 +230,9 @@ class _Resolver:
             self.last = prev
         return prev
 
-    def resolve_inputs(self, entry: LayerEntry, path: Path, scope: _Scope, prev: str | None, rep: int) -> list[str]:
+    def resolve_inputs(
+        self, entry: LayerEntry, path: Path, scope: _Scope, prev: str | None, rep: int
+    ) -> tuple[list[str], list[Select], list[Path]]:
         names = entry.input_names
         if names is None or rep > 0:
             if prev is None:
@@ -227,17 +244,25 @@ class _Resolver:
                         hint="name its input with `inputs: [...]`",
                     )
                 )
-                return []
-            return [prev]
-        return [scope.aliases.get(n, scope.prefix + n if scope.prefix + n in self.nodes else n) for n in names]
+                return [], [], []
+            return [prev], [None], [()]
+        refs = [split_ref(n, set(self.nodes) | set(scope.aliases)) for n in names]
+        keys = entry.input_keys or [(i,) for i in range(len(names))]
+        return (
+            [scope.aliases.get(n, scope.prefix + n if scope.prefix + n in self.nodes else n) for n, _ in refs],
+            [sel for _, sel in refs],
+            [("inputs", *k) for k in keys] if isinstance(entry.inputs, list | dict) else [("inputs",)] * len(refs),
+        )
 
     def entry(self, entry: LayerEntry, path: Path, scope: _Scope, prev: str | None, rep: int) -> str | None:
-        inputs = self.resolve_inputs(entry, path, scope, prev, rep)
+        inputs, selects, locs = self.resolve_inputs(entry, path, scope, prev, rep)
         args: dict[str, Any] = entry.args
         if scope.env is not None:
             args = substitute(args, scope.env, path, self.errors)
         suffix = f"_{rep + 1}" if (entry.repeat or 1) > 1 else ""
         if entry.block is not None:
+            if any(sel is not None for sel in selects) or entry.call or isinstance(entry.inputs, dict):
+                self.errors.append(BLOCK_INPUTS.prefixed((*path, "inputs")))
             return self.block(entry, path, scope, inputs, args, suffix)
         kind = entry.kind
         if kind == "type":
@@ -269,7 +294,8 @@ class _Resolver:
             name = scope.prefix + self.auto_name(base) if not scope.prefix else self.auto_name(scope.prefix + base)
         name = self.claim(name, path, spec_wide=node_kind in ("layer", "op"))
         layer = entry.use if node_kind == "use" else name
-        node = Node(name, node_kind, type_name, args, inputs, path, arg_paths, scope.block, layer or name)  # type: ignore[arg-type]
+        node = Node(name, node_kind, type_name, args, inputs, path, arg_paths, scope.block, layer or name,  # type: ignore[arg-type]
+                    selects, locs, dict(entry.call or {}), isinstance(entry.inputs, dict) and rep == 0)  # fmt: skip
         self.nodes[name] = node
         if local is not None and scope.prefix:
             scope.aliases[local] = name
@@ -357,7 +383,7 @@ def resolve(doc: Document, spec: Spec) -> tuple[Resolved, list[SpecError]]:
         models[name] = r.model(name, mspec, spec.model_path(name))
         layers.update({n.name: n for n in models[name].nodes.values() if n.kind == "layer"})
     main = _main_model(spec, models)
-    return Resolved(doc, spec, models, main, layers), r.errors
+    return Resolved(doc, spec, models, main, layers), r.errors + resolve_selections(models, layers)
 
 
 def _main_model(spec: Spec, models: dict[str, ModelGraph]) -> str:

@@ -13,8 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kspec import catalog
+from kspec.analysis import call_shapes
 from kspec.analysis.graph import ModelGraph, Node, Resolved
-from kspec.analysis.shape_rules import OP_RULES, OutShape, Shape, ShapeMismatch, Unsupported, fmt, lookup
+from kspec.analysis.selectors import label
+from kspec.analysis.shape_rules import (
+    CALL_RULES,
+    OP_RULES,
+    OutShape,
+    Shape,
+    ShapeMismatch,
+    Unsupported,
+    fmt,
+    lookup,
+)
 from kspec.errors import SpecError
 
 __all__ = ["ModelShapes", "NodeShape", "ShapeReport", "infer"]
@@ -91,8 +102,7 @@ class _Call:
     owners: _Owners
 
 
-class _Skip(Exception):
-    """The node cannot be inferred for a reason already reported elsewhere (unknown model or layer name)."""
+_Skip = call_shapes.Skip
 
 
 class _Unknown(Exception):
@@ -189,7 +199,7 @@ class _Walker:
             ins = [shapes.get(i) for i in node.inputs]
             result: _Call | None = None
             if all(s is not None for s in ins) and node.inputs:
-                result = self.call(node, _flat([s for s in ins if s is not None]), graph, errors, cause)
+                result = self.call(node, [s for s in ins if s is not None], graph, errors, cause)
             else:
                 self.note_unknown(node)
                 causes = {cause[i] for i in node.inputs if i in cause}
@@ -216,11 +226,15 @@ class _Walker:
         values = list(owners.values())
         total = None if None in values else sum(v[0] for v in values if v is not None)
         frozen = None if None in values else sum(v[1] for v in values if v is not None)
+        selects = graph.output_selects or [None] * len(graph.outputs)
         report = ModelShapes(
             graph.name,
             nodes,
             inputs,
-            {o: shapes.get(o) for o in graph.outputs},
+            {
+                label(o, sel): call_shapes.pick_out(shapes.get(o), sel)
+                for o, sel in zip(graph.outputs, selects, strict=True)
+            },
             total,
             None if total is None or frozen is None else total - frozen,
             frozen,
@@ -228,10 +242,14 @@ class _Walker:
         return report, owners
 
     def call(
-        self, node: Node, ins: list[Shape], graph: ModelGraph, errors: list[SpecError], cause: dict[str, str]
+        self, node: Node, raw: list[OutShape], graph: ModelGraph, errors: list[SpecError], cause: dict[str, str]
     ) -> _Call | None:
         try:
-            return self.kinds[node.kind](node, ins)
+            picked = call_shapes.pick(node, raw)
+            target = self.res.layers.get(node.layer) if node.kind == "use" else node
+            if node.kind in ("layer", "use") and target is not None and call_shapes.form_of(target.type) is not None:
+                return self.named_call(node, target, picked)
+            return self.kinds[node.kind](node, _flat(picked))
         except ShapeMismatch as exc:
             path = node.arg_paths.get(exc.arg, node.path) if exc.arg and node.kind != "use" else node.path
             notes = [f"layer '{node.name}' of block {' > '.join(node.block)}"] if node.block else []
@@ -317,7 +335,7 @@ class _Walker:
             failed = [e for e in inner if e.severity == "error"]
             if failed:
                 raise ShapeMismatch(f"model '{node.type}' cannot take input {fmt(list(merged))}: {failed[0].message}")
-        outs = [report.outputs.get(o) for o in graph.outputs]
+        outs = [report.outputs.get(o) for o in graph.output_names()]
         if any(o is None for o in outs):
             raise _Skip
         if node.args.get("trainable") is False:
@@ -329,6 +347,20 @@ class _Walker:
         )
         nt = report.params if node.args.get("trainable") is False else report.non_trainable
         return _Call(out, report.params, nt, owners)
+
+    def named_call(self, node: Node, target: Node, picked: list[OutShape]) -> _Call:
+        """A layer with a known call signature (attention, recurrent): its tensors by call argument."""
+        canonical = catalog.canonical_layer(target.type) or target.type
+        form, named = call_shapes.collect(node, target, picked)
+        rule = CALL_RULES.get(canonical)
+        if rule is not None:
+            out, params, nt = rule(target.args, node.call, named)
+            nt = params if target.args.get("trainable") is False else nt
+        else:
+            out, params, nt = self.apply(target.type, target.args, [named[form.tensors[0]]])
+            call_shapes.check_recurrent(named, form, out)
+        self.weights(target.name, params, nt, _flat(picked))
+        return _Call(out, params, nt, {target.name: (params, nt)})
 
     def op(self, node: Node, ins: list[Shape]) -> _Call:
         rule = OP_RULES.get(node.type)

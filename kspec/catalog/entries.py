@@ -13,11 +13,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from kspec.catalog.calls import LAYER_ALIASES
+
 #: Object kinds that are a Keras identifier string or `{type: ClassName, ...arguments}`.
 OBJECT_KINDS = ("activation", "callback", "constraint", "initializer", "loss", "metric", "optimizer", "regularizer",
                 "schedule")  # fmt: skip
 #: Keys of a layer entry that are kspec's own and never layer arguments (`name` is also a Keras argument).
-RESERVED_KEYS = frozenset({"type", "inputs", "repeat", "block", "use", "model", "op"})
+RESERVED_KEYS = frozenset({"type", "inputs", "call", "repeat", "block", "use", "model", "op"})
 PLUGIN_PATTERN = r"^[A-Za-z_][\w.]*>\w+$"
 
 
@@ -125,7 +127,7 @@ def canonical_layer(name: str) -> str | None:
     cat = load()
     if name in cat.layers or name in cat.applications:
         return name
-    return cat.aliases.get(name)
+    return cat.aliases.get(name) or LAYER_ALIASES.get(name)
 
 
 @cache

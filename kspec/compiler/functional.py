@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kspec import catalog
 from kspec.analysis.graph import ModelGraph, Node, Resolved
+from kspec.catalog import calls
 from kspec.compiler import plugins
 from kspec.errors import Path, SpecError, SpecErrors
 
@@ -125,6 +126,36 @@ def _call_op(node: Node, tensors: list[Any]) -> Any:
     return out
 
 
+def _select(value: Any, select: Any) -> Any:
+    """The output a selector (`name[i]`) picks from a layer's or model's outputs."""
+    if select is None:
+        return value
+    if not isinstance(value, list | tuple) or not isinstance(select, int) or select >= len(value):
+        n = len(value) if isinstance(value, list | tuple) else 1
+        raise ValueError(f"output [{select}] selected from {n} output(s)")
+    return value[select]
+
+
+def _call_named(layer: Any, form: calls.CallForm, node: Node, ins: list[Any]) -> Any:
+    """Call a layer with its tensors by call argument (`query=`, `value=`, `mask=`, ...) and `call:` options."""
+    keys = [loc[1:] for loc in node.input_locs] if node.named else None
+    named: dict[str, Any] = {}
+    for arg, tensor in zip(calls.named_inputs(form, keys, len(ins)), ins, strict=True):
+        if arg in form.lists:
+            named.setdefault(arg, []).append(tensor)
+        else:
+            named[arg] = tensor
+    options = dict(node.call)
+    if form.packed:
+        packed = [named.pop(k) for k in form.packed if k in named]
+        masks = [named.pop(k, None) for k in form.masks]
+        if any(m is not None for m in masks):
+            named["mask"] = masks
+        return layer(packed, **named, **options)
+    first = named.pop(form.tensors[0])
+    return layer(first, **named, **options)
+
+
 class _Builder:
     def __init__(self, res: Resolved) -> None:
         self.res = res
@@ -138,18 +169,22 @@ class _Builder:
 
         tensors: dict[str, Any] = {}
         for node in graph.order():
-            ins = [tensors[i] for i in node.inputs if i in tensors]
-            if len(ins) != len(node.inputs):
+            if any(i not in tensors for i in node.inputs):
                 return
             try:
+                ins = [
+                    _select(tensors[i], sel) for i, sel in zip(node.inputs, node.selects or [None] * 99, strict=False)
+                ]
                 tensors[node.name] = self.call(node, ins, graph)
             except Exception as exc:  # Keras raises ValueError, TypeError, NotImplementedError, ...
                 self.errors.append(_rejected(exc, node))
                 return
         try:
+            selects = graph.output_selects or [None] * len(graph.outputs)
+            outs = [_select(tensors[o], sel) for o, sel in zip(graph.outputs, selects, strict=True)]
             self.models[graph.name] = keras.Model(
                 inputs=[tensors[i] for i in graph.inputs] if len(graph.inputs) > 1 else tensors[graph.inputs[0]],
-                outputs=[tensors[o] for o in graph.outputs] if len(graph.outputs) > 1 else tensors[graph.outputs[0]],
+                outputs=outs if len(outs) > 1 else outs[0],
                 name=graph.name,
             )
         except Exception as exc:
@@ -170,11 +205,15 @@ class _Builder:
                 self.frozen.setdefault(graph.name, set()).add(node.type)
             return self.models[node.type](arg)
         if node.kind == "use":
-            return self.layers[node.layer](arg)
+            target = self.res.layers.get(node.layer)
+            form = None if target is None else calls.call_form(catalog.canonical_layer(target.type) or target.type)
+            layer = self.layers[node.layer]
+            return layer(arg) if form is None else _call_named(layer, form, node, ins)
         shape = tuple(ins[0].shape[1:]) if len(ins) == 1 else None
         layer = make_layer(node.type, node.args, node.name, shape)
         self.layers[node.name] = layer
-        return layer(arg)
+        form = calls.call_form(catalog.canonical_layer(node.type) or node.type)
+        return layer(arg) if form is None else _call_named(layer, form, node, ins)
 
 
 def build(res: Resolved) -> Compiled:

@@ -17,7 +17,7 @@ from kspec.lang.train_spec import TrainSpec
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
 #: Keys of a layer entry that are kspec's own; every other key is a keyword argument of the layer.
-RESERVED_KEYS = ("type", "name", "inputs", "repeat", "block", "use", "model", "op")
+RESERVED_KEYS = ("type", "name", "inputs", "call", "repeat", "block", "use", "model", "op")
 #: Exactly one of these says what a layer entry is.
 ENTRY_KINDS = ("type", "block", "use", "model", "op")
 
@@ -54,7 +54,15 @@ class LayerEntry(StrictModel):
 
     type: str | None = Field(None, description="Keras layer class name (e.g. Dense, Conv2D) or `package>Name` plugin")
     name: str | None = Field(None, pattern=NAME_PATTERN, description="layer name; defaults to a snake_case auto name")
-    inputs: list[str] | str | None = Field(None, description="names this layer takes as input; default: previous layer")
+    inputs: list[str] | str | dict[str, str | list[str]] | None = Field(
+        None,
+        description="names this layer takes as input (default: the previous layer); `name[i]` or `name.output` picks "
+        "one output of a multi-output layer or model; a mapping passes tensors by call argument, e.g. "
+        "{query: x, value: x, attention_mask: mask}",
+    )
+    call: dict[str, Any] | None = Field(
+        None, description="constant call options of the layer, e.g. {use_causal_mask: true, training: false}"
+    )
     repeat: int | None = Field(None, ge=1, le=1000, description="stack this entry N times in sequence")
     block: str | None = Field(None, description="instantiate a block of `blocks:`; other keys are its parameters")
     use: str | None = Field(None, description="call an existing layer again (shared weights)")
@@ -80,7 +88,21 @@ class LayerEntry(StrictModel):
 
     @property
     def input_names(self) -> list[str] | None:
+        """The referenced names in order (a mapping's values, lists flattened)."""
+        if isinstance(self.inputs, dict):
+            return [n for v in self.inputs.values() for n in ([v] if isinstance(v, str) else v)]
         return [self.inputs] if isinstance(self.inputs, str) else self.inputs
+
+    @property
+    def input_keys(self) -> list[tuple[str | int, ...]] | None:
+        """For each referenced name, its place under `inputs:` (`("query",)`, `("initial_state", 1)`, `(2,)`)."""
+        if isinstance(self.inputs, dict):
+            return [
+                (k,) if isinstance(v, str) else (k, j)
+                for k, v in self.inputs.items()
+                for j in ([0] if isinstance(v, str) else range(len(v)))
+            ]
+        return None
 
 
 class BlockSpec(StrictModel):

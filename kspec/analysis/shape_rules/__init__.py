@@ -14,7 +14,7 @@ from __future__ import annotations
 
 # The rule modules in the order they register (the order of `RULES` and `OP_RULES`).
 from . import core, arguments, conv, pooling, dense, normalization  # noqa: F401  # isort: skip
-from . import reshaping, recurrent, merge, applications, ops  # noqa: F401  # isort: skip
+from . import reshaping, recurrent, merge, applications, ops, attention  # noqa: F401  # isort: skip
 from .applications import vgg_rule
 from .arguments import (
     bool_arg,
@@ -34,9 +34,11 @@ from .arguments import (
 from .conv import conv_rule, conv_spatial, deconv_len, padding_arg, window
 from .core import (
     ALIASES,
+    CALL_RULES,
     OP_RULES,
     RULES,
     SHAPE_PRESERVING,
+    CallRule,
     OpRule,
     OutShape,
     Result,
@@ -44,6 +46,7 @@ from .core import (
     Shape,
     ShapeMismatch,
     Unsupported,
+    call_rule,
     fmt,
     identity,
     lookup,
@@ -59,6 +62,8 @@ from .reshaping import image_resize_rule, reshape_dims, spatial_dropout_rule
 
 __all__ = [
     "ALIASES",
+    "CALL_RULES",
+    "CallRule",
     "ELEMENTWISE",
     "OP_RULES",
     "OpRule",
@@ -75,6 +80,7 @@ __all__ = [
     "axes_of",
     "axes_size",
     "bool_arg",
+    "call_rule",
     "broadcast",
     "channels_first",
     "concat",

@@ -97,3 +97,20 @@ SHAPE_PRESERVING = """
     RandomElasticTransform AutoContrast Equalization Solarization
 """.split()
 register(*SHAPE_PRESERVING)(identity)
+
+
+#: A rule for a layer called with named tensors: `(layer args, call options, call argument -> shape(s)) -> Result`.
+CallRule = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], Result]
+#: Canonical layer class -> rule over its call arguments (attention layers); filed by `call_rule`.
+CALL_RULES: dict[str, CallRule] = {}
+
+
+def call_rule(*names: str) -> Callable[[CallRule], CallRule]:
+    """Decorator: file a named-tensor rule under each canonical layer name."""
+
+    def deco(rule: CallRule) -> CallRule:
+        for name in names:
+            CALL_RULES[name] = rule
+        return rule
+
+    return deco
