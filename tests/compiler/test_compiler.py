@@ -117,6 +117,25 @@ def test_saved_model_loads_without_kspec(write_spec: Callable[..., Path], tmp_pa
 def test_keras_errors_come_back_located(write_spec: Callable[..., Path]) -> None:
     path = write_spec("""
         kspec: 1
+        name: dilated
+        model:
+          inputs: {x: {shape: [16, 16, 3]}}
+          layers:
+            - {type: Dense, units: 8}
+            - {type: Conv2D, name: conv, filters: 4, kernel_size: 3, strides: 2, dilation_rate: 2}
+    """)
+    with pytest.raises(SpecErrors) as info:
+        kspec.validate(path, deep=True)
+    (err,) = [e for e in info.value.errors if e.severity == "error"]
+    assert err.code == "keras-rejected"
+    assert (err.file, err.line) == (str(path), 7)
+    assert "conv" in err.message
+
+
+def test_attention_without_value_is_refused_statically(write_spec: Callable[..., Path]) -> None:
+    """MultiHeadAttention on one tensor used to validate and then fail in Keras; it is now a static error."""
+    path = write_spec("""
+        kspec: 1
         name: attn
         model:
           inputs: {x: {shape: [5, 8]}}
@@ -125,11 +144,10 @@ def test_keras_errors_come_back_located(write_spec: Callable[..., Path]) -> None
             - {type: MultiHeadAttention, name: mha, num_heads: 2, key_dim: 4}
     """)
     with pytest.raises(SpecErrors) as info:
-        kspec.validate(path, deep=True)
+        kspec.validate(path)
     (err,) = [e for e in info.value.errors if e.severity == "error"]
-    assert err.code == "keras-rejected"
-    assert (err.file, err.line) == (str(path), 7)
-    assert "mha" in err.message
+    assert (err.code, err.line) == ("missing-argument", 7)
+    assert "'value'" in err.message
 
 
 def test_build_json_cli(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
