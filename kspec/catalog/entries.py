@@ -146,7 +146,7 @@ def layer_info(name: str) -> LayerInfo | None:
 def layer_names(*, aliases: bool = False) -> list[str]:
     """Every layer type and application name, sorted; with `aliases=True` also `Convolution2D` etc."""
     cat = load()
-    return sorted([*cat.layers, *cat.applications, *(cat.aliases if aliases else ())])
+    return sorted([*cat.layers, *cat.applications, *((*cat.aliases, *LAYER_ALIASES) if aliases else ())])
 
 
 def object_names(kind: str) -> list[str]:

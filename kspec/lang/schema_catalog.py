@@ -22,6 +22,7 @@ from typing import Any
 
 from kspec import catalog
 from kspec.catalog import ParamInfo
+from kspec.catalog.calls import LAYER_ALIASES
 
 VARIABLE = {"type": "string", "pattern": r"\$\{[A-Za-z_]\w*\}"}
 _NULL = {"type": "null"}
@@ -206,7 +207,7 @@ def layer_defs(builder: Builder, entry_props: Mapping[str, Any], entry_doc: str)
     """Layer arguments per type, the layer entry with one branch per kind (`type`, `op`, `block`, ...), ops."""
     cat = catalog.load()
     defs: dict[str, Any] = {}
-    structural = {k: True for k in ("type", "name", "inputs", "repeat")}
+    structural = {k: True for k in ("type", "name", "inputs", "call", "repeat")}
     type_cases = []
     for name in catalog.layer_names():
         info = catalog.layer_info(name)
@@ -218,7 +219,8 @@ def layer_defs(builder: Builder, entry_props: Mapping[str, Any], entry_doc: str)
             "properties": {**structural, "type": {"title": name, "description": doc}},
             "unevaluatedProperties": False,
         }
-        names = [name, *sorted(a for a, c in cat.aliases.items() if c == name)]
+        aliases = {**cat.aliases, **LAYER_ALIASES}
+        names = [name, *sorted(a for a, c in aliases.items() if c == name)]
         type_cases.append(case("type", names, ref(f"kspec.layer_entry.{name}")))
     all_names = catalog.layer_names(aliases=True)
     known = "|".join([name_pattern(all_names), catalog.PLUGIN_PATTERN, VARIABLE["pattern"]])
@@ -230,7 +232,7 @@ def layer_defs(builder: Builder, entry_props: Mapping[str, Any], entry_doc: str)
         "else": {"enum": all_names},
     }
     defs["kspec.variable"] = {**VARIABLE, "description": "a `${variable}` of `vars:` or a block parameter"}
-    common = {k: entry_props[k] for k in ("name", "inputs", "repeat")}
+    common = {k: entry_props[k] for k in ("name", "inputs", "call", "repeat")}
     defs["kspec.typed_entry"] = {  # the type's own case first: hover shows the first description it finds
         "properties": common,
         "allOf": [*type_cases, {"properties": {"type": ref("kspec.layer_type")}}],
