@@ -59,3 +59,25 @@ def keras_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     monkeypatch.setattr(file_utils, "urlretrieve", offline)
     return home / "datasets"
+
+
+@pytest.fixture(scope="session")
+def checkout_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The working tree as it is (tracked and new files, not ignored ones) in a fresh git repository with one commit:
+    what pre-commit clones and what a GitHub Action checks out."""
+    import shutil
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
+                            check=True).stdout.decode().split("\0")  # fmt: skip
+    dest = tmp_path_factory.mktemp("checkout") / "kspec"
+    for name in filter(None, listed):
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    git = ["git", "-c", "user.name=kspec tests", "-c", "user.email=tests@kspec.invalid", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(dest)], check=True)
+    subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-qm", "snapshot of the working tree"], cwd=dest, check=True)
+    return dest

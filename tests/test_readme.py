@@ -32,7 +32,7 @@ def test_quick_start_is_two_commands() -> None:
     section = README.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     lines = [line for line in section.splitlines() if line.strip()]
     assert lines == [
-        "pip install -e . && kspec train specs/ch02_ann_digits.yaml",
+        'pip install -e ".[keras]" && kspec train specs/ch02_ann_digits.yaml',
         'pip install -e ".[dev]" -e examples/kspec_example_layers && python -m pytest -q',
     ]
     assert (Path(__file__).resolve().parents[1] / "specs" / "ch02_ann_digits.yaml").is_file()

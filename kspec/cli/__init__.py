@@ -13,11 +13,20 @@ import sys
 from collections.abc import Sequence
 
 from kspec import __version__
-from kspec.cli import build, draw, runs, schema, train, validate
-from kspec.cli.common import INVALID, USAGE, Command, UsageError, json_report, missing_file, print_diagnostics
+from kspec.cli import build, completion, draw, runs, schema, train, validate
+from kspec.cli.common import (
+    INVALID,
+    USAGE,
+    Command,
+    UsageError,
+    json_report,
+    missing_extra,
+    missing_file,
+    print_diagnostics,
+)
 from kspec.errors import SpecErrors
 
-MODULES = (validate, build, train, runs, draw, schema)
+MODULES = (validate, build, train, runs, draw, schema, completion)
 
 
 def commands() -> list[Command]:
@@ -30,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
         prog="kspec", description="Declarative Keras model specs: validate, build, train, draw."
     )
     root.add_argument("--version", action="version", version=f"kspec {__version__}")
+    root.set_defaults(parser=root)  # for commands about the command line itself (completion)
     sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in commands():
         p = sub.add_parser(command.name, help=command.help, description=command.run.__doc__)
@@ -62,6 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _wants_json(args) and isinstance(exc, FileNotFoundError):
             print(json_report([(str(exc.filename), False, [missing_file(str(exc.filename))])]))
         print(f"kspec: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        return USAGE
+    except ModuleNotFoundError as exc:  # an optional extra is not installed (the core install has no TensorFlow)
+        extra = missing_extra(exc.name or "")
+        if extra is None:
+            print(f"kspec: error: {exc}", file=sys.stderr)
+            return INVALID
+        print(f"kspec: error: `kspec {args.command}` needs {exc.name}, which is not installed", file=sys.stderr)
+        print(f'kspec: hint: pip install "kspec[{extra}]"', file=sys.stderr)
         return USAGE
     except KeyboardInterrupt:
         print("kspec: interrupted", file=sys.stderr)

@@ -15,6 +15,24 @@ OK, INVALID, USAGE = 0, 1, 2
 MAX_SHOWN = 50
 
 
+#: Top-level modules of the optional extras (pyproject.toml) -> the extra that installs them.
+EXTRAS = {
+    "keras": "keras",
+    "tensorflow": "keras",
+    "numpy": "keras",
+    "matplotlib": "keras",
+    "sklearn": "keras",
+    "tensorboard": "tensorboard",
+    "tf2onnx": "onnx",
+    "onnx": "onnx",
+}
+
+
+def missing_extra(module: str) -> str | None:
+    """The extra to install for a missing module, or None if the module is not from an extra."""
+    return EXTRAS.get(module.split(".")[0])
+
+
 class UsageError(Exception):
     """A problem with the command line itself (exit code 2)."""
 
