@@ -43,12 +43,15 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Resolved:
         path: the spec file.
         overrides: `dotted.path=value` strings applied before validation (`--set`).
     """
+    import copy
+
     from kspec.analysis import graph
     from kspec.lang import expand, loader, spec
 
     doc = loader.read(path)
     applied = expand.apply_overrides(doc.data, overrides)
     doc.overrides = applied.sources
+    doc.source = copy.deepcopy(applied.data)
     unused = expand.unused_variables(applied.data, doc.aliased)
     try:  # the overrides that could not be applied are reported with the spec's own errors, not instead of them
         data = expand.expand_document(applied.data)
@@ -76,6 +79,7 @@ def check(
     allow_unsafe: bool = False,
     max_params: int = MAX_PARAMS,
     max_synthetic_values: int | None = MAX_SYNTHETIC_VALUES,
+    search: bool = True,
 ) -> list[SpecError]:
     """Run the graph, argument and shape checks; raises `SpecErrors` when any error is found.
 
@@ -86,10 +90,32 @@ def check(
         max_params: refuse a model whose inferred parameter count is larger (`--max-params`).
         max_synthetic_values: refuse `synthetic` data with more values than this (`--max-synthetic-values`);
             None: no data budget (building or drawing allocates no data).
+        search: also check the `search:` section (every searched value against the field it replaces).
 
     Returns:
         The warnings and notes (unused layers, layers static inference could not check).
     """
+    limits = (plugins, allow_unsafe, max_params, max_synthetic_values)
+    found = _problems(resolved, *limits)
+    spec_search = resolved.spec.search
+    if search and spec_search is not None and not any(e.severity == "error" for e in found):
+        from kspec.tuning import space
+
+        found += space.check(spec_search, resolved.doc.source, resolved.spec.train, _probe(resolved, limits))
+    located = [resolved.doc.locate(e) for e in found]
+    if any(e.severity == "error" for e in located):
+        raise SpecErrors(located)
+    return located
+
+
+def _problems(
+    resolved: Resolved,
+    plugins: Sequence[str] | None,
+    allow_unsafe: bool,
+    max_params: int,
+    max_synthetic_values: int | None,
+) -> list[SpecError]:
+    """The diagnostics of `check`, not yet located."""
     from kspec.analysis import checks, shapes
     from kspec.compiler import plugins as plugin_registry
 
@@ -112,10 +138,27 @@ def check(
                 )
         if max_synthetic_values is not None:
             found += _synthetic_budget(resolved, report, max_synthetic_values)
-    located = [resolved.doc.locate(e) for e in found]
-    if any(e.severity == "error" for e in located):
-        raise SpecErrors(located)
-    return located
+    return found
+
+
+def _probe(resolved: Resolved, limits: tuple[Any, ...]) -> Any:
+    """Checks a changed copy of the spec's data (before `${var}` expansion), for the `search:` checks."""
+    from kspec.analysis import graph
+    from kspec.lang import expand, spec
+    from kspec.lang.loader import Document
+
+    def probe(source: Any) -> list[SpecError]:
+        try:
+            data = expand.expand_document(source)
+            parsed = spec.parse(data)
+        except SpecErrors as exc:
+            return list(exc.errors)
+        doc = Document(resolved.doc.file, data, resolved.doc.positions)
+        changed, errors = graph.resolve(doc, parsed)
+        changed.diagnostics = errors
+        return _problems(changed, *limits)
+
+    return probe
 
 
 def validate(

@@ -55,6 +55,9 @@ CODES: dict[str, str] = {
     "data-mismatch": "the data's shapes do not match the model's inputs or outputs",
     "data-error": "the data section cannot be loaded",
     "train-error": "the train section is inconsistent with the model",
+    "unknown-path": "a searched path (`search.space`) names nothing in the spec",
+    "empty-range": "a searched range (`search.space`) holds no values",
+    "bad-search": "the `search:` section does not fit the spec (a value its field refuses, a metric never logged)",
 }
 
 #: the `file` of a diagnostic about a value that came from `--set` rather than from the spec file

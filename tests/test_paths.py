@@ -14,8 +14,19 @@ from kspec.errors import SpecErrors
 
 @pytest.mark.parametrize(
     "rel",
-    ["https://x.example/d.csv", "file:///etc/passwd", "s3://b/k", "/abs", "\\\\server\\share", "C:\\x", "c:x", "~/x",
-     "", "  ", "a\x00b"],
+    [
+        "https://x.example/d.csv",
+        "file:///etc/passwd",
+        "s3://b/k",
+        "/abs",
+        "\\\\server\\share",
+        "C:\\x",
+        "c:x",
+        "~/x",
+        "",
+        "  ",
+        "a\x00b",
+    ],
 )
 def test_refused_on_their_text(rel: str) -> None:
     problem = data_paths.syntax_problem(rel)
@@ -72,8 +83,12 @@ def test_pure_module_imports_no_numpy() -> None:
 
 @pytest.mark.parametrize(
     ("rel", "word"),
-    [("https://attacker.example/d.npy", "URL"), ("/dev/zero", "absolute"), ("../x.npy", "leaves"),
-     ("nothing.npy", "no file")],
+    [
+        ("https://attacker.example/d.npy", "URL"),
+        ("/dev/zero", "absolute"),
+        ("../x.npy", "leaves"),
+        ("nothing.npy", "no file"),
+    ],
 )
 def test_loaders_refuse_what_validate_refuses(tmp_path: Path, rel: str, word: str) -> None:
     pytest.importorskip("numpy")

@@ -33,14 +33,19 @@ def parse_override(text: str) -> tuple[Path, Any]:
                 )
             ]
         )
-    path: list[str | int] = []
-    for name, index in _SEGMENT.findall(key.strip()):
-        path.append(int(index) if index else int(name) if name.isdigit() else name)
     try:
         value = parse_text(raw, SET_SOURCE).data if raw.strip() else ""
     except SpecErrors as exc:
         raise SpecErrors([replace(e, notes=[*e.notes, f"in --set {shorten(text)}"]) for e in exc.errors]) from None
-    return tuple(path), value
+    return parse_path(key), value
+
+
+def parse_path(text: str) -> Path:
+    """`"model.layers[0].units"` -> `("model", "layers", 0, "units")` (as `--set` and `search.space` write them)."""
+    path: list[str | int] = []
+    for name, index in _SEGMENT.findall(text.strip()):
+        path.append(int(index) if index else int(name) if name.isdigit() else name)
+    return tuple(path)
 
 
 @dataclass

@@ -63,6 +63,8 @@ class Document:
     overrides: dict[Path, str] = field(default_factory=dict)
     #: paths whose value an alias repeats elsewhere (a `vars:` entry holding an anchor is used that way)
     aliased: set[Path] = field(default_factory=set)
+    #: the data after `--set`, before `${var}` expansion (`kspec.load` keeps it: `kspec tune` applies trial values)
+    source: Any = None
 
     @property
     def folder(self) -> FsPath:

@@ -13,6 +13,7 @@ from pydantic_core import PydanticCustomError
 from kspec.errors import CODES, Path, SpecError, did_you_mean, name_problem, shorten
 from kspec.lang.base import StrictModel
 from kspec.lang.data_spec import DataSpec, explain_error
+from kspec.lang.search_spec import PrunerSpec, SamplerSpec, SearchSpec, SpaceSpec
 from kspec.lang.train_spec import TrainSpec
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
@@ -150,6 +151,7 @@ class Spec(StrictModel):
     )
     data: DataSpec | None = Field(None, description="where training data comes from and how it is prepared")
     train: TrainSpec | None = Field(None, description="how the model is compiled and trained")
+    search: SearchSpec | None = Field(None, description="the hyperparameter search `kspec tune` runs")
 
     @model_validator(mode="after")
     def _one_model_section(self) -> Spec:
@@ -290,11 +292,27 @@ def _model_at(path: Path) -> str:
         return {"": "ModelSpec", "inputs": "InputSpec"}.get(tail, "InputSpec" if "inputs" in keys else "ModelSpec")
     if head == "blocks":
         return "BlockSpec"
+    if head == "search":
+        if len(path) >= 3 and path[1] == "space":
+            return "SpaceSpec"
+        return {"pruner": "PrunerSpec", "sampler": "SamplerSpec"}.get(str(path[1:2] and path[1]), "SearchSpec")
     return {"data": "DataSpec", "train": "TrainSpec"}.get(head, "Spec")
 
 
 def _fields() -> dict[str, list[str]]:
-    return {m.__name__: list(m.model_fields) for m in (Spec, ModelSpec, InputSpec, BlockSpec, DataSpec, TrainSpec)}
+    models = (
+        Spec,
+        ModelSpec,
+        InputSpec,
+        BlockSpec,
+        DataSpec,
+        TrainSpec,
+        SearchSpec,
+        SpaceSpec,
+        PrunerSpec,
+        SamplerSpec,
+    )
+    return {m.__name__: [f.alias or name for name, f in m.model_fields.items()] for m in models}
 
 
 def parse(data: Any) -> Spec:

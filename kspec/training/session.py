@@ -6,6 +6,7 @@ complete across `--resume`. Keras and TensorFlow are imported inside the methods
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import math
 import sys
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
     from kspec.compiler.functional import Compiled
+
+#: called after each saved epoch with the epoch's number (from 1) and logs (`trainer.train(on_epoch=...)`)
+EpochHook = Callable[[int, dict[str, float]], None]
+EPOCH_HOOK: contextvars.ContextVar[EpochHook | None] = contextvars.ContextVar("kspec_epoch_hook", default=None)
 
 
 _CPU_XLA_OFF = {
@@ -201,6 +206,9 @@ class Session:
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
         runs.write_history(self.run_dir, self.history)
+        hook = EPOCH_HOOK.get()
+        if hook is not None:
+            hook(max((len(v) for v in self.history.values()), default=0), {k: float(v) for k, v in logs.items()})
 
     def test_metrics(self) -> dict[str, float]:
         test = self.splits.test

@@ -28,7 +28,7 @@ from kspec.training.preflight import (
 )
 from kspec.training.recipes import RECIPES
 from kspec.training.runs import RunResult, TrainingError
-from kspec.training.session import Session
+from kspec.training.session import EPOCH_HOOK, EpochHook, Session
 
 if TYPE_CHECKING:
     from kspec.analysis.graph import Resolved
@@ -68,7 +68,12 @@ def _resolved_yaml(resolved: Resolved) -> str:
 
 
 def train(
-    resolved: Resolved, *, out: Path | None = None, resume: Path | None = None, restart: bool = False
+    resolved: Resolved,
+    *,
+    out: Path | None = None,
+    resume: Path | None = None,
+    restart: bool = False,
+    on_epoch: EpochHook | None = None,
 ) -> RunResult:
     """Train the spec's main model (or GAN) and leave a run folder.
 
@@ -77,6 +82,8 @@ def train(
         out: run folder to write (default `runs/<spec-name>/<timestamp>/`); it must not hold a run already.
         resume: a run folder to continue from its last completed epoch; the spec must be the one it was started with.
         restart: start over in the folder (`resume` or `out`), removing what the earlier run wrote there.
+        on_epoch: called after every epoch with its number (from 1) and its logs, once they are saved; an exception
+            it raises ends training there (`kspec tune` prunes trials so).
 
     Returns:
         The run folder and the one-line summary.
@@ -86,10 +93,13 @@ def train(
         SpecChangedError: `resume` with a spec that differs from the run's (the message lists the changed paths).
         DataUnavailableError, TrainingError: environment problems, with a message saying what to do.
     """
+    hook = EPOCH_HOOK.set(on_epoch)
     try:
         return _train(resolved, out, resume, restart)
     except SpecErrors as exc:
         raise SpecErrors([resolved.doc.locate(e) for e in exc.errors]) from None
+    finally:
+        EPOCH_HOOK.reset(hook)
 
 
 def _run_folder(name: str, text: str, out: Path | None, resume: Path | None, restart: bool) -> tuple[Path, bool]:

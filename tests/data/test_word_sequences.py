@@ -47,8 +47,13 @@ def _same(ours: Any, theirs: Any) -> None:
 @pytest.mark.parametrize("coding", CODINGS, ids=str)
 def test_imdb_equals_keras(keras_home: Path, coding: ws.Coding) -> None:
     rows, rows_test = _rows(30), _rows(12)
-    np.savez(keras_home / "imdb.npz", x_train=_ragged(rows), y_train=RNG.integers(0, 2, 30),
-             x_test=_ragged(rows_test), y_test=RNG.integers(0, 2, 12))
+    np.savez(
+        keras_home / "imdb.npz",
+        x_train=_ragged(rows),
+        y_train=RNG.integers(0, 2, 30),
+        x_test=_ragged(rows_test),
+        y_test=RNG.integers(0, 2, 12),
+    )
     _same(ws.load_imdb(coding), keras.datasets.imdb.load_data(**dataclasses.asdict(coding)))
 
 
@@ -60,7 +65,12 @@ def test_reuters_equals_keras(keras_home: Path, coding: ws.Coding) -> None:
 
 
 def test_imdb_maxlen_that_keeps_nothing_is_refused(keras_home: Path) -> None:
-    np.savez(keras_home / "imdb.npz", x_train=_ragged([[1, 2, 3]]), y_train=np.array([0]),
-             x_test=_ragged([[4, 5, 6]]), y_test=np.array([1]))
+    np.savez(
+        keras_home / "imdb.npz",
+        x_train=_ragged([[1, 2, 3]]),
+        y_train=np.array([0]),
+        x_test=_ragged([[4, 5, 6]]),
+        y_test=np.array([1]),
+    )
     with pytest.raises(ValueError, match="maxlen"):
         ws.load_imdb(ws.Coding(maxlen=2))

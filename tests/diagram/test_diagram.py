@@ -119,8 +119,17 @@ models:
 
 CASES = {
     "sequential": (SEQUENTIAL, DrawOptions()),
-    "sequential_lr": (SEQUENTIAL, DrawOptions(rankdir="LR", dpi=150, show_dtype=True, show_trainable=True,
-                                              show_layer_names=False, show_layer_activations=False)),
+    "sequential_lr": (
+        SEQUENTIAL,
+        DrawOptions(
+            rankdir="LR",
+            dpi=150,
+            show_dtype=True,
+            show_trainable=True,
+            show_layer_names=False,
+            show_layer_activations=False,
+        ),
+    ),
     "skips": (SKIPS, DrawOptions()),
     "blocks": (BLOCKS, DrawOptions()),
     "blocks_collapsed": (BLOCKS, DrawOptions(collapse=True)),
@@ -158,14 +167,17 @@ def test_golden_dot(case: str, tmp_path: Path, golden: Callable[[Path, str], Non
 def test_dot_is_deterministic_across_processes(tmp_path: Path) -> None:
     spec = tmp_path / "gan.yaml"
     spec.write_text(textwrap.dedent(GAN).lstrip())
-    code = ("import sys, kspec; from kspec import diagram; from kspec.analysis import shapes; "
-            "r = kspec.load(sys.argv[1]); "
-            "sys.stdout.write(diagram.to_dot(r, diagram.DrawOptions(expand_nested=True), shapes=shapes.infer(r)))")
+    code = (
+        "import sys, kspec; from kspec import diagram; from kspec.analysis import shapes; "
+        "r = kspec.load(sys.argv[1]); "
+        "sys.stdout.write(diagram.to_dot(r, diagram.DrawOptions(expand_nested=True), shapes=shapes.infer(r)))"
+    )
     outputs = set()
     for seed in ("0", "1", "random"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        proc = subprocess.run([sys.executable, "-c", code, str(spec)], capture_output=True, text=True, env=env,
-                              check=True, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(spec)], capture_output=True, text=True, env=env, check=True, cwd=ROOT
+        )
         outputs.add(proc.stdout)
     assert len(outputs) == 1
     assert outputs.pop() == _dot(GAN, tmp_path, DrawOptions(expand_nested=True))
@@ -206,10 +218,28 @@ def test_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_hyperparameter_table_is_keyed_by_argument() -> None:
-    node = Node("c", "layer", "Conv3D", {"filters": 1, "kernel_size": 3, "strides": [1, 2, 2], "padding": "valid",
-                                         "activation": {"type": "LeakyReLU"}, "use_bias": False, "name": "x"})
+    node = Node(
+        "c",
+        "layer",
+        "Conv3D",
+        {
+            "filters": 1,
+            "kernel_size": 3,
+            "strides": [1, 2, 2],
+            "padding": "valid",
+            "activation": {"type": "LeakyReLU"},
+            "use_bias": False,
+            "name": "x",
+        },
+    )
     assert hyperparams(node, "Conv3D", DrawOptions()) == [
-        "1 filter", "3×3×3", "stride 1×2×2", "valid", "LeakyReLU", "no bias"]
+        "1 filter",
+        "3×3×3",
+        "stride 1×2×2",
+        "valid",
+        "LeakyReLU",
+        "no bias",
+    ]
     assert "LeakyReLU" not in hyperparams(node, "Conv3D", DrawOptions(show_layer_activations=False))
     assert format_shape((None, 7, 7, 128), batch=True) == "7×7×128"
     assert format_shape([(None, 3), (None, None)], batch=True) == "3, ?"
@@ -323,7 +353,8 @@ def test_system_dot_is_preferred_and_failures_are_reported(tmp_path: Path, monke
 def test_options_are_checked_and_shared_frozen_layers_look_frozen(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="rankdir must be"):
         DrawOptions(rankdir="TD")
-    dot = _dot("""
+    dot = _dot(
+        """
         kspec: 1
         name: probe
         models:
@@ -336,6 +367,9 @@ def test_options_are_checked_and_shared_frozen_layers_look_frozen(tmp_path: Path
             inputs: {x: {shape: [4]}}
             layers:
               - {use: base}
-    """, tmp_path, DrawOptions())
+    """,
+        tmp_path,
+        DrawOptions(),
+    )
     assert dot.count("frozen") >= 3  # base in both models, and the legend
     assert "shared layer" in dot

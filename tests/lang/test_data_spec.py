@@ -49,8 +49,9 @@ def test_bare_names_are_shorthand() -> None:
 
 
 def test_book_ch5_imdb() -> None:
-    spec = DataSpec.model_validate({"source": {"type": "imdb", "num_words": 20000},
-                                    "preprocess": [{"type": "pad_sequences", "maxlen": 80}]})
+    spec = DataSpec.model_validate(
+        {"source": {"type": "imdb", "num_words": 20000}, "preprocess": [{"type": "pad_sequences", "maxlen": 80}]}
+    )
     assert spec.source.num_words == 20000  # type: ignore[attr-defined]
 
 
@@ -90,8 +91,13 @@ def test_unknown_source_field() -> None:
 
 @pytest.mark.parametrize(
     ("step", "at"),
-    [({"type": "take"}, ()), ({"type": "take", "count": 1, "fraction": 0.5}, ()), ({"type": "split"}, ()),
-     ({"type": "split", "validation": 0.6, "test": 0.5}, ()), ({"type": "scale", "divide": 0}, ("divide",))],
+    [
+        ({"type": "take"}, ()),
+        ({"type": "take", "count": 1, "fraction": 0.5}, ()),
+        ({"type": "split"}, ()),
+        ({"type": "split", "validation": 0.6, "test": 0.5}, ()),
+        ({"type": "scale", "divide": 0}, ("divide",)),
+    ],
 )
 def test_step_rules(step: dict[str, Any], at: tuple[str, ...]) -> None:
     [(path, _, code, _)] = _errors({"source": "digits", "preprocess": [step]})

@@ -13,19 +13,36 @@ from kspec.lang.train_spec import ARGUMENT_RANGES, CALLBACK_PATHS, TrainSpec, ch
 
 
 def test_book_ch2_settings() -> None:
-    spec = TrainSpec.model_validate({"optimizer": "adam", "loss": "categorical_crossentropy",
-                                     "metrics": ["accuracy"], "epochs": 5, "batch_size": 100,
-                                     "validation_split": 0.2})
+    spec = TrainSpec.model_validate(
+        {
+            "optimizer": "adam",
+            "loss": "categorical_crossentropy",
+            "metrics": ["accuracy"],
+            "epochs": 5,
+            "batch_size": 100,
+            "validation_split": 0.2,
+        }
+    )
     assert spec.recipe == "fit" and spec.jit_compile == "auto" and spec.steps_per_execution == "auto"
     assert spec.seed == 0 and spec.distribute == "none"
 
 
 def test_objects_as_type_mappings() -> None:
-    spec = TrainSpec.model_validate({
-        "optimizer": {"type": "SGD", "learning_rate": 0.0005, "momentum": 0.9, "nesterov": True},
-        "loss": "mse", "callbacks": [{"type": "EarlyStopping", "patience": 3}],
-        "schedule": {"type": "ExponentialDecay", "initial_learning_rate": 0.01, "decay_steps": 10, "decay_rate": 0.9},
-        "class_weight": {0: 1.0, 1: 2.0}, "clipnorm": 1.0})
+    spec = TrainSpec.model_validate(
+        {
+            "optimizer": {"type": "SGD", "learning_rate": 0.0005, "momentum": 0.9, "nesterov": True},
+            "loss": "mse",
+            "callbacks": [{"type": "EarlyStopping", "patience": 3}],
+            "schedule": {
+                "type": "ExponentialDecay",
+                "initial_learning_rate": 0.01,
+                "decay_steps": 10,
+                "decay_rate": 0.9,
+            },
+            "class_weight": {0: 1.0, 1: 2.0},
+            "clipnorm": 1.0,
+        }
+    )
     assert isinstance(spec.optimizer, dict) and spec.optimizer["type"] == "SGD"
     assert spec.class_weight == {0: 1.0, 1: 2.0}
 
@@ -98,13 +115,20 @@ def test_no_train_section_nothing_to_check() -> None:
 
 
 def test_book_settings_pass() -> None:
-    assert _check(
-        optimizer={"type": "SGD", "learning_rate": 0.01, "momentum": 0.9, "nesterov": True},
-        schedule={"type": "ExponentialDecay", "initial_learning_rate": 0.01, "decay_steps": 100, "decay_rate": 0.9},
-        callbacks=["EarlyStopping", {"type": "ModelCheckpoint", "filepath": "ckpt/model-{epoch:02d}.keras"},
-                   {"type": "CSVLogger", "filename": "log.csv"}, {"type": "TensorBoard", "log_dir": "./logs"}],
-        loss_weights=[1.0],
-    ) == []
+    assert (
+        _check(
+            optimizer={"type": "SGD", "learning_rate": 0.01, "momentum": 0.9, "nesterov": True},
+            schedule={"type": "ExponentialDecay", "initial_learning_rate": 0.01, "decay_steps": 100, "decay_rate": 0.9},
+            callbacks=[
+                "EarlyStopping",
+                {"type": "ModelCheckpoint", "filepath": "ckpt/model-{epoch:02d}.keras"},
+                {"type": "CSVLogger", "filename": "log.csv"},
+                {"type": "TensorBoard", "log_dir": "./logs"},
+            ],
+            loss_weights=[1.0],
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,11 +143,17 @@ def test_book_settings_pass() -> None:
         ("optimizer", {"type": "Adam", "beta_2": 1}, "beta_2"),
         ("optimizer", {"type": "Adam", "epsilon": 0.0}, "epsilon"),
         ("optimizer", {"type": "Adam", "learning_rate": math.inf}, "learning_rate"),
-        ("schedule", {"type": "ExponentialDecay", "initial_learning_rate": -0.1, "decay_steps": 1},
-         "initial_learning_rate"),
+        (
+            "schedule",
+            {"type": "ExponentialDecay", "initial_learning_rate": -0.1, "decay_steps": 1},
+            "initial_learning_rate",
+        ),
         ("schedule", {"type": "ExponentialDecay", "initial_learning_rate": 0.1, "decay_steps": 0}, "decay_steps"),
-        ("schedule", {"type": "ExponentialDecay", "initial_learning_rate": 0.1, "decay_steps": 5, "decay_rate": -1},
-         "decay_rate"),
+        (
+            "schedule",
+            {"type": "ExponentialDecay", "initial_learning_rate": 0.1, "decay_steps": 5, "decay_rate": -1},
+            "decay_rate",
+        ),
     ],
 )
 def test_argument_out_of_range(where: str, value: dict[str, Any], arg: str) -> None:
@@ -133,17 +163,31 @@ def test_argument_out_of_range(where: str, value: dict[str, Any], arg: str) -> N
 
 def test_ranges_reach_nested_schedules_and_gan_optimizers() -> None:
     nested = {"type": "SGD", "learning_rate": {"type": "CosineDecay", "initial_learning_rate": -1.0, "decay_steps": 9}}
-    assert _found(_check(optimizer=nested)) == [(("train", "optimizer", "learning_rate", "initial_learning_rate"),
-                                                 "bad-value")]
-    errors = _check({"generator": 1, "discriminator": 1}, recipe="gan",
-                    gan={"d_optimizer": {"type": "Adam", "beta_1": 2.0}, "g_optimizer": "adam"})
+    assert _found(_check(optimizer=nested)) == [
+        (("train", "optimizer", "learning_rate", "initial_learning_rate"), "bad-value")
+    ]
+    errors = _check(
+        {"generator": 1, "discriminator": 1},
+        recipe="gan",
+        gan={"d_optimizer": {"type": "Adam", "beta_1": 2.0}, "g_optimizer": "adam"},
+    )
     assert _found(errors) == [(("train", "gan", "d_optimizer", "beta_1"), "bad-value")]
 
 
 def test_ranges_ignore_what_is_not_a_number() -> None:
     assert _check(optimizer={"type": "SGD", "learning_rate": "${lr}", "nesterov": True, "momentum": True}) == []
-    assert _check(schedule={"type": "CosineDecay", "initial_learning_rate": 0.0, "decay_steps": 9,
-                            "warmup_target": 0.1, "warmup_steps": 5}) == []
+    assert (
+        _check(
+            schedule={
+                "type": "CosineDecay",
+                "initial_learning_rate": 0.0,
+                "decay_steps": 9,
+                "warmup_target": 0.1,
+                "warmup_steps": 5,
+            }
+        )
+        == []
+    )
 
 
 def test_range_table_is_well_formed() -> None:
@@ -168,8 +212,17 @@ def test_loss_weights_one_per_output(outputs: dict[str, int], train: dict[str, A
 
 @pytest.mark.parametrize(
     "value",
-    ["../../../home/user/.bashrc", "logs/../../x", "/etc/cron.d/job", "https://example.com/x", "gs://bucket/ckpt",
-     "~/.bashrc", "C:\\Windows\\x", "", 3],
+    [
+        "../../../home/user/.bashrc",
+        "logs/../../x",
+        "/etc/cron.d/job",
+        "https://example.com/x",
+        "gs://bucket/ckpt",
+        "~/.bashrc",
+        "C:\\Windows\\x",
+        "",
+        3,
+    ],
 )
 @pytest.mark.parametrize("kind", sorted(k for k, v in CALLBACK_PATHS.items() if v))
 def test_callback_files_stay_in_the_run_folder(kind: str, value: Any) -> None:

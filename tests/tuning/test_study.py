@@ -1,0 +1,113 @@
+"""`kspec tune` without training: invalid combinations are failed trials (nothing trains, TensorFlow is never
+imported), and the storage re-runs a trial whose worker died, once, with the same values."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from kspec.lang.search_spec import SearchSpec
+from kspec.tuning import report, storage, worker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CONV = """\
+kspec: 1
+name: tune_conv
+vars: {k1: 3, k2: 3}
+model:
+  inputs: {x: {shape: [64]}}
+  layers:
+    - {type: Reshape, target_shape: [8, 8, 1]}
+    - {type: Conv2D, filters: 2, kernel_size: "${k1}"}
+    - {type: Conv2D, filters: 2, kernel_size: "${k2}"}
+    - {type: Flatten}
+    - {type: Dense, units: 10, activation: softmax}
+data:
+  source: {type: digits, test_split: 0.2, seed: 0}
+  preprocess: [{type: scale, divide: 16}, {type: one_hot, classes: 10}]
+train: {loss: categorical_crossentropy, metrics: [accuracy], epochs: 1, validation_split: 0.2}
+search:
+  metric: val_accuracy
+  trials: 2
+  space:                      # each 5 fits with the other kernel at 3; two 5x5 kernels leave nothing of an 8x8 image
+    vars.k1: {choice: [5]}
+    vars.k2: {choice: [5]}
+"""
+
+
+def test_an_invalid_combination_is_a_failed_trial_with_located_errors(tmp_path: Path) -> None:
+    spec = tmp_path / "conv.yaml"
+    spec.write_text(CONV, encoding="utf-8")
+    study = tmp_path / "study"
+    code = (
+        "import sys\nfrom kspec.cli import main\n"
+        "rc = main(['validate', sys.argv[1]]) * 10 + main(['tune', sys.argv[1], '--out', sys.argv[2]])\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'trained'\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(spec), str(study)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # validate: ok (0); tune: no trial completed (1)
+    assert "no trial completed" in proc.stderr
+    trials = json.loads((study / "trials.json").read_text())
+    assert [t["status"] for t in trials] == ["invalid", "invalid"]
+    for t in trials:
+        assert t["values"] == {"vars.k1": 5, "vars.k2": 5} and t["run"] is None
+        assert f"{spec}:9:34: error:" in t["errors"][0] and "[shape-mismatch]" in t["errors"][0]
+    assert "invalid" in proc.stdout and "shape-mismatch" in proc.stdout  # the live table shows the error
+    assert not (study / "trials").exists() and not (study / "best.yaml").exists()
+
+
+def _search() -> SearchSpec:
+    return SearchSpec.model_validate({"metric": "val_loss", "trials": 3, "space": {"vars.a": {"float": [0.0, 1.0]}}})
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(proc.stdout)
+
+
+def test_a_trial_whose_worker_died_is_marked_and_run_again_once(tmp_path: Path) -> None:
+    url = storage.storage_url(tmp_path, None)
+    study = worker.open_study(url, "s", _search(), "spec text")
+    first = study.ask()
+    value = first.suggest_float("vars.a", 0.0, 1.0)
+    first.set_user_attr(storage.WORKER, f"{socket.gethostname()}:{_dead_pid()}")
+    alive = study.ask()
+    alive.suggest_float("vars.a", 0.0, 1.0)
+    alive.set_user_attr(storage.WORKER, storage.worker_id())  # this process: running, not interrupted
+    assert storage.taken(study) == 2
+
+    other = worker.open_study(url, "s", _search(), "spec text")  # a second `kspec tune` on the same study
+    assert storage.recover(other) == [first.number]
+    assert storage.recover(other) == []  # found once: no second re-run
+    trials = other.get_trials()
+    assert trials[0].state == TrialState.FAIL and report.status(trials[0]) == "interrupted"
+    assert not storage.counted(trials[0]) and storage.taken(other) == 1
+    (queued,) = [t for t in trials if t.state == TrialState.WAITING]
+    assert queued.user_attrs[storage.RETRY_OF] == first.number
+
+    again = other.ask()  # the queued re-run comes first, with the interrupted trial's value
+    assert again.number == queued.number and again.suggest_float("vars.a", 0.0, 1.0) == value
+
+
+def test_a_study_refuses_another_spec(tmp_path: Path) -> None:
+    url = storage.storage_url(tmp_path, None)
+    worker.open_study(url, "s", _search(), "spec text")
+    try:
+        worker.open_study(url, "s", _search(), "another spec")
+    except storage.StudyMismatchError as exc:
+        assert "--restart" in str(exc)
+    else:
+        raise AssertionError("a study started with another spec was continued")
+    restarted = worker.open_study(url, "s", _search(), "another spec", restart=True)
+    assert restarted.user_attrs[worker.SPEC_HASH] == worker.spec_hash("another spec")
+    assert optuna.get_all_study_names(url) == ["s"]
