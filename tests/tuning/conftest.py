@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,8 @@ def tiny_spec(folder: Path, *, trials: int = 4, epochs: int = 2) -> Path:
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
     return tiny_spec(tmp_path)
+
+
+@pytest.fixture
+def make_tiny() -> Callable[..., Path]:
+    return tiny_spec
