@@ -10,7 +10,7 @@ from kspec.cli.common import INVALID, OK, Command, UsageError
 
 
 def add_arguments(t: argparse.ArgumentParser) -> None:
-    t.add_argument("spec")
+    t.add_argument("spec", help="the spec file, with a `search:` section")
     t.add_argument(
         "--set",
         action="append",
