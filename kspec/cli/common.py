@@ -25,6 +25,7 @@ EXTRAS = {
     "tensorboard": "tensorboard",
     "tf2onnx": "onnx",
     "onnx": "onnx",
+    "optuna": "tune",
 }
 
 

@@ -79,6 +79,8 @@ def tune(
     """
     if not available():
         raise TuneError(INSTALL_HINT)
+    if importlib.util.find_spec("keras") is None:  # trials train: say so now, not once per failed trial
+        raise ModuleNotFoundError("No module named 'keras'", name="keras")
     import kspec
     from kspec.tuning import report, storage, trial
     from kspec.tuning import worker as work_loop
