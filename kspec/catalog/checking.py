@@ -186,8 +186,10 @@ def check_op(name: str, args: Mapping[str, Any], *, n_inputs: int | None = None)
     """
     info = op_info(name)
     if info is None:
+        alt = {"normal": "random_normal", "uniform": "random_uniform", "arange": "positions"}.get(name)
         yield SpecError(f"'{name}' is not an allowed keras.ops function", ("op",), "unknown-op",
-                        hint=did_you_mean(name, op_names()) or "only pure tensor functions are allowed")  # fmt: skip
+                        hint=f"did you mean '{alt}'?" if alt else did_you_mean(name, op_names())
+                        or "only pure tensor functions are allowed")  # fmt: skip
         return
     constants = [t for t in info.tensors if t in args]
     if n_inputs is not None and not info.variadic:

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from kspec.catalog.calls import LAYER_ALIASES
+from kspec.catalog.kspec_ops import KSPEC_OPS
 
 #: Object kinds that are a Keras identifier string or `{type: ClassName, ...arguments}`.
 OBJECT_KINDS = ("activation", "callback", "constraint", "initializer", "loss", "metric", "optimizer", "regularizer",
@@ -169,7 +170,7 @@ def object_info(kind: str, name: str) -> ObjectInfo | None:
 @cache
 def op_info(name: str) -> OpInfo | None:
     """A `keras.ops` function of the allow-list; None if `name` is not on it."""
-    raw = load().ops.get(name)
+    raw = load().ops.get(name) or KSPEC_OPS.get(name)
     if raw is None:
         return None
     return OpInfo(name, raw.get("doc", ""), _params(raw["params"]), tuple(raw["tensors"]), raw["variadic"])
@@ -177,4 +178,4 @@ def op_info(name: str) -> OpInfo | None:
 
 def op_names() -> list[str]:
     """The `op:` allow-list, sorted."""
-    return sorted(load().ops)
+    return sorted([*load().ops, *KSPEC_OPS])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from kspec import catalog
 from kspec.analysis.graph import ModelGraph, Node, Resolved
 from kspec.catalog import calls
+from kspec.catalog.kspec_ops import KSPEC_OPS
 from kspec.compiler import plugins
 from kspec.errors import Path, SpecError, SpecErrors
 
@@ -114,9 +115,13 @@ def make_layer(
     return layer
 
 
-def _call_op(node: Node, tensors: list[Any]) -> Any:
+def _call_op(node: Node, tensors: list[Any], seed: int | None = None) -> Any:
     import keras
 
+    if node.type in KSPEC_OPS:
+        from kspec.compiler import kspec_layers
+
+        return kspec_layers.call(node.type, node.name, node.args, tensors, seed)
     info = catalog.op_info(node.type)
     if info is None:
         raise ValueError(f"'{node.type}' is not an allowed keras.ops function")
@@ -199,7 +204,7 @@ class _Builder:
         if node.kind == "input":
             return keras.Input(shape=tuple(node.args["shape"]), dtype=node.args.get("dtype"), name=node.name)
         if node.kind == "op":
-            return _call_op(node, ins)
+            return _call_op(node, ins, getattr(self.res.spec.train, "seed", None))
         if node.kind == "model":
             if node.args.get("trainable") is False:
                 self.frozen.setdefault(graph.name, set()).add(node.type)

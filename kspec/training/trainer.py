@@ -281,6 +281,8 @@ def evaluate(resolved: Resolved, model_path: Path) -> dict[str, float]:
     if not model_path.is_file():
         raise TrainingError(f"no model file {model_path}; pass a run folder or a .keras file")
     spec = _train_spec(resolved)
+    import kspec.compiler.kspec_layers  # noqa: F401  # registers kspec's op layers for loading
+
     try:
         model = keras.models.load_model(model_path, compile=True)
     except (OSError, ValueError, KeyError, EOFError) as exc:

@@ -225,3 +225,21 @@ def _pad(name: str, args: dict[str, Any], shapes: list[Shape]) -> Shape:
         raise ShapeMismatch(f"pad_width needs one pair per axis of {fmt(x)}; received {width!r}", "pad_width")
     pads = [(w, w) if isinstance(w, int) else tuple(w) for w in width]
     return tuple(None if d is None else d + sum(p) for d, p in zip(x, pads, strict=True))
+
+
+# -- kspec's own ops (`kspec.catalog.kspec_ops`) ---------------------------------------------------------------------
+@op_rule("random_normal", "random_uniform")
+def _noise_like(name: str, args: dict[str, Any], shapes: list[Shape]) -> Shape:
+    return shapes[0]
+
+
+@op_rule("positions")
+def _positions(name: str, args: dict[str, Any], shapes: list[Shape]) -> Shape:
+    if len(shapes[0]) < 2:
+        raise ShapeMismatch(f"positions needs a (batch, T, ...) input; received {fmt(shapes[0])}")
+    return shapes[0][:2]
+
+
+@op_rule("add_loss")
+def _add_loss(name: str, args: dict[str, Any], shapes: list[Shape]) -> Shape:
+    return shapes[0]
