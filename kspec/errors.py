@@ -54,6 +54,8 @@ CODES: dict[str, str] = {
     "keras-rejected": "Keras refused the layer while building the model",
     "data-mismatch": "the data's shapes do not match the model's inputs or outputs",
     "data-error": "the data section cannot be loaded",
+    "bad-path": "a layer argument Keras opens as a file (a vocabulary, a weights file) is not a path inside the spec's "
+    "folder",
     "train-error": "the train section is inconsistent with the model",
     "unknown-path": "a searched path (`search.space`) names nothing in the spec",
     "empty-range": "a searched range (`search.space`) holds no values",

@@ -101,3 +101,80 @@ def test_any_text_parses_or_gives_a_located_error(text: str) -> None:
                                             "defaults", "plugins", "x"]), values, max_size=8))  # fmt: skip
 def test_generated_top_levels_give_kspec_errors_only(doc: Any, tmp_path_factory: Any) -> None:
     _validate_text(yaml.safe_dump(doc, allow_unicode=True), tmp_path_factory.mktemp("g"))
+
+
+def _path_typed_layer_arguments() -> list[tuple[str, str]]:
+    """(layer or application, argument) for every argument the catalogue marks as a path (derived from Keras docs)."""
+    from kspec.catalog import layer_info, layer_names, load
+
+    unsafe = load().unsafe_layers
+    return sorted(
+        (name, arg)
+        for name in layer_names()
+        if name not in unsafe and (info := layer_info(name)) is not None
+        for arg, param in info.params.items()
+        if param.path is not None
+    )
+
+
+PATH_TYPED = _path_typed_layer_arguments()
+hostile_paths = st.one_of(
+    st.text(max_size=24),
+    st.sampled_from(
+        [
+            "/etc/passwd",
+            "../outside.txt",
+            "~/x",
+            "file:///etc/passwd",
+            "https://example.org/v.txt",
+            "C:\\x.txt",
+            "a/../../x",
+            "outside/passwd",
+            "outside",
+            "vocab.txt",
+            "sub/vocab.txt",
+            "sub/../vocab.txt",
+            "\\\\host\\share",
+            "sub",
+            "/dev/zero",
+            "./vocab.txt",
+            "vocab.txt\x00.png",
+            "s3://bucket/v",
+            "%2e%2e/x",
+        ]
+    ),
+    st.lists(st.sampled_from(["..", ".", "sub", "outside", "vocab.txt", "", "~"]), min_size=1, max_size=5).map(
+        "/".join
+    ),
+)
+
+
+@PROFILE
+@given(target=st.sampled_from(PATH_TYPED), value=hostile_paths)
+def test_path_typed_layer_arguments_never_leave_the_spec_folder(
+    target: tuple[str, str], value: str, tmp_path_factory: Any
+) -> None:
+    """A path-typed layer argument (lookup vocabularies, application weights) is accepted only when it names a path
+    inside the spec's folder; anything else is a located `bad-path` error at the argument."""
+    layer, arg = target
+    folder = tmp_path_factory.mktemp("p")
+    (folder / "sub").mkdir()
+    (folder / "vocab.txt").write_text("a\nb\n")
+    (folder / "sub" / "vocab.txt").write_text("a\nb\n")
+    (folder / "outside").symlink_to("/etc")
+    doc = {
+        "kspec": 1,
+        "name": "paths",
+        "model": {"inputs": {"x": {"shape": [1]}}, "layers": [{"type": layer, arg: value}]},
+    }
+    spec = folder / "spec.yaml"
+    spec.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    try:
+        found = kspec.validate(spec)
+    except SpecErrors as exc:
+        found = exc.errors
+    at_arg = [e for e in found if e.path == ("model", "layers", 0, arg) and e.severity == "error"]
+    assert all(e.code == "bad-path" and e.line for e in at_arg)
+    if not at_arg:  # accepted: it must be a relative path that resolves inside the folder
+        assert not value.startswith(("/", "~", "\\")) and "://" not in value
+        assert (folder / value).resolve().is_relative_to(folder.resolve())

@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path as FsPath
 from typing import Any
 
-from kspec import catalog
+from kspec import catalog, paths
 from kspec.analysis.graph import ModelGraph, Node, Resolved
 from kspec.catalog import calls
 from kspec.errors import Path, SpecError, did_you_mean, name_problem, shorten
@@ -69,6 +70,39 @@ def check_calls(res: Resolved, ctx: Context) -> Iterator[SpecError]:
                     "wrong-type",
                     hint="tensors by call argument and `call:` options are for layers, e.g. MultiHeadAttention",
                 )
+
+
+def check_layer_paths(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """Arguments Keras opens as files (lookup vocabularies, application weights) stay inside the spec's folder."""
+    for graph in res.models.values():
+        for node in graph.nodes.values():
+            if node.kind != "layer":
+                continue
+            for rel, value, kind in catalog.path_arguments(node.type, node.args):
+                problem = layer_path_problem(res.doc.folder, value, kind)
+                if problem is not None:
+                    yield replace(problem, path=_arg_path(node, rel))
+
+
+def layer_path_problem(folder: FsPath, rel: str, kind: str) -> SpecError | None:
+    """Why `rel` (a path-typed layer argument) cannot be opened: outside `folder`, not a `kind`, or missing (a
+    warning: it may be created before `kspec build`). The file itself is never read, so nothing of it is echoed."""
+    try:
+        full = paths.resolve_inside(folder, rel)
+    except paths.PathProblem as problem:
+        return SpecError(problem.message, (), "bad-path", hint=problem.hint)
+    wrong = paths.kind_problem(full, rel, "folder" if kind == "folder" else "file")
+    if wrong is not None:
+        return SpecError(wrong.message, (), "bad-path", hint=wrong.hint)
+    if not full.exists():
+        return SpecError(
+            f"no {kind} {shorten(rel)} next to the spec (looked for {full})",
+            (),
+            "bad-path",
+            severity="warning",
+            hint="paths are relative to the spec file's folder; `kspec build` needs it there",
+        )
+    return None
 
 
 def check_ops(res: Resolved, ctx: Context) -> Iterator[SpecError]:
@@ -302,6 +336,7 @@ CHECKS: tuple[Check, ...] = (
     check_outputs,
     check_layer_arguments,
     check_calls,
+    check_layer_paths,
     check_defaults,
     check_ops,
     check_train,

@@ -4,7 +4,7 @@ Stdlib only, never keras: `validate`, `draw` and `schema` read it without Tensor
 kspec.catalog.introspect` regenerates `catalog.json`; a drift test holds it equal to the installed Keras.
 """
 
-from kspec.catalog.checking import check_layer, check_object, check_op
+from kspec.catalog.checking import check_layer, check_object, check_op, path_arguments
 from kspec.catalog.entries import (
     OBJECT_KINDS,
     PLUGIN_PATTERN,
@@ -44,4 +44,5 @@ __all__ = [
     "object_names",
     "op_info",
     "op_names",
+    "path_arguments",
 ]

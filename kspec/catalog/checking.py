@@ -232,6 +232,8 @@ def _check_args(
             yield from (e.prefixed((key,)) for e in check_object(param.kind, value, allow_unsafe=context.allow_unsafe))
         elif param.kind == "learning_rate" and isinstance(value, Mapping):
             yield from (e.prefixed((key,)) for e in check_object("schedule", value))
+        elif _is_path_value(param, value):
+            continue  # a file path: checked against the spec's folder (`kspec.analysis.checks.check_layer_paths`)
         else:
             yield from check_value(owner, param, value, load().dtypes)
     if partial:
@@ -271,3 +273,36 @@ def _check_nested_layers(param: ParamInfo, value: Any, context: _Context) -> Ite
                             prefix, "bad-value", hint="e.g. {type: LSTM, units: 8}")  # fmt: skip
             continue
         yield from (err.prefixed(prefix) for err in _check_layer(type_name, args, context))
+
+
+def _is_path_value(param: ParamInfo, value: Any) -> bool:
+    """A string that Keras would open as a file or folder (for an enum, one that is not a choice: `weights: w.h5`)."""
+    return param.path is not None and isinstance(value, str) and value not in param.choices and not is_variable(value)
+
+
+def path_arguments(type_name: str, args: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
+    """The arguments of a layer entry (and of the layers nested in it) that Keras would open as a path.
+
+    Which arguments are paths comes from the catalogue (`ParamInfo.path`, derived from the Keras docs).
+
+    Yields:
+        (path relative to the entry, the string value, `file` or `folder`).
+    """
+    info = layer_info(type_name) if ">" not in type_name else None
+    if info is None:
+        return
+    for key, value in args.items():
+        param = info.params.get(key)
+        if param is None:
+            continue
+        if _is_path_value(param, value):
+            assert param.path is not None
+            yield (key,), value, param.path
+        elif param.kind in ("layer", "layers"):
+            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+            for index, item in items:
+                if isinstance(item, Mapping) and isinstance(item.get("type"), str):
+                    prefix: tuple[str | int, ...] = (key,) if index is None else (key, index)
+                    inner = {k: v for k, v in item.items() if k != "type"}
+                    for rel, text, kind in path_arguments(item["type"], inner):
+                        yield (*prefix, *rel), text, kind

@@ -23,8 +23,35 @@ def first_sentence(text: str) -> str:
     return text if len(text) <= _DOC_LIMIT else text[: _DOC_LIMIT - 1].rstrip() + "…"
 
 
+#: how Keras documents an argument it opens as a file or folder ("a string path to a text file", "the path to the
+#: weights file", "path of directory", "filepath", "Filename of the CSV file")
+_PATH_DOC = re.compile(r"\bpath (to|of)\b|\bstring path\b|\bfile ?path\b|\bfile ?name of\b", re.I)
+_FOLDER_DOC = re.compile(r"\bdirector(y|ies)\b|\bfolder\b|\bSavedModel\b")
+
+
 def doc_args(doc: str | None) -> dict[str, str]:
     """Parameter name -> first sentence of its entry in the Google-style `Args:` section of `doc`."""
+    return {name: first_sentence(text) for name, text in _arg_texts(doc).items() if text.strip()}
+
+
+def path_args(doc: str | None) -> dict[str, str]:
+    """Parameters that `doc` says Keras opens as a path -> `file` or `folder` (from the whole `Args:` entry).
+
+    Derived from the documentation, not a hand list: a new Keras argument documented as a path becomes path-typed
+    when the catalogue is regenerated (and kspec then confines it to the spec's folder).
+    """
+    out = {}
+    for name, text in _arg_texts(doc).items():
+        plain = re.sub(r"`[^`]*`", "`", text)  # what it says of other arguments (`filepath`) does not count
+        for sentence in _SENTENCE_END.split(plain):
+            if _PATH_DOC.search(sentence):
+                out[name] = "folder" if _FOLDER_DOC.search(sentence) else "file"
+                break
+    return out
+
+
+def _arg_texts(doc: str | None) -> dict[str, str]:
+    """Parameter name -> the whole text of its entry in the Google-style `Args:` section of `doc`."""
     lines = inspect.cleandoc(doc or "").splitlines()
     out: dict[str, str] = {}
     inside, indent, current = False, -1, ""
@@ -43,4 +70,4 @@ def doc_args(doc: str | None) -> dict[str, str]:
             out[current] += " " + line.strip()
         else:
             inside = False
-    return {name: first_sentence(text) for name, text in out.items() if text.strip()}
+    return out

@@ -38,6 +38,9 @@ class ParamInfo:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    #: `file` or `folder` when Keras opens a string value as a path (a lookup vocabulary, a weights file): such a
+    #: value must be a path inside the spec's folder
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ def _params(raw: Mapping[str, Any]) -> dict[str, ParamInfo]:
             choices=tuple(p.get("choices", ())),
             minimum=p.get("min"),
             maximum=p.get("max"),
+            path=p.get("path"),
         )
         for name, p in raw.items()
     }

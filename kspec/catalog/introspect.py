@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from kspec.catalog.docstrings import doc_args, first_sentence
+from kspec.catalog.docstrings import doc_args, first_sentence, path_args
 
 DEFAULT_OUTPUT = Path(__file__).with_name("catalog.json")
 #: Keys of a layer entry that belong to kspec; no Keras parameter may use them.
@@ -166,8 +166,14 @@ def signature_params(func: Callable[..., Any], extra: Callable[..., Any] | None 
     return named
 
 
-def _params(params: Iterable[inspect.Parameter], *docs: dict[str, str]) -> dict[str, dict[str, Any]]:
-    return {p.name: _param(p, next((d[p.name] for d in docs if p.name in d), "")) for p in params}
+def _params(
+    params: Iterable[inspect.Parameter], *docs: dict[str, str], paths: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    out = {p.name: _param(p, next((d[p.name] for d in docs if p.name in d), "")) for p in params}
+    for name, kind in (paths or {}).items():  # Keras opens these as files or folders: kspec confines them
+        if name in out:
+            out[name]["path"] = kind
+    return out
 
 
 def _summary(obj: Any) -> str:
@@ -233,7 +239,12 @@ def _layers(keras: Any) -> tuple[dict[str, Any], dict[str, str]]:
     base_docs = doc_args(base.__doc__)
     layers: dict[str, Any] = {}
     for name, cls in classes.items():
-        params = _params(signature_params(_first_init(cls), _first_init(base)), doc_args(cls.__doc__), base_docs)
+        params = _params(
+            signature_params(_first_init(cls), _first_init(base)),
+            doc_args(cls.__doc__),
+            base_docs,
+            paths=path_args(cls.__doc__),
+        )
         _paddings(cls, params)
         clash = set(params) & set(RESERVED)
         assert not clash, f"{name} has a parameter named like a reserved spec key: {clash}"
@@ -259,7 +270,11 @@ def _applications(keras: Any) -> dict[str, Any]:
         apps[name] = {
             "doc": _summary(func),
             "family": "application",
-            "params": _params([p for p in params if p.name not in APPLICATION_SKIP], doc_args(func.__doc__)),
+            "params": _params(
+                [p for p in params if p.name not in APPLICATION_SKIP],
+                doc_args(func.__doc__),
+                paths=path_args(func.__doc__),
+            ),
         }
         apps[name]["params"]["weights"].update(kind="enum", choices=["imagenet"], nullable=True)
         apps[name]["params"]["trainable"] = {"default": True, "doc": _FREEZE_DOC, "kind": "bool", "required": False}
@@ -298,7 +313,10 @@ def _objects(keras: Any, kind: str) -> dict[str, Any]:
     for name, cls in classes.items():
         init = _first_init(cls)
         params = [] if init is object.__init__ else signature_params(init)
-        out["classes"][name] = {"doc": _summary(cls), "params": _params(params, doc_args(cls.__doc__))}
+        out["classes"][name] = {
+            "doc": _summary(cls),
+            "params": _params(params, doc_args(cls.__doc__), paths=path_args(cls.__doc__)),
+        }
     return out
 
 

@@ -5,18 +5,19 @@ One of the few modules that import keras.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from kspec import catalog
+from kspec import catalog, paths
 from kspec.analysis.graph import ModelGraph, Node, Resolved
 from kspec.catalog import calls
 from kspec.catalog.kspec_ops import KSPEC_OPS
 from kspec.compiler import plugins
-from kspec.errors import Path, SpecError, SpecErrors
+from kspec.errors import Path, SpecError, SpecErrors, shorten
 
 if TYPE_CHECKING:
     import keras
@@ -62,7 +63,25 @@ def to_keras_config(value: Any) -> Any:
     return value
 
 
+class _PathRefused(Exception):
+    """A path-typed layer argument that is not a file inside the spec's folder (at build time)."""
+
+    def __init__(self, error: SpecError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 def _rejected(exc: Exception, node: Node) -> SpecError:
+    files = [(rel, value) for rel, value, _ in catalog.path_arguments(node.type, node.args)]
+    if files:  # Keras quotes the file's lines in its messages: say which file, never what is in it
+        rel, value = files[0]
+        return SpecError(
+            f"Keras could not use the file {shorten(value)} given as `{rel[-1]}` for {node.type} '{node.name}' "
+            f"({type(exc).__name__}; its contents are not shown)",
+            node.arg_paths.get(str(rel[0]), (*node.path, *rel)),
+            "keras-rejected",
+            hint="check that the file holds what Keras expects there (one vocabulary term per line)",
+        )
     text = " ".join(str(exc).split())
     if len(text) > 400:
         text = text[:397] + "..."
@@ -181,6 +200,9 @@ class _Builder:
                     _select(tensors[i], sel) for i, sel in zip(node.inputs, node.selects or [None] * 99, strict=False)
                 ]
                 tensors[node.name] = self.call(node, ins, graph)
+            except _PathRefused as refused:
+                self.errors.append(refused.error)
+                return
             except Exception as exc:  # Keras raises ValueError, TypeError, NotImplementedError, ...
                 self.errors.append(_rejected(exc, node))
                 return
@@ -196,6 +218,24 @@ class _Builder:
             self.errors.append(
                 SpecError(f"Keras could not assemble model '{graph.name}': {exc}", graph.path, "keras-rejected")
             )
+
+    def confined(self, node: Node) -> dict[str, Any]:
+        """The node's arguments with every path-typed one (a vocabulary file, a weights file) checked again and
+        resolved inside the spec's folder, so Keras opens exactly the file `validate` accepted."""
+        from kspec.analysis.checks import layer_path_problem
+
+        args = dict(node.args)
+        for rel, value, kind in catalog.path_arguments(node.type, node.args):
+            problem = layer_path_problem(self.res.doc.folder, value, kind)
+            if problem is not None:
+                raise _PathRefused(replace(problem, path=node.arg_paths.get(str(rel[0]), (*node.path, *rel))))
+            full = str(paths.resolve_inside(self.res.doc.folder, value))
+            target: Any = args
+            for item in rel[:-1]:  # a nested layer's argument: copy the containers on the way down
+                target[item] = copy.copy(target[item])
+                target = target[item]
+            target[rel[-1]] = full
+        return args
 
     def call(self, node: Node, ins: list[Any], graph: ModelGraph) -> Any:
         import keras
@@ -215,7 +255,7 @@ class _Builder:
             layer = self.layers[node.layer]
             return layer(arg) if form is None else _call_named(layer, form, node, ins)
         shape = tuple(ins[0].shape[1:]) if len(ins) == 1 else None
-        layer = make_layer(node.type, node.args, node.name, shape)
+        layer = make_layer(node.type, self.confined(node), node.name, shape)
         self.layers[node.name] = layer
         form = calls.call_form(catalog.canonical_layer(node.type) or node.type)
         return layer(arg) if form is None else _call_named(layer, form, node, ins)

@@ -347,20 +347,33 @@ def _check_loss_weights(train: TrainSpec, outputs: Mapping[str, int]) -> Iterato
         )
 
 
+def callback_path_keys(kind: str) -> list[str]:
+    """The arguments of callback `kind` that Keras opens as paths: its output (`CALLBACK_PATHS`) and every other
+    argument the catalogue marks as a path (from the Keras docs, e.g. TensorBoard's `embeddings_metadata`). All of
+    them must stay inside the run folder."""
+    from kspec.catalog import object_info
+
+    main = CALLBACK_PATHS.get(kind)
+    info = object_info("callback", kind)
+    derived = [n for n, p in (info.params.items() if info else ()) if p.path is not None]
+    return ([main] if main else []) + [n for n in derived if n != main]
+
+
 def _check_callback_paths(train: TrainSpec) -> Iterator[SpecError]:
     for i, entry in enumerate(train.callbacks):
         if not isinstance(entry, Mapping):
             continue
-        key = CALLBACK_PATHS.get(str(entry.get("type")))
-        if key is None or key not in entry:
-            continue
-        value = entry[key]
-        at = ("train", "callbacks", i, key)
-        if not isinstance(value, str):
-            yield SpecError(f"`{key}` must be a path relative to the run folder", at, "train-error")
-            continue
-        problem = data_paths.syntax_problem(value, allow_parent=False, where="the run folder")
-        if problem is not None:
-            yield SpecError(
-                f"{problem.message}; `{key}` must stay inside the run folder", at, "train-error", hint=problem.hint
-            )
+        for key in callback_path_keys(str(entry.get("type"))):
+            if key in entry:
+                yield from _check_callback_path(entry[key], ("train", "callbacks", i, key), key)
+
+
+def _check_callback_path(value: Any, at: Path, key: str) -> Iterator[SpecError]:
+    if not isinstance(value, str):
+        yield SpecError(f"`{key}` must be a path relative to the run folder", at, "train-error")
+        return
+    problem = data_paths.syntax_problem(value, allow_parent=False, where="the run folder")
+    if problem is not None:
+        yield SpecError(
+            f"{problem.message}; `{key}` must stay inside the run folder", at, "train-error", hint=problem.hint
+        )

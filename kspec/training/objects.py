@@ -11,7 +11,7 @@ from typing import Any
 from kspec import paths as data_paths
 from kspec.compiler.functional import to_keras_config
 from kspec.errors import SpecError, SpecErrors
-from kspec.lang.train_spec import CALLBACK_PATHS, TrainSpec
+from kspec.lang.train_spec import CALLBACK_PATHS, TrainSpec, callback_path_keys
 
 
 def _keras_error(path: tuple[str | int, ...], exc: Exception) -> SpecErrors:
@@ -73,8 +73,10 @@ def user_callbacks(spec: TrainSpec, run_dir: Path, resuming: bool = False) -> li
                     )
                 ]
             )
-        key = CALLBACK_PATHS[kind]
-        if key:
+        main = CALLBACK_PATHS[kind]
+        for key in callback_path_keys(kind):
+            if key != main and key not in args:
+                continue
             value = args.get(key, kind.lower())
             try:
                 if not isinstance(value, str):

@@ -305,3 +305,37 @@ def test_doc_args_reads_google_style_args() -> None:
         "activation": "Activation function to use.",
     }
     assert docstrings.first_sentence("Use it, e.g. for images. Then more.") == "Use it, e.g. for images."
+
+
+def test_path_typed_arguments_come_from_the_keras_docs() -> None:
+    from kspec.catalog.docstrings import path_args
+
+    doc = """Layer.
+
+    Args:
+        vocabulary: Optional. Either an array of strings or a string path to a
+            text file. If passing a file path, the file should contain one line per term.
+        mask_token: A token that represents masked inputs. If `filepath` is given, ...
+        backup_dir: String, path of directory where to store the data.
+        units: Positive integer.
+    """
+    assert path_args(doc) == {"vocabulary": "file", "backup_dir": "folder"}
+
+
+def test_the_catalogue_marks_vocabularies_weights_and_callback_outputs_as_paths() -> None:
+    from kspec.catalog import layer_info, object_info
+    from kspec.lang.train_spec import CALLBACK_PATHS, callback_path_keys
+
+    for layer in ("StringLookup", "IntegerLookup", "TextVectorization"):
+        info = layer_info(layer)
+        assert info is not None and info.params["vocabulary"].path == "file"
+    for app in ("VGG16", "ResNet50", "MobileNetV2"):
+        info = layer_info(app)
+        assert info is not None and info.params["weights"].path == "file"
+    info = layer_info("Dense")
+    assert info is not None and not any(p.path for p in info.params.values())
+    for kind, key in CALLBACK_PATHS.items():  # the hand-kept outputs agree with what the docs say
+        obj = object_info("callback", kind)
+        assert obj is not None
+        assert key is None or obj.params[key].path is not None
+        assert set(callback_path_keys(kind)) == {n for n, p in obj.params.items() if p.path} | ({key} - {None})

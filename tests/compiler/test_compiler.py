@@ -169,3 +169,53 @@ def test_build_opens_no_network_connection(write_spec: Callable[..., Path], monk
     for name in ("ch04_cnn_mnist", "ch07_gan_cnn_mnist", "ch09_2_vgg16_transfer"):
         assert main(["build", str(root / "specs" / f"{name}.yaml"), "--json"]) == 0
     assert main(["build", str(write_spec(MLP)), "--json"]) == 0
+
+
+_LOOKUP = """
+kspec: 1
+name: lookup
+model:
+  inputs: {{x: {{shape: [1], dtype: {dtype}}}}}
+  layers:
+    - {{type: {layer}, vocabulary: {vocabulary}}}
+"""
+
+
+def test_a_vocabulary_file_inside_the_folder_builds_and_travels_in_the_archive(
+    write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    (tmp_path / "vocab.txt").write_text("red\ngreen\nblue\n")
+    spec = write_spec(_LOOKUP.format(dtype="string", layer="StringLookup", vocabulary="vocab.txt"))
+    model = kspec.build(spec).model
+    assert model.layers[-1].get_vocabulary() == ["[UNK]", "red", "green", "blue"]
+    assert main(["build", str(spec), "-o", str(tmp_path / "m.keras")]) == 0
+
+
+def test_a_vocabulary_outside_the_folder_is_refused_by_build_too(
+    write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    """`kspec build` checks first; the compiler confines the path again (a spec built without `check`)."""
+    (tmp_path / "outside").symlink_to("/etc")
+    spec = write_spec(_LOOKUP.format(dtype="string", layer="StringLookup", vocabulary="outside/passwd"))
+    with pytest.raises(SpecErrors) as info:
+        kspec.build(spec)
+    (err,) = info.value.errors
+    assert (err.code, err.path) == ("bad-path", ("model", "layers", 0, "vocabulary"))
+    with pytest.raises(SpecErrors) as info:
+        kspec.compile_resolved(kspec.load(spec))  # no static check: the compiler refuses it itself
+    (err,) = info.value.errors
+    assert (err.code, err.line) == ("bad-path", 6)
+
+
+def test_a_rejected_vocabulary_file_is_named_but_never_quoted(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    secret = "root:x:0:0:root:/root:/bin/bash"
+    (tmp_path / "vocab.txt").write_text(secret + "\n")
+    spec = write_spec(_LOOKUP.format(dtype="int64", layer="IntegerLookup", vocabulary="vocab.txt"))
+    with pytest.raises(SpecErrors) as info:
+        kspec.build(spec)
+    (err,) = info.value.errors
+    assert err.code == "keras-rejected" and "vocab.txt" in err.message
+    assert "0:0" not in str(err) and "bin/bash" not in str(err)
+    cli = subprocess.run([sys.executable, "-m", "kspec", "build", str(spec)], capture_output=True, text=True)
+    assert cli.returncode == 1 and "keras-rejected" in cli.stdout + cli.stderr
+    assert "bin/bash" not in cli.stdout + cli.stderr  # nor in TensorFlow's own log lines
