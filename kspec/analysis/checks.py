@@ -76,7 +76,8 @@ def check_layer_paths(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     """Arguments Keras opens as files (lookup vocabularies, application weights) stay inside the spec's folder."""
     for graph in res.models.values():
         for node in graph.nodes.values():
-            if node.kind != "layer":
+            info = catalog.layer_info(node.type) if node.kind == "layer" else None
+            if info is None or (info.is_unsafe and not ctx.allow_unsafe):  # refused anyway (`unsafe-layer`)
                 continue
             for rel, value, kind in catalog.path_arguments(node.type, node.args):
                 problem = layer_path_problem(res.doc.folder, value, kind)

@@ -277,7 +277,9 @@ def _check_nested_layers(param: ParamInfo, value: Any, context: _Context) -> Ite
 
 def _is_path_value(param: ParamInfo, value: Any) -> bool:
     """A string that Keras would open as a file or folder (for an enum, one that is not a choice: `weights: w.h5`)."""
-    return param.path is not None and isinstance(value, str) and value not in param.choices and not is_variable(value)
+    if param.path is None or not isinstance(value, str) or value in param.choices or is_variable(value):
+        return False
+    return not param.choices or any(c in value for c in "./\\")  # `weights: imagent` is a misspelt choice
 
 
 def path_arguments(type_name: str, args: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, str]]:

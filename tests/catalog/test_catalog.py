@@ -78,7 +78,9 @@ def test_applications_are_layers() -> None:
     assert info is not None and info.is_application and catalog.canonical_layer("VGG16") == "VGG16"
     assert "input_tensor" not in info.params and info.params["include_top"].kind == "bool"
     assert not layer("VGG16", include_top=False, weights=None, pooling="avg", trainable=False)
-    assert found(layer("VGG16", weights="/tmp/w.h5")) == [("bad-value", ("weights",))]
+    assert found(layer("VGG16", weights="w/vgg.h5")) == []  # a weights file path: confined by `check_layer_paths`
+    assert found(layer("VGG16", weights="imagent")) == [("bad-value", ("weights",))]
+    assert found(layer("VGG16", weights=3)) == [("bad-value", ("weights",))]
 
 
 def test_canonical_and_unknown_names() -> None:
