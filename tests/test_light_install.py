@@ -83,7 +83,7 @@ def test_action_validates_specs_and_annotates_errors(runner: dict[str, Any], tmp
     (tmp_path / "specs" / "good.yaml").write_text(good, encoding="utf-8")
     ok = _run_step(validate, _inputs(), runner["env"], tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    (tmp_path / "specs" / "bad.yaml").write_text(good.replace("units: \"${hidden}\"", "unit: 100", 1), encoding="utf-8")
+    (tmp_path / "specs" / "bad.yaml").write_text(good.replace('units: "${hidden}"', "unit: 100", 1), encoding="utf-8")
     bad = _run_step(validate, _inputs(paths="specs/bad.yaml specs/good.yaml"), runner["env"], tmp_path)
     assert bad.returncode == 1
     assert re.search(r"^::error file=specs/bad\.yaml,line=\d+,col=\d+", bad.stdout, flags=re.M), bad.stdout

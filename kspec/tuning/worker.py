@@ -87,7 +87,7 @@ def open_study(url: str, name: str, search: SearchSpec, text: str, *, restart: b
     # ask/tell itself (to count trials across workers and re-run interrupted ones) and records the heartbeats
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
-    store = storage.open_storage(url)
+    store = _first_open(url)
     if restart:
         try:
             optuna.delete_study(study_name=name, storage=store)
@@ -110,6 +110,23 @@ def open_study(url: str, name: str, search: SearchSpec, text: str, *, restart: b
         raise StudyMismatchError(f"the study '{name}' {study.direction.name.lower()}s; the spec asks to {search.goal}")
     study.sampler = _sampler(search, offset + len(study.get_trials(deepcopy=False)))
     return study
+
+
+def _first_open(url: str) -> optuna.storages.RDBStorage:
+    """Open the storage; two workers that create its tables at the same moment collide once (PostgreSQL's catalog
+    refuses the second CREATE TABLE), so a failed first open is retried after the other worker's."""
+    import random
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for attempt in range(5):
+        try:
+            return storage.open_storage(url)
+        except SQLAlchemyError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
 
 
 Report = Callable[[optuna.trial.FrozenTrial], None]
