@@ -12,6 +12,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from kspec import catalog, paths
+from kspec.analysis import losses
 from kspec.analysis.graph import ModelGraph, Node, Resolved
 from kspec.catalog import calls
 from kspec.errors import Path, SpecError, did_you_mean, name_problem, shorten
@@ -134,7 +135,7 @@ def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     if train is None:
         return
     objects: list[tuple[str, Any, Path]] = [("optimizer", train.optimizer, ("train", "optimizer"))]
-    if train.loss is not None:
+    if train.loss is not None and not losses.named_losses(res):
         objects.append(("loss", train.loss, ("train", "loss")))
     if train.schedule is not None:
         objects.append(("schedule", train.schedule, ("train", "schedule")))
@@ -341,6 +342,7 @@ CHECKS: tuple[Check, ...] = (
     check_defaults,
     check_ops,
     check_train,
+    losses.check_losses,
     check_data,
     check_unused,
 )

@@ -32,6 +32,8 @@ class Compiled:
     models: dict[str, keras.Model]
     main: str
     frozen: dict[str, set[str]] = field(default_factory=dict)
+    #: model name -> its output names as the spec writes them (`decoded`, `encoder[2]`), in output order
+    outputs: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def model(self) -> keras.Model:
@@ -271,7 +273,8 @@ def build(res: Resolved) -> Compiled:
             break
     if builder.errors:
         raise SpecErrors(builder.errors)
-    return Compiled(builder.models, res.main, builder.frozen)
+    outputs = {name: graph.output_names() for name, graph in res.models.items()}
+    return Compiled(builder.models, res.main, builder.frozen, outputs)
 
 
 def _shape(shape: Any) -> list[int | None]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
 from kspec import paths as data_paths
@@ -20,6 +20,11 @@ from kspec.errors import Path, SpecError, did_you_mean
 from kspec.lang.base import StrictModel
 
 KerasObject = str | dict[str, Any]
+#: One weight per output: a list in output order, or a mapping by output name (only that branch's errors are shown).
+LossWeights = Annotated[
+    Annotated[list[float], Tag("list")] | Annotated[dict[str, float], Tag("dict")],
+    Discriminator(lambda v: "dict" if isinstance(v, dict) else "list"),
+]
 
 PlotName = Literal["history", "confusion_matrix", "regression", "reconstructions", "image_pairs", "samples"]
 PLOTS: tuple[str, ...] = get_args(PlotName)
@@ -70,9 +75,15 @@ class TrainSpec(StrictModel):
     )
     model: str | None = Field(None, description="which model to train (default: the single or last model)")
     optimizer: KerasObject = Field("adam", description="e.g. adam or {type: SGD, learning_rate: 0.01, momentum: 0.9}")
-    loss: KerasObject | None = Field(None, description="e.g. categorical_crossentropy; required except for gan")
+    loss: KerasObject | None = Field(
+        None,
+        description="e.g. categorical_crossentropy, or one per output by output name: {decoded: mse, label: "
+        "categorical_crossentropy}; required except for gan",
+    )
     metrics: list[KerasObject] = Field(default_factory=list, description="e.g. [accuracy]; names or {type: ...}")
-    loss_weights: list[float] | None = Field(None, description="one weight per model output, in output order")
+    loss_weights: LossWeights | None = Field(
+        None, description="one weight per model output, in output order, or by output name: {decoded: 1.0, label: 0.2}"
+    )
     epochs: int = Field(1, ge=1, description="passes over the training split")
     batch_size: int = Field(32, ge=1, description="samples per gradient update")
     steps_per_epoch: int | None = Field(None, ge=1, description="default: the whole training split")
@@ -329,8 +340,13 @@ def _no_model(name: str, path: Path, outputs: Mapping[str, int]) -> SpecError:
     return SpecError(f"no model named '{name}'", path, "unknown-model", hint=did_you_mean(name, outputs))
 
 
+def per_output(loss: Any) -> bool:
+    """A `loss:` mapping without `type:` gives one loss per output name."""
+    return isinstance(loss, Mapping) and "type" not in loss
+
+
 def _check_loss_weights(train: TrainSpec, outputs: Mapping[str, int]) -> Iterator[SpecError]:
-    if train.loss_weights is None or train.recipe == "gan":
+    if train.loss_weights is None or train.recipe == "gan" or isinstance(train.loss_weights, dict):
         return
     model = _trained_model(train, outputs)
     if model not in outputs:

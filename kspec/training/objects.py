@@ -11,7 +11,7 @@ from typing import Any
 from kspec import paths as data_paths
 from kspec.compiler.functional import to_keras_config
 from kspec.errors import SpecError, SpecErrors
-from kspec.lang.train_spec import CALLBACK_PATHS, TrainSpec, callback_path_keys
+from kspec.lang.train_spec import CALLBACK_PATHS, TrainSpec, callback_path_keys, per_output
 
 
 def _keras_error(path: tuple[str | int, ...], exc: Exception) -> SpecErrors:
@@ -36,19 +36,32 @@ def make_optimizer(spec: TrainSpec, value: Any = None, path: tuple[str | int, ..
         raise _keras_error(path, exc) from None
 
 
-def compile_args(spec: TrainSpec) -> dict[str, Any]:
-    """`optimizer`, `loss`, `metrics`, `loss_weights` for `Model.compile`."""
+def make_loss(value: Any, path: tuple[str | int, ...]) -> Any:
+    """A Keras loss from an identifier or `{type: ..., ...}`."""
     import keras
 
     try:
-        loss = keras.losses.get(to_keras_config(spec.loss))
+        return keras.losses.get(to_keras_config(value))
     except (ValueError, TypeError) as exc:
-        raise _keras_error(("train", "loss"), exc) from None
+        raise _keras_error(path, exc) from None
+
+
+def compile_args(spec: TrainSpec, outputs: list[str] | None = None) -> dict[str, Any]:
+    """`optimizer`, `loss`, `metrics`, `loss_weights` for `Model.compile`; per-output losses and weights given by
+    output name become lists in the model's output order (`outputs`, as the spec names them)."""
+    weights: Any = spec.loss_weights
+    if per_output(spec.loss) and outputs is not None:
+        assert isinstance(spec.loss, dict)
+        loss: Any = [make_loss(spec.loss[o], ("train", "loss", o)) for o in outputs]
+    else:
+        loss = make_loss(spec.loss, ("train", "loss"))
+    if isinstance(weights, dict) and outputs is not None:
+        weights = [float(weights.get(o, 1.0)) for o in outputs]
     return {
         "optimizer": make_optimizer(spec),
         "loss": loss,
         "metrics": [to_keras_config(m) for m in spec.metrics],
-        "loss_weights": spec.loss_weights,
+        "loss_weights": weights,
     }
 
 

@@ -50,7 +50,11 @@ def fit(s: Session) -> dict[str, list[float]]:
         start_state = [v.numpy() for v in model.variables]
         jit = s.jit(model)
         while True:
-            model.compile(**compile_args(s.spec), jit_compile=jit, steps_per_execution=s.steps_per_execution())
+            model.compile(
+                **compile_args(s.spec, s.compiled.outputs.get(s.name)),
+                jit_compile=jit,
+                steps_per_execution=s.steps_per_execution(),
+            )
             model.optimizer.build(model.trainable_variables)  # so that a checkpoint can fill its slots
             ckpt = Checkpoint(s, {"model": list(model.variables), "optimizer": list(model.optimizer.variables)})
             start = ckpt.restore() if s.resuming else 0

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kspec.training.checkpoint import Checkpoint
-from kspec.training.objects import make_optimizer
+from kspec.training.objects import make_loss, make_optimizer
 from kspec.training.recipes.loop_parts import resume, x_only
 from kspec.training.recipes.registry import recipe
 from kspec.training.session import Session
@@ -33,7 +33,7 @@ def gan(s: Session) -> dict[str, list[float]]:
     g_opt = make_optimizer(s.spec, g.g_optimizer, ("train", "gan", "g_optimizer") if g.g_optimizer else None)
     d_opt.build(disc.trainable_variables)
     g_opt.build(gen.trainable_variables)
-    bce = keras.losses.BinaryCrossentropy()
+    bce = make_loss(s.spec.loss, ("train", "loss")) if s.spec.loss is not None else keras.losses.BinaryCrossentropy()
     latent = tuple(int(d) for d in gen.inputs[0].shape[1:])
     lo, hi = g.noise_range
     seeds = keras.random.SeedGenerator(s.spec.seed if s.spec.seed is not None else None)

@@ -32,7 +32,7 @@ def tape(s: Session) -> dict[str, list[float]]:
     import tensorflow as tf
 
     model = s.model
-    model.compile(**compile_args(s.spec))
+    model.compile(**compile_args(s.spec, s.compiled.outputs.get(s.name)))
     opt = model.optimizer
     opt.build(model.trainable_variables)
     loss_mean = keras.metrics.Mean(name="loss")

@@ -1,0 +1,49 @@
+"""Per-output losses and loss weights by output name compile to Keras's lists in output order; the gan recipe
+uses `train.loss`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kspec
+from kspec import compiler
+from kspec.training.objects import compile_args
+
+pytestmark = pytest.mark.keras
+
+SPEC = """
+kspec: 1
+name: two_heads
+model:
+  inputs: {x: {shape: [4]}}
+  layers:
+    - {type: Dense, name: value, units: 2, inputs: [x]}
+    - {type: Dense, name: flag, units: 1, activation: sigmoid, inputs: [x]}
+  outputs: [value, flag]
+train:
+  loss: {flag: binary_crossentropy, value: mse}
+  loss_weights: {value: 2.0, flag: 0.5}
+"""
+
+
+def test_losses_by_output_name(write_spec: Callable[..., Path]) -> None:
+    import keras
+
+    resolved = kspec.load(write_spec(SPEC))
+    compiled = compiler.build(resolved)
+    assert resolved.spec.train is not None
+    args = compile_args(resolved.spec.train, compiled.outputs[compiled.main])
+    assert args["loss_weights"] == [2.0, 0.5]
+    model = compiled.model
+    model.compile(**args)
+    rng = np.random.default_rng(0)
+    x, y_value, y_flag = rng.random((8, 4)), rng.random((8, 2)), (rng.random((8, 1)) > 0.5).astype("float32")
+    total = model.evaluate(x, [y_value, y_flag], verbose=0, return_dict=True)["loss"]
+    p_value, p_flag = model.predict(x, verbose=0)
+    mse = float(keras.losses.MeanSquaredError()(y_value, p_value))
+    bce = float(keras.losses.BinaryCrossentropy()(y_flag, p_flag))
+    assert total == pytest.approx(2.0 * mse + 0.5 * bce, rel=1e-4)
