@@ -225,7 +225,7 @@ class _Resolver:
     # -- entries ----------------------------------------------------------------------------------------------
     def entries(self, entries: list[LayerEntry], path: Path, scope: _Scope, prev: str | None) -> str | None:
         for i, entry in enumerate(entries):
-            for rep in range(entry.repeat or 1):
+            for rep in range(entry.times):
                 prev = self.entry(entry, (*path, i), scope, prev, rep)
             self.last = prev
         return prev
@@ -256,10 +256,10 @@ class _Resolver:
 
     def entry(self, entry: LayerEntry, path: Path, scope: _Scope, prev: str | None, rep: int) -> str | None:
         inputs, selects, locs = self.resolve_inputs(entry, path, scope, prev, rep)
-        args: dict[str, Any] = entry.args
+        args: dict[str, Any] = {**entry.args, **entry.repetition(rep)}
         if scope.env is not None:
             args = substitute(args, scope.env, path, self.errors)
-        suffix = f"_{rep + 1}" if (entry.repeat or 1) > 1 else ""
+        suffix = f"_{rep + 1}" if entry.times > 1 else ""
         if entry.block is not None:
             if any(sel is not None for sel in selects) or entry.call or isinstance(entry.inputs, dict):
                 self.errors.append(BLOCK_INPUTS.prefixed((*path, "inputs")))
@@ -283,6 +283,7 @@ class _Resolver:
             assert entry.use is not None
             arg_paths = {k: (*path, k) for k in args}
             base, node_kind, type_name = entry.use, "use", entry.use
+        arg_paths.update({k: (*path, "repeat", k, rep) for k in entry.repetition(rep)})
         local = (entry.name + suffix) if entry.name else None
         if local is not None:
             name = scope.prefix + local

@@ -5,7 +5,7 @@ Imports pydantic and kspec; never keras.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -64,7 +64,15 @@ class LayerEntry(StrictModel):
     call: dict[str, Any] | None = Field(
         None, description="constant call options of the layer, e.g. {use_causal_mask: true, training: false}"
     )
-    repeat: int | None = Field(None, ge=1, le=1000, description="stack this entry N times in sequence")
+    repeat: (
+        Annotated[int, Field(ge=1, le=1000)]
+        | dict[str, Annotated[list[Any], Field(min_length=1, max_length=1000)]]
+        | None
+    ) = Field(
+        None,
+        description="stack this entry N times in sequence, or once per value: {filters: [64, 128, 256]} sets the "
+        "argument (or block parameter) `filters` to 64, 128, 256 in turn",
+    )
     block: str | None = Field(None, description="instantiate a block of `blocks:`; other keys are its parameters")
     use: str | None = Field(None, description="call an existing layer again (shared weights)")
     model: str | None = Field(None, description="call another model of this spec as a layer")
@@ -77,6 +85,30 @@ class LayerEntry(StrictModel):
             found = ", ".join(given) if given else "none"
             raise ValueError(f"a layer entry needs exactly one of {', '.join(ENTRY_KINDS)} (found: {found})")
         return self
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> LayerEntry:
+        if isinstance(self.repeat, dict):
+            lengths = {len(v) for v in self.repeat.values()}
+            if len(lengths) > 1:
+                raise PydanticCustomError("wrong_type", "every list under `repeat:` needs the same length",
+                                          {"at": ("repeat",)})  # fmt: skip
+            if not self.repeat:
+                raise PydanticCustomError(
+                    "wrong_type", "`repeat:` needs a count or argument lists", {"at": ("repeat",)}
+                )
+        return self
+
+    @property
+    def times(self) -> int:
+        """How many times the entry is stacked."""
+        if isinstance(self.repeat, dict):
+            return len(next(iter(self.repeat.values())))
+        return self.repeat or 1
+
+    def repetition(self, rep: int) -> dict[str, Any]:
+        """The argument values of repetition `rep` (0-based) given by `repeat: {arg: [values]}`."""
+        return {k: v[rep] for k, v in self.repeat.items()} if isinstance(self.repeat, dict) else {}
 
     @property
     def kind(self) -> str:
