@@ -93,7 +93,7 @@ def check_tensorboard(spec: TrainSpec) -> None:
         fail(
             "`tensorboard: true` needs the tensorboard package, which is not installed",
             ("train", "tensorboard"),
-            hint="pip install tensorboard, or remove `tensorboard: true`",
+            hint='pip install "kspec[tensorboard]", or remove `tensorboard: true`',
         )
 
 

@@ -287,7 +287,7 @@ def test_tensorboard_without_its_package_is_a_located_error(tmp_path: Path, monk
     with pytest.raises(SpecErrors) as info:
         _run(tmp_path, ANN, tensorboard=True)
     [err] = info.value.errors
-    assert err.path == ("train", "tensorboard") and "pip install tensorboard" in (err.hint or "")
+    assert err.path == ("train", "tensorboard") and "kspec[tensorboard]" in (err.hint or "")
     assert not (tmp_path / "run").exists()  # refused before a run folder is made
 
 

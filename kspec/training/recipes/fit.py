@@ -61,7 +61,9 @@ def fit(s: Session) -> dict[str, list[float]]:
             # the spec's callbacks end an epoch before the checkpoint does (a ReduceLROnPlateau change is saved)
             callbacks = user_callbacks(s.spec, s.run_dir, s.resuming)
             if s.spec.tensorboard:
-                callbacks.append(keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard")))
+                # histograms of every weight each epoch, and the model graph Keras writes (its config)
+                board = keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard"), histogram_freq=1, write_graph=True)
+                callbacks.append(board)
             callbacks.append(_EpochLog(s, ckpt))
             try:
                 if s.resident_feed():
