@@ -24,7 +24,8 @@ SPEC = {
             {"type": "Dense", "name": "probs", "units": 10, "activation": "softmax"},
         ],
     },
-    "data": {"source": "digits", "preprocess": [{"type": "scale", "divide": 16}, "one_hot", {"type": "take", "count": 300}]},
+    "data": {"source": "digits",
+             "preprocess": [{"type": "scale", "divide": 16}, "one_hot", {"type": "take", "count": 300}]},
     "train": {"loss": "categorical_crossentropy", "metrics": ["accuracy"], "epochs": 2, "batch_size": 50,
               "validation_split": 0.2, "seed": 0, "tensorboard": True, "plots": "none", "jit_compile": False},
 }  # fmt: skip
