@@ -187,7 +187,7 @@ CHECKPOINTS = "checkpoint"
 
 #: what a run writes at the top of its folder (besides callback outputs): `--restart` removes exactly these
 _ARTIFACTS = (SPEC_FILE, "spec.sha256", "history.json", "history.csv", "metrics.json", "summary.txt", MANIFEST)
-_ARTIFACT_FOLDERS = (CHECKPOINTS, "samples", "tensorboard")
+_ARTIFACT_FOLDERS = (CHECKPOINTS, "samples", "tensorboard", "export")
 _ARTIFACT_SUFFIXES = (".keras", ".png")
 
 
