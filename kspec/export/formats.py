@@ -53,7 +53,7 @@ def export(model: keras.Model, fmt: str, out: Path, *, overwrite: bool = False) 
             raise ExportError(f"{out} exists; pass --force to replace it")
         shutil.rmtree(out) if out.is_dir() else out.unlink()
     out.parent.mkdir(parents=True, exist_ok=True)
-    from kspec.export.check import sample_inputs
+    from kspec.export.inputs import sample_inputs
 
     xs = sample_inputs(model, batch=1)
     model(xs if len(xs) > 1 else xs[0], training=False)  # ONNX export wants a model that has been called
