@@ -37,6 +37,8 @@ _OBJECT_FIELDS = {
     "schedule": "schedule",
     "callbacks": "callback",
 }
+#: Kinds a field may also give per model output, `{output name: value}`.
+_PER_OUTPUT = ("loss",)
 _KERAS_OBJECT = {"anyOf": [{"type": "string"}, {"additionalProperties": True, "type": "object"}]}
 
 
@@ -51,7 +53,10 @@ def _objects(schema: Any, kind: str, builder: Builder) -> Any:
         alts = schema.get("anyOf", [])
         if all(a in alts for a in _KERAS_OBJECT["anyOf"]):
             rest = [a for a in alts if a not in _KERAS_OBJECT["anyOf"]]
-            core = ref(builder.object_kind(kind))
+            core: dict[str, Any] = ref(builder.object_kind(kind))
+            if kind in _PER_OUTPUT:  # also {output name: value} for a model with several outputs
+                per_output = {"type": "object", "additionalProperties": core, "description": "one per output name"}
+                core = {"if": {"type": "object", "not": {"required": ["type"]}}, "then": per_output, "else": core}
             return {**{k: v for k, v in schema.items() if k != "anyOf"}, **({"anyOf": [core, *rest]} if rest else core)}
         return {k: _objects(v, kind, builder) for k, v in schema.items()}
     if isinstance(schema, list):

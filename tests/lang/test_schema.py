@@ -131,3 +131,11 @@ def test_schema_is_shipped_with_the_package() -> None:
     shipped = schema.package_path()
     assert shipped.read_text(encoding="utf-8") == SCHEMA_FILE.read_text(encoding="utf-8")
     assert json.loads(shipped.read_text(encoding="utf-8"))["$id"] == schema.SCHEMA_ID
+
+
+def test_loss_per_output_name(validator: jsonschema.Draft202012Validator) -> None:
+    base = "kspec: 1\nname: two\nmodel:\n  inputs: {x: {shape: [4]}}\n  layers: [{type: Dense, units: 2}]\n"
+    good = base + "train: {loss: {decoded: mse, label: categorical_crossentropy}}\n"
+    assert _errors(validator, good) == []
+    assert _errors(validator, base + "train: {loss: {decoded: msee}}\n") == ["$.train.loss.decoded"]
+    assert _errors(validator, base + "train: {loss: {type: Huber, delta: 1.0}}\n") == []
