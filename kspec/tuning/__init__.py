@@ -106,7 +106,8 @@ def tune(
         )
     except StudyMismatchError as exc:
         raise TuneError(str(exc)) from None
-    setup = trial.Setup(Path(spec_path), [*overrides, *([] if verbose else ["train.verbose=0"])], search, folder)
+    quiet = [] if verbose else ["train.verbose=0"]
+    setup = trial.Setup(Path(spec_path), [*overrides, *quiet], search, folder, verbose)
     deadline = None if search.timeout_seconds is None else time.monotonic() + search.timeout_seconds
     if worker:
         ran = work_loop.work(study, setup, lambda t: None, deadline)
@@ -124,7 +125,7 @@ def tune(
         ran = work_loop.work(study, setup, finished, deadline)
     table.show(study)
     report.write(study, folder, search, resolved.doc.source, resolved.spec.name)
-    notes = report.plot(study, folder) if plots else []
+    notes = report.plot(study, folder, search.metric) if plots else []
     best = report.best_trial(study)
     summary = None if best is None else {"number": best.number, "value": best.value, "values": dict(best.params)}
     counted = sum(storage.counted(t) for t in study.get_trials(deepcopy=False))

@@ -64,7 +64,9 @@ class Table:
         self.out = out
         self.shown: set[int] = set()
         metric = search.metric[:14]
-        self.header = f"{'trial':>5}  {'state':<11} {metric:>14} {'best':>10} {'epochs':>6} {'time':>7}  values"
+        self.header = (
+            f"{'done':>7} {'trial':>5}  {'state':<11} {metric:>14} {'best':>10} {'epochs':>6} {'time':>7}  values"
+        )
 
     def start(self, name: str, done: int) -> None:
         goal = f"{self.search.goal} {self.search.metric}"
@@ -74,11 +76,14 @@ class Table:
     def show(self, study: Study) -> None:
         """Print the trials that finished since the last call (this worker's and every other's)."""
         trials = study.get_trials(deepcopy=False)
+        done = 0
         for t in trials:
+            done += storage.counted(t)
             if t.number in self.shown or t.state in (TrialState.RUNNING, TrialState.WAITING):
                 continue
             self.shown.add(t.number)
-            print(self.line(t, _best(study)), file=self.out, flush=True)
+            progress = f"{done}/{self.search.trials}" if storage.counted(t) else ""
+            print(f"{progress:>7} " + self.line(t, _best(study)), file=self.out, flush=True)
 
     def line(self, t: FrozenTrial, best: float | None) -> str:
         values = " ".join(f"{k}={_short(v)}" for k, v in t.params.items())
@@ -94,9 +99,9 @@ class Table:
         )
         errors = t.user_attrs.get("kspec_errors") or []
         if errors:
-            text += "\n" + "\n".join("       " + line for line in str(errors[0]).splitlines())
+            text += "\n" + "\n".join(" " * 15 + line for line in str(errors[0]).splitlines())
             if len(errors) > 1:
-                text += f"\n       ... and {len(errors) - 1} more error(s)"
+                text += "\n" + " " * 15 + f"... and {len(errors) - 1} more error(s)"
         return text
 
 
@@ -177,7 +182,7 @@ def best_yaml(source: Any, search: SearchSpec, best: FrozenTrial, study_name: st
     return "\n".join(head) + "\n" + body
 
 
-def plot(study: Study, folder: Path) -> list[str]:
+def plot(study: Study, folder: Path, metric: str) -> list[str]:
     """Optuna's matplotlib plots of the study into `plots/`; returns a note per plot it could not draw."""
     import matplotlib
 
@@ -193,7 +198,7 @@ def plot(study: Study, folder: Path) -> list[str]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                axes = getattr(vis, function)(study)
+                axes = getattr(vis, function)(study, target_name=metric)
             figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
             figure.set_size_inches(9, 5.5)
             figure.tight_layout()

@@ -33,6 +33,7 @@ class Setup:
     overrides: list[str]
     search: SearchSpec
     folder: Path
+    verbose: bool = False
 
 
 @dataclass
@@ -101,7 +102,7 @@ def _train(setup: Setup, trial: Trial, resolved: Any, run_dir: Path) -> Outcome:
         if trial.should_prune():
             raise optuna.TrialPruned(f"pruned after epoch {epoch} ({metric} {value:.4g})")
 
-    _fresh_keras()
+    _fresh_keras(setup.verbose)
     try:
         result = trainer.train(resolved, out=run_dir, restart=run_dir.exists(), on_epoch=on_epoch)
     except optuna.TrialPruned:
@@ -117,11 +118,19 @@ def _train(setup: Setup, trial: Trial, resolved: Any, run_dir: Path) -> Outcome:
     return Outcome(optuna.trial.TrialState.COMPLETE, "complete", float(series[-1]), len(series))
 
 
-def _fresh_keras() -> None:
-    """Trials run one after another in this process: each starts from an empty Keras session (names, memory)."""
+def _fresh_keras(verbose: bool) -> None:
+    """Trials run one after another in this process: each starts from an empty Keras session (names, memory).
+
+    TensorFlow's warning that functions were traced again is expected here (every trial builds a new model); it is
+    kept for `--verbose` only.
+    """
+    import logging
+
     import keras
 
     keras.backend.clear_session()
+    if not verbose:
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def record(trial: Trial, outcome: Outcome, seconds: float) -> None:
