@@ -95,3 +95,14 @@ def test_core_install_says_which_extra_a_command_needs(runner: dict[str, Any]) -
                          text=True, env=runner["env"], cwd=runner["venv"])  # fmt: skip
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert 'pip install "kspec[keras]"' in out.stderr
+
+
+def test_core_install_ships_the_schema_and_completion(runner: dict[str, Any]) -> None:
+    kspec = str(runner["venv"] / "bin" / "kspec")
+    path = subprocess.run([kspec, "schema", "--path"], capture_output=True, text=True, env=runner["env"], check=True)
+    shipped = Path(path.stdout.strip())
+    assert runner["venv"] in shipped.parents  # inside the installed package, not this checkout
+    assert shipped.read_text(encoding="utf-8") == (ROOT / "schemas" / "kspec.schema.json").read_text(encoding="utf-8")
+    env = runner["env"]
+    script = subprocess.run([kspec, "completion", "bash"], capture_output=True, text=True, env=env, check=True)
+    assert "complete -o bashdefault -F _shtab_kspec kspec" in script.stdout
