@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from kspec.cli.common import OK, Command, UsageError, add_common
+from kspec.cli.common import OK, Command, UsageError, add_common, import_tensorflow
 
 
 def add_arguments(b: argparse.ArgumentParser) -> None:
@@ -22,6 +22,7 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build a spec with Keras; print a summary (or JSON); save a .keras file."""
+    import_tensorflow()
     import kspec
     from kspec import compiler
 

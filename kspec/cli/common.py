@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import sys
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,3 +138,39 @@ def add_common(p: argparse.ArgumentParser, *, synthetic: bool = False) -> None:
             metavar="N",
             help=f"refuse `synthetic` data with more values than this (default {MAX_SYNTHETIC_VALUES:,})",
         )
+
+
+#: what TensorFlow's native libraries print while they load, once per library (so twice): absl's notice that it
+#: logs before being set up (nothing to act on) is dropped, every other line is kept and printed once
+_LOAD_NOISE = re.compile(r"All log messages before absl::InitializeLog\(\) is called are written to STDERR")
+_LOG_PREFIX = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ ")  # absl's `I0000 00:00:1796169722.338722   28512 `
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow and Keras with their start-up lines printed once, not once per native library.
+
+    The libraries write from C++ straight to file descriptor 2, so the import runs with fd 2 pointed at a temporary
+    file, whose lines are then passed on: absl's pre-initialisation notice dropped, repeats (the same text after
+    absl's time and thread prefix) shown once.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            seen: set[str] = set()
+            for line in captured.read().decode("utf-8", "replace").splitlines():
+                text = _LOG_PREFIX.sub("", line)
+                if _LOAD_NOISE.search(line) or text in seen:
+                    continue
+                seen.add(text)
+                print(line, file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kspec.cli.common import OK, Command, UsageError, add_common
+from kspec.cli.common import OK, Command, UsageError, add_common, import_tensorflow
 
 
 def add_arguments(d: argparse.ArgumentParser) -> None:
@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     deep_shapes = None
     if args.deep:
         from kspec import compiler
+
+        import_tensorflow()
 
         compiled = kspec.compile_resolved(resolved)
         summary = compiler.summarize(compiled, resolved.spec.name)

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from kspec.cli.common import OK, Command, add_common
+from kspec.cli.common import OK, Command, add_common, import_tensorflow
 
 
 def add_train_arguments(t: argparse.ArgumentParser) -> None:
@@ -27,6 +27,7 @@ def add_evaluate_arguments(e: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train a spec and leave a run folder."""
+    import_tensorflow()
     import kspec
     from kspec.training import trainer
 
@@ -46,6 +47,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a trained model (a run folder or a .keras file) on the spec's test data."""
+    import_tensorflow()
     import kspec
     from kspec.training import trainer
 

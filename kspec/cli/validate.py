@@ -13,6 +13,7 @@ from kspec.cli.common import (
     add_common,
     counts,
     find_spec_files,
+    import_tensorflow,
     json_report,
     missing_file,
     print_diagnostics,
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     path does not exist (the others are still validated)."""
     import kspec
 
+    if args.deep:
+        import_tensorflow()
     files, missing = find_spec_files(args.paths)
     report: list[tuple[str, bool, list[SpecError]]] = [(raw, False, [missing_file(raw)]) for raw in missing]
     for file in files:

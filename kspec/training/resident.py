@@ -13,6 +13,7 @@ last, smaller batch), so either feed learns the same. The loop drives Keras call
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -51,63 +52,32 @@ class Feed:
         if class_weight and self.y is not None:
             self.weights = tf.constant(class_table(class_weight, self.y), tf.float32)
         self.model = model
-        self._train = self._runner(model.train_step, jit)
-        self._test = self._runner(model.test_step, False)  # evaluation: too few steps to repay XLA's compilation
+        self._train = self._runner("train", jit)
+        self._test = self._runner("test", False)  # evaluation: too few steps to repay XLA's compilation
 
     @property
     def steps(self) -> int:
         return -(-self.n // self.batch_size)
 
+    @property
+    def tensors(self) -> tuple[tf.Tensor, tf.Tensor | None, tf.Tensor | None]:
+        """What the compiled calls take besides the rows: inputs, targets (None: none or the inputs), class weights."""
+        return self.x, self.y, self.weights
+
     def batch(self, i: tf.Tensor) -> Any:
         """The examples `i` (any shape of indices) as `train_step` takes them: `x`, `(x, y)` or
         `(x, y, sample_weight)`."""
-        import tensorflow as tf
+        return _gather(self.tensors, i, same=self.same, one_hot=self.one_hot)
 
-        xb = tf.gather(self.x, i)
-        if self.same:
-            return xb, xb
-        if self.y is None:
-            return xb
-        yb = tf.gather(self.y, i)
-        target = tf.one_hot(yb, self.one_hot, dtype=tf.float32) if self.one_hot else yb
-        if self.weights is None:
-            return xb, target
-        return xb, target, tf.gather(self.weights, class_of(yb, tuple(self.y.shape[1:])))
-
-    def _runner(self, step: Callable[[Any], Any], jit: bool) -> Callable[[tf.Tensor], dict[str, Any]]:
-        """A compiled call running `step` once per row of `rows` ([steps, batch] example indices), in order.
-
-        The call gathers all its batches with one gather, then slices one per step: a gather per step in the loop
-        costs more than the bulk copy (graph ops in a loop body carry a fixed cost each).
-        """
-        import tensorflow as tf
-
-        def run(rows: tf.Tensor, one: Callable[[Any], Any]) -> dict[str, Any]:
-            data = self.batch(rows)  # [steps, batch, ...] for each part
-
-            def body(j: tf.Tensor) -> tf.Tensor:
-                one(tf.nest.map_structure(lambda t: t[j], data))
-                return j + 1
-
-            # one iteration at a time: each step's variable updates finish before the next step reads them
-            tf.while_loop(lambda j: j < tf.shape(rows)[0], body, [tf.constant(0)], parallel_iterations=1)
-            return self.model.get_metrics_result()  # type: ignore[no-any-return]
-
-        # One trace per batch width (the full batches, the last one), whatever the number of steps: calls of a
-        # growing pace reuse it, and the steps see static batch shapes, as `fit` gives them. XLA compiles the full
-        # batches' step only: the last, smaller batch runs once an epoch, and a second XLA program for it would
-        # cost seconds of compilation and (for an LSTM) about 90 MB of peak memory.
-        traced: dict[int, Any] = {}
-
-        def call(rows: tf.Tensor) -> dict[str, Any]:
-            width = int(rows.shape[1])
-            if width not in traced:
-                one = tf.function(step, jit_compile=jit and width == self.batch_size)
-                signature = [tf.TensorSpec([None, width], tf.int64)]
-                traced[width] = tf.function(lambda r: run(r, one), input_signature=signature)
-            return traced[width](rows)  # type: ignore[no-any-return]
-
-        return call
+    def _runner(self, kind: str, jit: bool) -> Callable[[tf.Tensor], dict[str, Any]]:
+        """A call running the model's train or test step once per row of `rows` ([steps, batch] example indices)."""
+        layout = (
+            self.same,
+            self.one_hot,
+            *(None if t is None else (t.dtype, tuple(t.shape[1:])) for t in self.tensors),
+        )
+        calls = _compiled_calls(self.model, kind, jit, layout)
+        return lambda rows: calls(rows, self.tensors, self.batch_size)
 
     def chunks(self, order: tf.Tensor, pace: Pace) -> Iterator[tuple[int, tf.Tensor]]:
         """(first step, rows of example indices) for each compiled call over `order`: the full batches, `pace.size()`
@@ -150,6 +120,107 @@ class Feed:
         if callbacks is not None:
             callbacks.on_test_end(out)
         return out
+
+
+def _gather(tensors: tuple[Any, Any, Any], i: tf.Tensor, *, same: bool, one_hot: int | None) -> Any:
+    """The examples `i` of the split (`Feed.tensors`) as `train_step` takes them."""
+    import tensorflow as tf
+
+    x, y, weights = tensors
+    xb = tf.gather(x, i)
+    if same:
+        return xb, xb
+    if y is None:
+        return xb
+    yb = tf.gather(y, i)
+    target = tf.one_hot(yb, one_hot, dtype=tf.float32) if one_hot else yb
+    if weights is None:
+        return xb, target
+    return xb, target, tf.gather(weights, class_of(yb, tuple(y.shape[1:])))
+
+
+#: a model's compiled calls, shared by all its feeds (training, validation, test, `kspec evaluate`): a new
+#: `tf.function` per feed would trace again each time, and TensorFlow warns about frequent retracing
+_CALLS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+
+
+def _compiled_calls(model: keras.Model, kind: str, jit: bool, layout: tuple[Any, ...]) -> Any:
+    """The compiled calls running `model`'s `kind` ("train" or "test") step once per row of example indices.
+
+    The split's tensors are arguments, not captured constants, so every split of the same layout shares the traces.
+    One trace serves the full batches (static batch shape, as `fit` gives them; XLA compiles only this one), one more
+    serves every smaller last batch (batch size unknown, as `fit`'s relaxed retrace has it): two traces per step
+    kind and model, whatever the number of steps, splits or evaluations. A second XLA program for the last batch
+    would cost seconds of compilation and (for an LSTM) about 90 MB of peak memory for a batch run once an epoch.
+    The call gathers all its batches with one gather, then slices one per step: a gather per step in the loop costs
+    more than the bulk copy (graph ops in a loop body carry a fixed cost each).
+    """
+    import tensorflow as tf
+
+    per_model = _CALLS.setdefault(model, {})
+    key = (kind, jit, layout)
+    if key in per_model:
+        return per_model[key]
+    same, one_hot, *specs = layout
+    step = model.train_step if kind == "train" else model.test_step
+
+    def tensor_spec(spec: Any) -> Any:
+        return None if spec is None else tf.TensorSpec([None, *spec[1]], spec[0])
+
+    def loop(one: Callable[[Any], Any], width: int | None) -> Any:
+        def run(rows: tf.Tensor, x: tf.Tensor, y: tf.Tensor | None, w: tf.Tensor | None) -> dict[str, Any]:
+            data = _gather((x, y, w), rows, same=same, one_hot=one_hot)  # [steps, batch, ...] for each part
+
+            def body(j: tf.Tensor) -> tf.Tensor:
+                one(tf.nest.map_structure(lambda t: t[j], data))
+                return j + 1
+
+            # one iteration at a time: each step's variable updates finish before the next step reads them
+            tf.while_loop(lambda j: j < tf.shape(rows)[0], body, [tf.constant(0)], parallel_iterations=1)
+            return model.get_metrics_result()  # type: ignore[no-any-return]
+
+        present = [tensor_spec(spec) for spec in specs if spec is not None]
+        signature = [tf.TensorSpec([None, width], tf.int64), *present]
+        return tf.function(_ENTRIES[kind](lambda rows, *parts: run(rows, *_unpack(parts, specs))), signature)
+
+    full: dict[int, Any] = {}
+    rest = loop(step, None)
+
+    def call(rows: tf.Tensor, tensors: tuple[Any, Any, Any], batch_size: int) -> dict[str, Any]:
+        parts = [t for t in tensors if t is not None]
+        if int(rows.shape[1]) != batch_size:
+            return rest(rows, *parts)  # type: ignore[no-any-return]
+        if batch_size not in full:  # XLA compiles the step alone, inside the graph loop
+            full[batch_size] = loop(tf.function(step, jit_compile=True) if jit else step, batch_size)
+        return full[batch_size](rows, *parts)  # type: ignore[no-any-return]
+
+    per_model[key] = call
+    return call
+
+
+def _train_entry(run: Callable[..., Any]) -> Callable[..., Any]:
+    def train_steps(rows: Any, *parts: Any) -> Any:
+        return run(rows, *parts)
+
+    return train_steps
+
+
+def _test_entry(run: Callable[..., Any]) -> Callable[..., Any]:
+    def test_steps(rows: Any, *parts: Any) -> Any:
+        return run(rows, *parts)
+
+    return test_steps
+
+
+#: one Python function per step kind: TensorFlow counts traces per function body, so the train and test calls of
+#: a model (each traced once per batch shape) are counted apart
+_ENTRIES = {"train": _train_entry, "test": _test_entry}
+
+
+def _unpack(parts: tuple[Any, ...], specs: list[Any]) -> list[Any]:
+    """The compiled call's tensor arguments back in their places (x, y, weights), None where a part is absent."""
+    it = iter(parts)
+    return [None if spec is None else next(it) for spec in specs]
 
 
 def _timed(run: Callable[[tf.Tensor], dict[str, Any]], rows: tf.Tensor, pace: Pace) -> dict[str, Any]:
