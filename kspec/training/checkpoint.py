@@ -1,7 +1,8 @@
 """Stage train: epoch checkpoints (the last two, SHA-256 checked; a corrupt one falls back to the previous).
 
 A checkpoint holds the model's and optimizer's variables with their random-generator states and the history so far,
-so that `--resume` continues bit-identically. Keras is imported inside the methods.
+so that `--resume` continues bit-identically; a finished run keeps its last one, to be continued with more epochs.
+Keras is imported inside the methods.
 """
 
 from __future__ import annotations
@@ -151,6 +152,15 @@ class Checkpoint:
         return 0
 
 
-def remove_checkpoints(run_dir: Path) -> None:
-    """Once a run is finished and its manifest written (all at once: a kill cannot leave half a checkpoint)."""
-    runs.remove_tree(run_dir / runs.CHECKPOINTS)
+def keep_last_checkpoint(run_dir: Path) -> None:
+    """Once a run is finished and its manifest written: keep only the newest checkpoint (what `--resume` with more
+    `train.epochs` continues from); the older one is a fallback for a kill while training only."""
+    root = run_dir / runs.CHECKPOINTS
+    if not root.is_dir():
+        return
+    epochs = sorted(int(p.stem.removeprefix("epoch-")) for p in root.glob("epoch-*.json") if p.stem[6:].isdigit())
+    keep = {f"epoch-{epochs[-1]:05d}{ext}" for ext in (".npz", ".json")} if epochs else set()
+    for path in root.iterdir():
+        if path.is_file() and path.name not in keep:
+            path.unlink(missing_ok=True)
+    runs.fsync_dir(root)

@@ -31,8 +31,9 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    with runs.atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+    kind = path.suffix.lower().lstrip(".") or "png"
+    with runs.atomic_path(path, path.suffix or ".png") as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="jpg" if kind == "jpeg" else kind)
     _pyplot().close(fig)
     return path
 
@@ -42,38 +43,65 @@ def history_metrics(history: dict[str, list[float]]) -> list[str]:
     return [k for k in history if not k.startswith("val_") and k not in ("learning_rate", "lr")]
 
 
-def plot_history(histories: dict[str, dict[str, list[float]]], out: Path) -> list[Path]:
-    """One PNG per metric: each run's training curve (solid) and validation curve (dashed), as the book's plot_loss."""
+def plot_history(
+    histories: dict[str, dict[str, list[float]]], out: Path, title: str = "", file: Path | None = None
+) -> list[Path]:
+    """One PNG per metric: each run's training curve (solid) and validation curve (dashed), as the book's plot_loss;
+    with `file`, all metrics as panels of that one figure. Several runs: the legend sits outside the axes."""
     plt = _pyplot()
     names: list[str] = []
     for history in histories.values():
         names += [m for m in history_metrics(history) if m not in names]
+    if file is not None:
+        fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4), squeeze=False)
+        for ax, metric in zip(axes[0], names, strict=True):
+            _curves(ax, histories, metric, title)
+        return [_save(fig, file)]
     paths = []
     for metric in names:
         fig, ax = plt.subplots(figsize=(6, 4))
-        for i, (label, history) in enumerate(histories.items()):
-            color = f"C{i}"
-            prefix = f"{label} " if len(histories) > 1 else ""
-            if metric in history:
-                ax.plot(range(1, len(history[metric]) + 1), history[metric], color=color, label=f"{prefix}Train")
-            if f"val_{metric}" in history:
-                val = history[f"val_{metric}"]
-                ax.plot(range(1, len(val) + 1), val, "--", color=color, label=f"{prefix}Validation")
-        ax.set_title(f"Model {_TITLES.get(metric, metric)}")
-        ax.set_xlabel("Epoch")
-        ax.set_ylabel(_TITLES.get(metric, metric))
-        ax.legend(loc=0)
-        ax.grid(alpha=0.3)
+        _curves(ax, histories, metric, title)
         paths.append(_save(fig, out / f"{metric}.png"))
     return paths
 
 
-def plot_confusion(true: Any, pred: Any, out: Path) -> Path:
+def _curves(ax: Any, histories: dict[str, dict[str, list[float]]], metric: str, title: str) -> None:
+    """One metric's curves on `ax`: markers while there are few epochs (one epoch is a point), whole epochs on x."""
+    from matplotlib.ticker import MaxNLocator
+
+    for i, (label, history) in enumerate(histories.items()):
+        color = f"C{i}"
+        prefix = f"{label} " if len(histories) > 1 else ""
+        for key, style, what in ((metric, "-", "Train"), (f"val_{metric}", "--", "Validation")):
+            values = history.get(key)
+            if values:
+                marker = "o" if len(values) <= 30 else None
+                epochs = range(1, len(values) + 1)
+                ax.plot(epochs, values, style, color=color, marker=marker, markersize=4, label=f"{prefix}{what}")
+    name = _TITLES.get(metric, metric)
+    ax.set_title(f"{title}: {name}" if title else f"Model {name}")
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel(name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(histories) > 1:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=8)
+    else:
+        ax.legend(loc="best")
+    ax.grid(alpha=0.3)
+
+
+def plot_confusion(true: Any, pred: Any, out: Path, names: Sequence[str] | None = None, title: str = "") -> Path:
+    """The confusion matrix, labelled with the dataset's class names where it has them (and they fit)."""
     plt = _pyplot()
     classes = int(max(true.max(), pred.max())) + 1
+    if names is not None and len(names) >= classes:
+        classes = len(names)
+    else:
+        names = None
     matrix = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(matrix, (true, pred), 1)
-    fig, ax = plt.subplots(figsize=(1 + 0.5 * classes, 1 + 0.5 * classes))
+    side = 1 + (0.75 if names is not None else 0.5) * classes
+    fig, ax = plt.subplots(figsize=(side, side))
     ax.imshow(matrix, cmap="Blues")
     for (i, j), n in np.ndenumerate(matrix):
         if n:
@@ -82,13 +110,17 @@ def plot_confusion(true: Any, pred: Any, out: Path) -> Path:
             )
     ax.set_xlabel("Predicted")
     ax.set_ylabel("True")
-    ax.set_title(f"Confusion matrix (accuracy {np.mean(true == pred):.3f})")
+    head = f"{title}: confusion matrix" if title else "Confusion matrix"
+    ax.set_title(f"{head} (accuracy {np.mean(true == pred):.3f})")
     ax.set_xticks(range(classes))
     ax.set_yticks(range(classes))
+    if names is not None:
+        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+        ax.set_yticklabels(names, fontsize=8)
     return _save(fig, out / "confusion_matrix.png")
 
 
-def plot_regression(true: Any, pred: Any, out: Path) -> Path:
+def plot_regression(true: Any, pred: Any, out: Path, title: str = "") -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 5))
     t, p = np.ravel(true), np.ravel(pred)
@@ -97,7 +129,7 @@ def plot_regression(true: Any, pred: Any, out: Path) -> Path:
     ax.plot([lo, hi], [lo, hi], "k--", lw=1)
     ax.set_xlabel("True")
     ax.set_ylabel("Predicted")
-    ax.set_title("Predicted vs true")
+    ax.set_title(f"{title}: predicted vs true" if title else "Predicted vs true")
     return _save(fig, out / "regression.png")
 
 
@@ -159,11 +191,13 @@ def _is_image(shape: tuple[int, ...]) -> bool:
     return len(shape) >= 2 or (len(shape) == 1 and shape[0] >= 16 and int(np.sqrt(shape[0])) ** 2 == shape[0])
 
 
-def plot_run(run_dir: Path, session: Session) -> list[Path]:
-    """Every plot that fits the run: history curves, then per recipe and output kind."""
+def plot_run(run_dir: Path, session: Session, title: str = "", class_names: Sequence[str] | None = None) -> list[Path]:
+    """Every plot that fits the run: history curves, then per recipe and output kind. `title` names the model in
+    every title; `class_names` label a confusion matrix (the dataset's, where it has them)."""
     spec = session.spec
     wanted = set(spec.plots) if isinstance(spec.plots, list) else None
-    paths = plot_history({run_dir.name: session.history}, run_dir) if wanted is None or "history" in wanted else []
+    history_wanted = wanted is None or "history" in wanted
+    paths = plot_history({run_dir.name: session.history}, run_dir, title) if history_wanted else []
     part = session.splits.test or session.splits.validation
     if spec.recipe == "gan" or part is None or part.y is None:
         return paths
@@ -177,9 +211,11 @@ def plot_run(run_dir: Path, session: Session) -> list[Path]:
         true = np.asarray(y).reshape(len(y), -1)
         true = true.argmax(-1) if true.shape[1] > 1 else true[:, 0].astype(np.int64)
         guess = pred.argmax(-1) if pred.shape[-1] > 1 else (pred[:, 0] > 0.5).astype(np.int64)
-        paths.append(plot_confusion(true.astype(np.int64), guess.reshape(-1).astype(np.int64), run_dir))
+        paths.append(
+            plot_confusion(true.astype(np.int64), guess.reshape(-1).astype(np.int64), run_dir, class_names, title)
+        )
     elif kind == "regression":
-        paths.append(plot_regression(y, pred, run_dir))
+        paths.append(plot_regression(y, pred, run_dir, title))
     elif kind == "reconstructions":
         paths.append(
             plot_rows(
@@ -207,26 +243,3 @@ def _kind(recipe: str, out_shape: tuple[int, ...], y: Any, one_hot: int | None) 
         return "confusion_matrix" if len(out_shape) == 1 else "none"
     binary = set(np.unique(y)).issubset({0.0, 1.0})
     return "confusion_matrix" if binary else "regression"
-
-
-def plot_runs(run_dirs: list[Path], out: Path | None = None) -> list[Path]:
-    """Redraw history plots from run folders; several runs go on one figure per metric to compare them.
-
-    Args:
-        run_dirs: run folders (each with a history.json).
-        out: folder for the PNGs; default the run's own folder (one run) or `runs/compare/` (several).
-
-    Returns:
-        The PNG files written.
-    """
-    histories: dict[str, dict[str, list[float]]] = {}
-    for run in run_dirs:
-        path = run / "history.json"
-        if not path.is_file():
-            raise runs.TrainingError(f"{run} has no history.json; pass run folders made by `kspec train`")
-        label = f"{run.parent.name}/{run.name}"
-        histories[label] = runs.read_json(path)
-    if out is None:
-        out = run_dirs[0] if len(run_dirs) == 1 else Path("runs") / "compare"
-    out.mkdir(parents=True, exist_ok=True)
-    return plot_history(histories, out)

@@ -3,9 +3,10 @@ library only.
 
 A run folder `runs/<spec-name>/<timestamp>/` holds the resolved spec and its hash, `history.json`/`history.csv`,
 `metrics.json`, `model.keras`, plots, `summary.txt` and, written last, `manifest.json` (SHA-256 and size of every
-file; `kspec verify`). While training it also holds `checkpoint/` (the last two epoch checkpoints `--resume`
-continues from), removed once the manifest is written. Every file goes through `atomic_path`, so a kill at any
-moment leaves whole files (and at worst a hidden `.<name>.<random>.tmp` file, removed on resume).
+file; `kspec verify`), `status.json` (`kspec.training.status`) and `checkpoint/`: the last two epoch checkpoints
+`--resume` continues from while training, the last one once the run is finished (so that it can be continued with
+more epochs). Every file goes through `atomic_path`, so a kill at any moment leaves whole files (and at worst a
+hidden `.<name>.<random>.tmp` file, removed on resume).
 """
 
 from __future__ import annotations
@@ -186,7 +187,16 @@ MANIFEST = "manifest.json"
 CHECKPOINTS = "checkpoint"
 
 #: what a run writes at the top of its folder (besides callback outputs): `--restart` removes exactly these
-_ARTIFACTS = (SPEC_FILE, "spec.sha256", "history.json", "history.csv", "metrics.json", "summary.txt", MANIFEST)
+_ARTIFACTS = (
+    SPEC_FILE,
+    "spec.sha256",
+    "history.json",
+    "history.csv",
+    "metrics.json",
+    "summary.txt",
+    "status.json",
+    MANIFEST,
+)
 _ARTIFACT_FOLDERS = (CHECKPOINTS, "samples", "tensorboard", "export")
 _ARTIFACT_SUFFIXES = (".keras", ".png")
 
@@ -196,8 +206,9 @@ def is_run(path: Path) -> bool:
 
 
 def is_finished(path: Path) -> bool:
-    """A run folder whose manifest is written and whose checkpoints are gone: nothing left to do."""
-    return (path / MANIFEST).is_file() and not (path / CHECKPOINTS).exists()
+    """A run folder whose manifest is written: everything is saved (its last checkpoint stays, so that a finished run
+    can be continued with more epochs; continuing removes the manifest first)."""
+    return (path / MANIFEST).is_file()
 
 
 def resume_dir(path: Path) -> Path:

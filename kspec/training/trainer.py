@@ -15,7 +15,7 @@ from kspec.data.registry import ModelShapes, Splits
 from kspec.data.steps import prepare
 from kspec.errors import SpecErrors
 from kspec.lang.train_spec import TrainSpec
-from kspec.training import manifest, runs
+from kspec.training import manifest, runs, status
 from kspec.training.objects import make_optimizer
 from kspec.training.preflight import (
     check_distribute,
@@ -139,11 +139,27 @@ def _same_spec(run_dir: Path, text: str) -> None:
     changes = runs.spec_changes(old, yaml.safe_load(text))
     if not changes and runs.spec_hash(stored) != digest:
         raise TrainingError(f"{run_dir / runs.SPEC_FILE} does not match the SHA-256 in its first line")
+    if [path for path, _, _ in changes] == ["train.epochs"]:
+        _more_epochs(run_dir, text, changes[0][2])
+        return
     if changes:
         raise runs.SpecChangedError(
             f"the spec differs from the one run {run_dir} was started with: {runs.describe_changes(changes)}; "
             "resume with the same spec (and --set values), or pass --restart to start over in that folder"
         )
+
+
+def _more_epochs(run_dir: Path, text: str, epochs: Any) -> None:
+    """`--resume` with only `train.epochs` changed: continue (a finished run too) up to the new count, the history
+    continuing where it stopped; the run's stored spec takes the new count. Fewer epochs than already trained is
+    refused (that history cannot be undone)."""
+    done = _epochs_done(run_dir)
+    if not isinstance(epochs, int) or epochs < done:
+        raise runs.SpecChangedError(
+            f"run {run_dir} has already trained {done} epoch(s); train.epochs must be at least that to continue it, "
+            "or pass --restart to start over in that folder"
+        )
+    runs.write_spec(run_dir, text)
 
 
 def _prepare(resolved: Resolved, shapes: ModelShapes) -> Splits:
@@ -197,17 +213,37 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: b
             shutil.rmtree(run_dir, ignore_errors=True)
     run_dir, resuming = _run_folder(resolved.spec.name, _resolved_yaml(resolved), out, resume, restart)
     if resuming and runs.is_finished(run_dir):
-        return _finished(run_dir)
+        if _epochs_done(run_dir) >= spec.epochs:
+            return _finished(run_dir)
+        (run_dir / runs.MANIFEST).unlink()  # more epochs: the run is unfinished again until its new manifest
+        runs.fsync_dir(run_dir)
     if resuming and spec.distribute == "multi_worker":
         raise TrainingError(_NO_MULTI_WORKER_RESUME)
-    return _train_in(resolved, spec, scope, run_dir, resuming, start)
+    status.write(run_dir, "running", spec_file=Path(resolved.doc.file), epochs=spec.epochs)
+    try:
+        return _train_in(resolved, spec, scope, run_dir, resuming, start)
+    except KeyboardInterrupt:
+        status.write(run_dir, "interrupted")
+        raise
+    except BaseException as exc:
+        status.write(run_dir, "failed", error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+        raise
+
+
+def _epochs_done(run_dir: Path) -> int:
+    """Epochs a run has finished, by its history (0 when there is none)."""
+    try:
+        history = runs.read_json(run_dir / "history.json")
+    except (OSError, ValueError):
+        return 0
+    return max((len(v) for v in history.values() if isinstance(v, list)), default=0) if isinstance(history, dict) else 0
 
 
 def _train_in(
     resolved: Resolved, spec: TrainSpec, scope: Any, run_dir: Path, resuming: bool, start: float
 ) -> RunResult:
     from kspec.compiler.functional import build
-    from kspec.training.checkpoint import remove_checkpoints
+    from kspec.training.checkpoint import keep_last_checkpoint
 
     with scope:
         compiled = build(resolved)
@@ -225,14 +261,17 @@ def _train_in(
     runs.write_json(run_dir / "metrics.json", metrics)
     session.save_models()
     if spec.plots != "none":
+        from kspec.data.class_names import class_names
         from kspec.training import plots
 
-        plots.plot_run(run_dir, session)
+        source = resolved.spec.data.source if resolved.spec.data is not None else None
+        plots.plot_run(run_dir, session, resolved.spec.name, class_names(source))
     elapsed = time.perf_counter() - start
     summary = _summary(resolved.spec.name, history, metrics, elapsed, run_dir)
     runs.write_text(run_dir / "summary.txt", summary + "\n")
+    status.write(run_dir, "complete")
     manifest.write(run_dir)  # last: a run folder with a manifest is complete
-    remove_checkpoints(run_dir)
+    keep_last_checkpoint(run_dir)
     return RunResult(run_dir, summary, history, metrics)
 
 

@@ -177,7 +177,8 @@ def test_resume_equals_uninterrupted(
 def test_a_finished_run_is_complete(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = trainer.train(_spec(tmp_path, ANN, plots="auto"), out=tmp_path / "run")
     run = result.run_dir
-    assert not (run / "checkpoint").exists()
+    assert [p.name for p in (run / "checkpoint").glob("*.json")] == ["epoch-00004.json"]  # the last one stays
+    assert json.loads((run / "status.json").read_text())["status"] == "complete"
     assert not [p for p in run.rglob(".*") if runs.is_temp(p.name)]
     listed = json.loads((run / "manifest.json").read_text())["files"]
     assert {"model.keras", "history.json", "metrics.json", "spec.yaml", "summary.txt", "loss.png"} <= set(listed)

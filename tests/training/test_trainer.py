@@ -18,7 +18,7 @@ pytest.importorskip("keras")
 import kspec
 from kspec.errors import SpecErrors
 from kspec.training import (
-    plots,
+    compare,
     trainer,
 )
 from kspec.training.session import Session
@@ -79,7 +79,7 @@ def test_fit_leaves_a_complete_run_folder(tmp_path: Path) -> None:
         "confusion_matrix.png",
         "summary.txt",
     } <= names
-    assert "checkpoint" not in names  # removed once training completed
+    assert sorted(p.name for p in (result.run_dir / "checkpoint").iterdir()) == ["epoch-00004.json", "epoch-00004.npz"]
     history = json.loads((result.run_dir / "history.json").read_text())
     assert _falls(history["loss"]) and len(history["val_loss"]) == 4
     assert (result.run_dir / "history.csv").read_text().splitlines()[0].startswith("epoch,")
@@ -239,8 +239,10 @@ def test_callbacks_schedule_and_clipping(tmp_path: Path) -> None:
 def test_plot_runs_compares_runs(tmp_path: Path) -> None:
     a = _run(tmp_path, ANN, "a", epochs=2)
     b = _run(tmp_path, ANN, "b", epochs=2, seed=2)
-    paths = plots.plot_runs([a.run_dir, b.run_dir], tmp_path / "cmp")
+    paths = compare.plot_runs([a.run_dir, b.run_dir], tmp_path / "cmp")
     assert {p.name for p in paths} == {"loss.png", "accuracy.png"}
+    # curves are labelled with what differs between the runs' specs, not with their folder names
+    assert compare.difference_labels([a.run_dir, b.run_dir]) == {a.run_dir: "seed=1", b.run_dir: "seed=2"}
 
 
 MIRRORED = """
