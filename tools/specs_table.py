@@ -35,8 +35,8 @@ kspec train specs/ch04_cnn_mnist.yaml         # the book's data, optimizer, loss
 kspec draw specs/ch08_unet_cifar10.yaml -o ch08.svg
 ```
 
-`ch09_4_custom_layer.yaml` and `bonus_complex_dense.yaml` use custom layers from the example plugin package:
-`pip install -e examples/kspec_example_layers`.
+`ch09_4_custom_layer.yaml` and `bonus_complex_dense.yaml` use the book's custom layers, which ship with kspec as
+the built-in plugin `kspec_book`; `examples/kspec_example_layers` shows how a separate package provides layers.
 Parameters are total (non-trainable in parentheses) per model; when a spec trains, the first model listed is the
 one `kspec train` trains.
 """
@@ -65,7 +65,7 @@ language does not cover:
 - **Multi-input / multi-output training**: the 1st edition's bonus complex-valued layer (`bonus_my_layer.ipynb`,
   two inputs and two outputs) and the ch11 hybrid model train on two input arrays, which kspec's `data:` section
   does not feed (one input array, one target array per example). `bonus_complex_dense.yaml` has the model, its
-  layer a plugin (`kspec_example>CDENSE`), without a train section.
+  layer a plugin (`kspec_book>CDENSE`), without a train section.
 """
 
 _CHAPTER = re.compile(r"^ch(\d+)(?:_(\d+))?_")

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from kspec.cli.common import OK, Command, add_common, import_tensorflow
+from kspec.cli.common import OK, Command, UsageError, add_common, import_tensorflow
 
 
 def add_train_arguments(t: argparse.ArgumentParser) -> None:
@@ -20,8 +20,15 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
 
 
 def add_evaluate_arguments(e: argparse.ArgumentParser) -> None:
-    e.add_argument("run", help="a run folder or a .keras file")
-    e.add_argument("spec", metavar="SPEC", help="the spec file the model was trained from")
+    e.add_argument("run", metavar="RUN", help="a run folder or a .keras file")
+    e.add_argument(
+        "spec",
+        nargs="?",
+        metavar="SPEC",
+        help="the spec whose test data to use (default: the run folder's own spec.yaml, its data read where the "
+        "spec it was trained from is)",
+    )
+    e.add_argument("--json", action="store_true", help="print the metrics as a JSON object")
     add_common(e, synthetic=True)
 
 
@@ -46,18 +53,31 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Evaluate a trained model (a run folder or a .keras file) on the spec's test data."""
+    """Evaluate a trained model (a run folder or a .keras file) on the test data of the run's spec (or SPEC)."""
     import_tensorflow()
     import kspec
-    from kspec.training import trainer
+    from kspec.training import runs, status, trainer
 
-    resolved = kspec.load(args.spec, args.set)
+    target = Path(args.run)
+    own = target / runs.SPEC_FILE
+    if args.spec is None and not own.is_file():
+        raise UsageError(f"{target} is not a run folder with its own {runs.SPEC_FILE}; pass the spec: RUN SPEC")
+    resolved = kspec.load(args.spec or own, args.set)
+    origin = status.read_record(target).get("spec_file") if args.spec is None else None
+    if isinstance(origin, str):
+        resolved.doc.base = Path(origin).parent  # the data paths of the spec the run was trained from
     kspec.check(
         resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params, max_synthetic_values=args.max_synthetic
     )
-    target = Path(args.run)
-    metrics = trainer.evaluate(resolved, target / "model.keras" if target.is_dir() else target)
-    print(json.dumps(metrics, indent=2))
+    model = target / "model.keras" if target.is_dir() else target
+    metrics = trainer.evaluate(resolved, model)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+        return OK
+    print(f"{model} on the test data of {args.spec or own}:")
+    width = max((len(k) for k in metrics), default=0)
+    for key, value in metrics.items():
+        print(f"  {key.ljust(width)}  {value:.4f}")
     return OK
 
 

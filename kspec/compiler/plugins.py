@@ -1,6 +1,7 @@
 """Custom layers by explicit registration: Python packages that declare a `kspec.plugins` entry point.
 
-A spec names a plugin (`plugins: [kspec_example]`) and uses its layers as `type: "kspec_example>SFC"`, the
+kspec ships one plugin itself, `kspec_book` (the book's custom layers, `kspec.compiler.book_layers`). A spec
+names a plugin (`plugins: [kspec_example]`) and uses its layers as `type: "kspec_example>SFC"`, the
 `package>Name` form of `keras.saving.register_keras_serializable`. Only modules that an installed package registered
 under the entry-point group are ever imported; a spec cannot name an arbitrary module. Imports the standard library
 only (the plugin module itself is imported by the compiler, when building).
@@ -16,10 +17,14 @@ from types import ModuleType
 GROUP = "kspec.plugins"
 
 
+#: plugins kspec ships itself (the book's custom layers): name -> module
+BUILTIN = {"kspec_book": "kspec.compiler.book_layers"}
+
+
 @functools.cache
 def registered() -> dict[str, str]:
-    """Plugin name -> module, read from installed packages' metadata without importing anything."""
-    return {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    """Plugin name -> module: kspec's own, then those read from installed packages' metadata (nothing imported)."""
+    return {**BUILTIN, **{ep.name: ep.value for ep in entry_points(group=GROUP) if ep.name not in BUILTIN}}
 
 
 def load(name: str) -> ModuleType:

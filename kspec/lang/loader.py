@@ -65,10 +65,13 @@ class Document:
     aliased: set[Path] = field(default_factory=set)
     #: the data after `--set`, before `${var}` expansion (`kspec.load` keeps it: `kspec tune` applies trial values)
     source: Any = None
+    #: the folder relative paths in the spec start from, when not the file's own (a run folder's copy of a spec
+    #: reads its data where the original spec did)
+    base: FsPath | None = None
 
     @property
     def folder(self) -> FsPath:
-        return FsPath(self.file).resolve().parent
+        return self.base if self.base is not None else FsPath(self.file).resolve().parent
 
     def locate(self, err: SpecError) -> SpecError:
         """`err` with file, line and column of the longest prefix of its path that has a position.

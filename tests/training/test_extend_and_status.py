@@ -71,3 +71,33 @@ def test_runs_lists_states_and_plot_skips_runs_without_an_epoch(
     captured = capsys.readouterr()
     assert out.is_file() and out.read_bytes()[:4] == b"\x89PNG"
     assert f"skipping {root / 'faults' / 'c'}: no epoch finished (failed)" in captured.err
+
+
+def test_evaluate_uses_the_runs_own_spec_and_prints_readable_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+    import yaml
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 64)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    folder = tmp_path / "project"
+    folder.mkdir()
+    np.savez(folder / "d.npz", x=x[:90], y=y[:90], xt=x[90:], yt=y[90:])
+    doc = dict(
+        ANN, data={"source": {"type": "npz", "path": "d.npz", "x": "x", "y": "y", "x_test": "xt", "y_test": "yt"}}
+    )
+    doc["model"] = dict(ANN["model"], layers=[*ANN["model"]["layers"][:-1], {"type": "Dense", "units": 2}])
+    doc["train"] = dict(ANN["train"], epochs=1, loss={"type": "SparseCategoricalCrossentropy", "from_logits": True})
+    spec = folder / "npz_run.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run = tmp_path / "elsewhere" / "run"
+    assert main(["train", str(spec), "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0  # the data path is relative to the spec's folder, not the run's
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{run / 'model.keras'} on the test data of {run / 'spec.yaml'}:"
+    assert [line.split()[0] for line in out[1:]] == ["accuracy", "loss"]
+    assert main(["evaluate", str(run), str(spec), "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == {"accuracy", "loss"}
