@@ -60,6 +60,8 @@ CODES: dict[str, str] = {
     "unknown-path": "a searched path (`search.space`) names nothing in the spec",
     "empty-range": "a searched range (`search.space`) holds no values",
     "bad-search": "the `search:` section does not fit the spec (a value its field refuses, a metric never logged)",
+    "weights-error": "the `init:` weights file is missing, outside the spec's folder, or does not fit the model",
+    "not-expressible": "`kspec import`: the Keras model uses something the spec language cannot express",
 }
 
 #: the `file` of a diagnostic about a value that came from `--set` rather than from the spec file

@@ -165,6 +165,40 @@ def check_data(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     yield from spec_data.check_data(res.spec.data, res.doc.folder, allow_unsafe=ctx.allow_unsafe)
 
 
+def check_init(res: Resolved, ctx: Context) -> Iterator[SpecError]:
+    """`init.weights` is a .weights.h5 or .keras file inside the spec's folder (the one `build` and `train` load)."""
+    from kspec import paths
+
+    init = res.spec.init
+    if init is None:
+        return
+    at: Path = ("init", "weights")
+    rel = init.weights
+    if not rel.endswith((".weights.h5", ".keras")):
+        yield SpecError(
+            f"{shorten(rel)} is not a Keras weights file",
+            at,
+            "weights-error",
+            hint="give a .weights.h5 file (model.save_weights) or a .keras file",
+        )
+        return
+    try:
+        full = paths.resolve_inside(res.doc.folder, rel)
+    except paths.PathProblem as problem:
+        yield SpecError(problem.message, at, "weights-error", hint=problem.hint)
+        return
+    wrong = paths.kind_problem(full, rel, "file")
+    if wrong is not None:
+        yield SpecError(wrong.message, at, "weights-error", hint=wrong.hint)
+    elif not full.exists():
+        yield SpecError(
+            f"no file {shorten(rel)} next to the spec (looked for {full})",
+            at,
+            "weights-error",
+            hint="paths are relative to the spec file's folder; `kspec import` writes it there",
+        )
+
+
 def check_plugins(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     """Every plugin the spec declares is registered by an installed package."""
     for i, name in enumerate(res.spec.plugins):
@@ -344,6 +378,7 @@ CHECKS: tuple[Check, ...] = (
     check_train,
     losses.check_losses,
     check_data,
+    check_init,
     check_unused,
 )
 

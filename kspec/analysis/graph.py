@@ -6,7 +6,7 @@ Imports kspec only (no keras, no pydantic models beyond reading them).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -223,7 +223,7 @@ class _Resolver:
         return {}
 
     # -- entries ----------------------------------------------------------------------------------------------
-    def entries(self, entries: list[LayerEntry], path: Path, scope: _Scope, prev: str | None) -> str | None:
+    def entries(self, entries: Sequence[LayerEntry], path: Path, scope: _Scope, prev: str | None) -> str | None:
         for i, entry in enumerate(entries):
             for rep in range(entry.times):
                 prev = self.entry(entry, (*path, i), scope, prev, rep)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from kspec import __version__
-from kspec.cli import build, completion, draw, export, runs, schema, train, tune, validate
+from kspec.cli import build, completion, draw, export, importing, runs, schema, train, tune, validate
 from kspec.cli.common import (
     INVALID,
     USAGE,
@@ -26,7 +26,7 @@ from kspec.cli.common import (
 )
 from kspec.errors import SpecErrors
 
-MODULES = (validate, build, train, tune, runs, draw, export, schema, completion)
+MODULES = (validate, build, train, tune, runs, draw, importing, export, schema, completion)
 
 
 def commands() -> list[Command]:

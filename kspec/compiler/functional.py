@@ -16,7 +16,7 @@ from kspec import catalog, paths
 from kspec.analysis.graph import ModelGraph, Node, Resolved
 from kspec.catalog import calls
 from kspec.catalog.kspec_ops import KSPEC_OPS
-from kspec.compiler import plugins
+from kspec.compiler import init_weights, plugins
 from kspec.errors import Path, SpecError, SpecErrors, shorten
 
 if TYPE_CHECKING:
@@ -274,7 +274,9 @@ def build(res: Resolved) -> Compiled:
     if builder.errors:
         raise SpecErrors(builder.errors)
     outputs = {name: graph.output_names() for name, graph in res.models.items()}
-    return Compiled(builder.models, res.main, builder.frozen, outputs)
+    compiled = Compiled(builder.models, res.main, builder.frozen, outputs)
+    init_weights.load(res, compiled.model)
+    return compiled
 
 
 def _shape(shape: Any) -> list[int | None]:

@@ -138,13 +138,26 @@ class LayerEntry(StrictModel):
         return None
 
 
+#: Inside a block a layer's name is the tail of `<instance>_<name>`, so it may start with a digit (`1_conv`, as in
+#: Keras's `conv2_block1_1_conv`).
+BLOCK_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+
+
+class BlockLayerEntry(LayerEntry):
+    """An entry of a block's `layers:`; the layer is named `<instance>_<name>`."""
+
+    name: str | None = Field(
+        None, pattern=BLOCK_NAME_PATTERN, description="layer name inside the block; the layer is <instance>_<name>"
+    )
+
+
 class BlockSpec(StrictModel):
     """A reusable group of layers with parameters, instantiated by `{block: NAME, ...params}`."""
 
     description: str | None = Field(None, description="free text for readers; ignored by kspec")
     params: dict[str, Any] = Field(default_factory=dict, description="parameter -> default (null: required)")
     inputs: list[str] = Field(default_factory=lambda: ["input"], description="names of the block's inputs")
-    layers: list[LayerEntry] = Field(min_length=1, description="the block's layers, in order")
+    layers: list[BlockLayerEntry] = Field(min_length=1, description="the block's layers, in order")
     output: str | None = Field(None, description="the layer whose output is the block's; default: the last")
 
 
@@ -165,6 +178,15 @@ class ModelSpec(StrictModel):
         return [self.outputs] if isinstance(self.outputs, str) else self.outputs
 
 
+class InitSpec(StrictModel):
+    """Where the built model's starting weights come from (e.g. those `kspec import` wrote beside the spec)."""
+
+    weights: str = Field(
+        description="a .weights.h5 or .keras file, relative to the spec's folder and inside it, loaded into the main "
+        "model after it is built"
+    )
+
+
 class Spec(StrictModel):
     """A kspec document: one or several models, their data and how to train them."""
 
@@ -177,6 +199,7 @@ class Spec(StrictModel):
     )
     blocks: dict[str, BlockSpec] = Field(default_factory=dict, description="reusable parameterised groups of layers")
     plugins: list[str] = Field(default_factory=list, description="registered plugin packages whose layers are used")
+    init: InitSpec | None = Field(None, description="starting weights of the main model, e.g. {weights: m.weights.h5}")
     model: ModelSpec | None = Field(None, description="the model (use `models:` for several)")
     models: dict[str, ModelSpec] | None = Field(
         None, min_length=1, description="several named models, e.g. generator, gan"
@@ -328,7 +351,7 @@ def _model_at(path: Path) -> str:
         if len(path) >= 3 and path[1] == "space":
             return "SpaceSpec"
         return {"pruner": "PrunerSpec", "sampler": "SamplerSpec"}.get(str(path[1:2] and path[1]), "SearchSpec")
-    return {"data": "DataSpec", "train": "TrainSpec"}.get(head, "Spec")
+    return {"data": "DataSpec", "train": "TrainSpec", "init": "InitSpec"}.get(head, "Spec")
 
 
 def _fields() -> dict[str, list[str]]:
@@ -343,6 +366,7 @@ def _fields() -> dict[str, list[str]]:
         SpaceSpec,
         PrunerSpec,
         SamplerSpec,
+        InitSpec,
     )
     return {m.__name__: [f.alias or name for name, f in m.model_fields.items()] for m in models}
 

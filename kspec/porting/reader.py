@@ -1,0 +1,410 @@
+"""Stage: a Keras model's config (`get_config()`, or a `.keras` archive's `config.json`) -> the import IR.
+
+The config is read as data: nothing in it is deserialised except Keras's own layers, ops and objects, which are
+instantiated (with the config's required arguments only) to learn their default arguments. Imports keras lazily.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from kspec import catalog
+from kspec.errors import Path
+from kspec.porting.model import Entry, Imported, ImportedModel, Problem
+
+_MODEL_CLASSES = ("Functional", "Sequential", "Model")
+_OBJECT_MODULES = {
+    "keras.initializers": "initializer",
+    "keras.regularizers": "regularizer",
+    "keras.constraints": "constraint",
+}
+#: Arguments where `[3, 3]` and `3` (or `[[1, 1], [1, 1]]` and `1`) configure the same layer.
+_SQUARE_ARGS = frozenset({"kernel_size", "strides", "pool_size", "dilation_rate", "size", "padding", "cropping"})
+_DROPPED_KEYS = frozenset({"name", "build_config", "compile_config"})
+
+
+def snake_case(name: str) -> str:
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+
+
+def _tensors(value: Any) -> Iterator[list[Any]]:
+    if _is_tensor(value):
+        yield list(value["config"]["keras_history"])
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _tensors(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _tensors(v)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, `__tuple__` wrappers unwrapped: the JSON form of a config value."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__tuple__":
+            return [_plain(v) for v in value["config"]["value"]]
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _Defaults:
+    """Reference configs: the config of a Keras class built with only the required arguments of a config."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[Any, str], dict[str, Any] | None] = {}
+        self.rebuilt: dict[tuple[Any, str], dict[str, Any] | None] = {}
+
+    def reference(self, cls: Any, cfg: dict[str, Any]) -> dict[str, Any] | None:
+        """Keras's defaults for `cls`; the required arguments (always written) are left out."""
+        try:
+            params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        except (TypeError, ValueError):
+            return None
+        required = {
+            p.name: cfg[p.name]
+            for p in params
+            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name in cfg
+        }
+        key = (cls, json.dumps(required, sort_keys=True, default=str))
+        if key not in self.cache:
+            try:
+                ref = _plain(cls.from_config(dict(required)).get_config())
+                self.cache[key] = {k: v for k, v in ref.items() if k not in required}
+            except Exception:  # a class that cannot be built from its required arguments alone
+                self.cache[key] = None
+        return self.cache[key]
+
+    def dependent(self, cls: Any, cfg: dict[str, Any], args: dict[str, Any]) -> list[str]:
+        """Arguments left out as defaults that come out differently when the layer is built from `args` alone."""
+        key = (cls, json.dumps(args, sort_keys=True, default=str))
+        if key not in self.rebuilt:
+            try:
+                self.rebuilt[key] = _plain(cls.from_config({k: cfg[k] for k in args}).get_config())
+            except Exception:
+                self.rebuilt[key] = None
+        again = self.rebuilt[key]
+        if again is None:
+            return []
+        return [
+            k for k, v in again.items() if k in cfg and k not in args and k not in _DROPPED_KEYS and _plain(cfg[k]) != v
+        ]
+
+
+def _keras_class(module: str, class_name: str) -> Any:
+    import keras
+
+    parts = module.split(".")
+    if (
+        parts[0] != "keras"
+        or len(parts) != 2
+        or parts[1] not in ("layers", "initializers", "regularizers", "constraints")
+    ):
+        return None
+    return getattr(getattr(keras, parts[1]), class_name, None)
+
+
+class Reader:
+    def __init__(self, source: str) -> None:
+        import keras
+
+        self.imported = Imported({}, "", source, keras.__version__)
+        self.defaults = _Defaults()
+
+    # -- values -----------------------------------------------------------------------------------------------
+    def value(self, arg: str, value: Any) -> Any:
+        """A config value in the form a person writes in a spec."""
+        value = _plain(value)
+        if isinstance(value, dict) and "class_name" in value and "config" in value:
+            return self.obj(value)
+        if arg in _SQUARE_ARGS and isinstance(value, list) and value:
+            flat = [v for v in value if not isinstance(v, list)] + [x for v in value if isinstance(v, list) for x in v]
+            if len(set(map(json.dumps, flat))) == 1 and isinstance(flat[0], int) and not isinstance(flat[0], bool):
+                return flat[0]
+        return value
+
+    def obj(self, cfg: dict[str, Any]) -> Any:
+        module, class_name, inner = cfg.get("module") or "", cfg["class_name"], cfg.get("config") or {}
+        if class_name in ("DTypePolicy", "FloatDTypePolicy"):
+            return inner.get("name")
+        if class_name == "__keras_tensor__":
+            return None
+        cls = _keras_class(module, class_name)
+        ref = self.defaults.reference(cls, inner) if cls is not None else None
+        args = {k: self.value(k, v) for k, v in inner.items() if k not in _DROPPED_KEYS or module == "keras.layers"}
+        if ref is not None:
+            args = {k: v for k, v in args.items() if k == "name" or _plain(inner[k]) != ref.get(k, object())}
+        elif module in _OBJECT_MODULES:
+            args = {k: v for k, v in args.items() if v is not None}
+        if module == "keras.layers":
+            args.pop("trainable", None) if args.get("trainable", True) is True else None
+            return {"type": class_name, **args}
+        kind = _OBJECT_MODULES.get(module)
+        if not args and kind is not None:
+            aliases = catalog.load().objects[kind]["aliases"]
+            short = [a for a, target in aliases.items() if target == class_name and a == snake_case(class_name)]
+            if short:
+                return short[0]
+        return {"type": class_name, **args}
+
+    # -- models -----------------------------------------------------------------------------------------------
+    def read(self, top: dict[str, Any]) -> Imported:
+        """`top` is a serialised model (`{"class_name": "Functional", "config": {...}}`)."""
+        self.imported.main = self.model(top, ("config",))
+        return self.imported
+
+    def model(self, serialized: dict[str, Any], where: Path) -> str:
+        cfg = serialized["config"]
+        name = cfg["name"]
+        if serialized["class_name"] == "Sequential":
+            model = self.sequential(cfg, where)
+        else:
+            model = self.functional(cfg, where)
+        self.imported.models[name] = model
+        return str(name)
+
+    def sequential(self, cfg: dict[str, Any], where: Path) -> ImportedModel:
+        layers = list(cfg["layers"])
+        inputs: dict[str, dict[str, Any]] = {}
+        if layers and layers[0]["class_name"] == "InputLayer":
+            first = layers.pop(0)["config"]
+            inputs[first["name"]] = _input(first)
+        elif cfg.get("build_input_shape"):
+            inputs[f"{cfg['name']}_input"] = {"shape": list(cfg["build_input_shape"][1:])}
+        entries: list[Entry] = []
+        prev = next(iter(inputs), None)
+        for i, layer in enumerate(layers):
+            entry = self.layer(layer, (*where, "layers", i), [prev] if prev else [], 0)
+            if entry is not None:
+                entries.append(entry)
+                prev = entry.name
+        return ImportedModel(cfg["name"], inputs, entries, [prev] if prev else [])
+
+    def functional(self, cfg: dict[str, Any], where: Path) -> ImportedModel:
+        inputs: dict[str, dict[str, Any]] = {}
+        produced: dict[tuple[str, int], str] = {}
+        entries: list[Entry] = []
+        for i, layer in enumerate(cfg["layers"]):
+            lpath: Path = (*where, "layers", i)
+            if layer["class_name"] == "InputLayer":
+                inputs[layer["config"]["name"]] = _input(layer["config"])
+                produced[(layer["config"]["name"], 0)] = layer["config"]["name"]
+                continue
+            lname = layer.get("name") or layer["config"]["name"]
+            for k, node in enumerate(layer.get("inbound_nodes") or []):
+                ins = self.call_inputs(layer, node, lpath, produced)
+                entry = self.layer(layer, lpath, ins, k, node)
+                if entry is not None:
+                    entries.append(entry)
+                    produced[(lname, k)] = entry.name
+        outputs = []
+        for ref in _refs(cfg.get("output_layers")):
+            if ref[2] != 0:
+                self.problem(
+                    ref[0],
+                    "output",
+                    (*where, "output_layers"),
+                    f"gives output {ref[2]} of a multi-output layer "
+                    "as a model output; the spec language cannot select a layer's second output yet",
+                    "not-expressible",
+                )
+            outputs.append(produced.get((ref[0], ref[1]), ref[0]))
+        ordered = _topological(entries, set(inputs))
+        return ImportedModel(cfg["name"], inputs, ordered, outputs)
+
+    def call_inputs(
+        self, layer: dict[str, Any], node: dict[str, Any], where: Path, produced: dict[tuple[str, int], str]
+    ) -> list[str]:
+        names = []
+        for hist in _tensors(node.get("args", [])):
+            if hist[2] != 0:
+                self.problem(
+                    layer["config"]["name"],
+                    layer["class_name"],
+                    where,
+                    f"takes output {hist[2]} of layer '{hist[0]}', a multi-output layer; the spec language "
+                    "cannot select a layer's second output yet",
+                    "not-expressible",
+                )
+            names.append(produced.get((hist[0], hist[1]), hist[0]))
+        return names
+
+    def problem(self, layer: str, cls: str, where: Path, message: str, code: str) -> None:
+        self.imported.problems.append(Problem(layer, cls, where, message, code))
+
+    def layer(
+        self, layer: dict[str, Any], where: Path, ins: list[str], k: int, node: dict[str, Any] | None = None
+    ) -> Entry | None:
+        cls_name = layer["class_name"]
+        cfg = layer.get("config") or {}
+        lname = cfg.get("name") or layer.get("name") or snake_case(cls_name)
+        if cls_name in _MODEL_CLASSES and isinstance(cfg.get("layers"), list):
+            if k == 0:
+                self.model(layer, (*where, "config"))
+            args = {"trainable": False} if cfg.get("trainable") is False else {}
+            return Entry(lname if k == 0 else f"{lname}_call_{k}", "model", cfg["name"], args, {}, ins)
+        if k > 0:
+            return Entry(f"{lname}_call_{k}", "use", lname, {}, {}, ins)
+        if node is not None and not self.plain_call(layer, node, where):
+            return Entry(lname, "unsupported", cls_name, {}, {}, ins)
+        module = layer.get("module") or ""
+        if module.startswith("keras.src.ops") or module.startswith("keras.ops"):
+            return self.op(layer, where, ins, node)
+        registered = layer.get("registered_name") or ""
+        if ">" in registered:
+            package = registered.split(">")[0]
+            if package not in self.imported.plugins:
+                self.imported.plugins.append(package)
+            args = {k2: self.value(k2, v) for k2, v in cfg.items() if k2 not in _DROPPED_KEYS}
+            return Entry(lname, "type", registered, args, {}, ins)
+        info = catalog.layer_info(cls_name) if module == "keras.layers" else None
+        if info is None or info.is_unsafe:
+            if info is not None:
+                why = ("runs arbitrary code; the spec language has no safe equivalent", "unsafe-layer")
+            else:
+                why = (
+                    f"is not a Keras layer kspec knows (module {module or '?'}); a plugin could provide it",
+                    "unknown-layer",
+                )
+            self.problem(lname, cls_name, where, *why)
+            return Entry(lname, "unsupported", cls_name, {}, {}, ins)
+        return self.keras_layer(layer, lname, ins)
+
+    def plain_call(self, layer: dict[str, Any], node: dict[str, Any], where: Path) -> bool:
+        """A call the spec language can write: one tensor or a list of tensors, no other call arguments."""
+        args = node.get("args", [])
+        # Keras records `training` for every symbolic call; it is not part of the model's wiring.
+        kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None and k != "training"}
+        module = layer.get("module") or ""
+        if module.startswith("keras.src.ops") or module.startswith("keras.ops"):
+            ok = not any(_is_tensor(v) or list(_tensors(v)) for v in kwargs.values())
+        else:
+            ok = len(args) == 1 and not kwargs and (_is_tensor(args[0]) or all(map(_is_tensor, args[0])))
+        if not ok:
+            extra = sorted(kwargs) if kwargs else []
+            what = f"call arguments {', '.join(extra)}" if extra else f"{len(args)} positional tensor arguments"
+            self.problem(
+                layer["config"].get("name", "?"),
+                layer["class_name"],
+                where,
+                f"is called with {what}; the spec language passes one tensor or a list",
+                "not-expressible",
+            )
+        return ok
+
+    def keras_layer(self, layer: dict[str, Any], lname: str, ins: list[str]) -> Entry:
+        cls_name, cfg = layer["class_name"], layer["config"]
+        cls = _keras_class("keras.layers", cls_name)
+        ref = self.defaults.reference(cls, cfg) if cls is not None else None
+        args: dict[str, Any] = {}
+        keras_defaults: dict[str, Any] = {}
+        for key, raw in cfg.items():
+            if key in _DROPPED_KEYS:
+                continue
+            if ref is not None and key in ref:
+                keras_defaults[key] = self.value(key, ref[key])
+                if _plain(raw) == ref[key]:
+                    continue
+            if key == "trainable" and raw is True:
+                continue
+            args[key] = self.value(key, raw)
+        if ref is not None:
+            for key in self.defaults.dependent(cls, cfg, args):
+                args[key] = self.value(key, cfg[key])  # e.g. pooling strides that follow pool_size when left out
+        return Entry(lname, "type", cls_name, args, keras_defaults, ins)
+
+    def op(self, layer: dict[str, Any], where: Path, ins: list[str], node: dict[str, Any] | None) -> Entry:
+        cfg = layer.get("config") or {}
+        lname = cfg.get("name") or layer["name"]
+        fn = snake_case(layer["class_name"])
+        info = catalog.op_info(fn)
+        if info is None:
+            self.problem(
+                lname,
+                layer["class_name"],
+                where,
+                f"calls keras.ops.{fn}, which is not on kspec's allow-list of ops",
+                "unknown-op",
+            )
+            return Entry(lname, "unsupported", layer["class_name"], {}, {}, ins)
+        args = {k: self.value(k, v) for k, v in cfg.items() if k not in _DROPPED_KEYS}
+        names = list(info.params)
+        positional = (node or {}).get("args", [])
+        if info.variadic and len(positional) == 1 and isinstance(positional[0], list):
+            positional = [positional[0]]
+        for i, value in enumerate(positional):
+            if not (_is_tensor(value) or (info.variadic and i == 0)) and i < len(names):
+                args[names[i]] = _plain(value)
+        for key, value in ((node or {}).get("kwargs") or {}).items():
+            if not _is_tensor(value) and key != "training":
+                args[key] = _plain(value)
+        return Entry(lname, "op", fn, args, {}, ins)
+
+
+def _input(cfg: dict[str, Any]) -> dict[str, Any]:
+    shape = list(cfg.get("batch_shape") or [None, *cfg.get("shape", [])])[1:]
+    out: dict[str, Any] = {"shape": shape}
+    dtype = cfg.get("dtype")
+    if isinstance(dtype, dict):
+        dtype = dtype.get("config", {}).get("name")
+    if dtype and dtype != "float32":
+        out["dtype"] = dtype
+    return out
+
+
+def _refs(value: Any) -> list[list[Any]]:
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
+        return [value]
+    if isinstance(value, dict):
+        return (
+            [list(value["config"]["keras_history"])]
+            if _is_tensor(value)
+            else [r for v in value.values() for r in _refs(v)]
+        )
+    return [r for v in value or [] for r in _refs(v)]
+
+
+def _common(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _topological(entries: list[Entry], ready: set[str]) -> list[Entry]:
+    """Entries so that each comes after its inputs (a shared layer's later calls can be listed before them), and
+    layers of one name prefix stay together (`conv2_block1_0_conv` next to `conv2_block1_3_bn`, not after it)."""
+    names = {e.name for e in entries}
+    waiting = {e.name: sum(1 for i in set(e.inputs) if i in names and i not in ready) for e in entries}
+    users: dict[str, list[Entry]] = {}
+    for e in entries:
+        for i in set(e.inputs):
+            users.setdefault(i, []).append(e)
+    index = {e.name: k for k, e in enumerate(entries)}
+    available = [e for e in entries if waiting[e.name] == 0]
+    out: list[Entry] = []
+    prev = ""
+    while available:
+        best = max(available, key=lambda e: (_common(prev, e.name), -index[e.name]))
+        available.remove(best)
+        out.append(best)
+        prev = best.name
+        for user in users.get(best.name, []):
+            waiting[user.name] -= 1
+            if waiting[user.name] == 0:
+                available.append(user)
+    if len(out) < len(entries):  # a cycle or a dangling reference: keep the rest in config order
+        out.extend(e for e in entries if e not in out)
+    return out
