@@ -43,7 +43,7 @@ def one(name: str, out: Path, size: int) -> dict[str, object]:
     t2 = time.perf_counter()
     report = import_model(src, spec, weights=True)
     spec.write_text(report.text, encoding="utf-8")
-    original = src.model
+    original = src.load_model()
     row.update(
         layers=len(original.operations),
         params=int(original.count_params()),

@@ -69,5 +69,7 @@ def import_model(
     composed = compose(imported, header, init)
     report = ImportReport(composed.text, imported, composed, weights_path, list(imported.problems))
     if weights_path is not None:
-        src.save_weights(weights_path)
+        from kspec.porting import weights as weights_file
+
+        weights_file.write(src.load_model(), composed.text, out, weights_path)
     return report

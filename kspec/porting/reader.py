@@ -6,30 +6,15 @@ instantiated (with the config's required arguments only) to learn their default 
 
 from __future__ import annotations
 
-import inspect
-import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from kspec import catalog
 from kspec.errors import Path
 from kspec.porting.model import Entry, Imported, ImportedModel, Problem
+from kspec.porting.values import DROPPED_KEYS, Values, keras_class, plain, snake_case
 
 _MODEL_CLASSES = ("Functional", "Sequential", "Model")
-_OBJECT_MODULES = {
-    "keras.initializers": "initializer",
-    "keras.regularizers": "regularizer",
-    "keras.constraints": "constraint",
-}
-#: Arguments where `[3, 3]` and `3` (or `[[1, 1], [1, 1]]` and `1`) configure the same layer.
-_SQUARE_ARGS = frozenset({"kernel_size", "strides", "pool_size", "dilation_rate", "size", "padding", "cropping"})
-_DROPPED_KEYS = frozenset({"name", "build_config", "compile_config"})
-
-
-def snake_case(name: str) -> str:
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
 def _is_tensor(value: Any) -> bool:
@@ -47,117 +32,15 @@ def _tensors(value: Any) -> Iterator[list[Any]]:
             yield from _tensors(v)
 
 
-def _plain(value: Any) -> Any:
-    """Tuples as lists, `__tuple__` wrappers unwrapped: the JSON form of a config value."""
-    if isinstance(value, dict):
-        if value.get("class_name") == "__tuple__":
-            return [_plain(v) for v in value["config"]["value"]]
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-class _Defaults:
-    """Reference configs: the config of a Keras class built with only the required arguments of a config."""
-
-    def __init__(self) -> None:
-        self.cache: dict[tuple[Any, str], dict[str, Any] | None] = {}
-        self.rebuilt: dict[tuple[Any, str], dict[str, Any] | None] = {}
-
-    def reference(self, cls: Any, cfg: dict[str, Any]) -> dict[str, Any] | None:
-        """Keras's defaults for `cls`; the required arguments (always written) are left out."""
-        try:
-            params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-        except (TypeError, ValueError):
-            return None
-        required = {
-            p.name: cfg[p.name]
-            for p in params
-            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name in cfg
-        }
-        key = (cls, json.dumps(required, sort_keys=True, default=str))
-        if key not in self.cache:
-            try:
-                ref = _plain(cls.from_config(dict(required)).get_config())
-                self.cache[key] = {k: v for k, v in ref.items() if k not in required}
-            except Exception:  # a class that cannot be built from its required arguments alone
-                self.cache[key] = None
-        return self.cache[key]
-
-    def dependent(self, cls: Any, cfg: dict[str, Any], args: dict[str, Any]) -> list[str]:
-        """Arguments left out as defaults that come out differently when the layer is built from `args` alone."""
-        key = (cls, json.dumps(args, sort_keys=True, default=str))
-        if key not in self.rebuilt:
-            try:
-                self.rebuilt[key] = _plain(cls.from_config({k: cfg[k] for k in args}).get_config())
-            except Exception:
-                self.rebuilt[key] = None
-        again = self.rebuilt[key]
-        if again is None:
-            return []
-        return [
-            k for k, v in again.items() if k in cfg and k not in args and k not in _DROPPED_KEYS and _plain(cfg[k]) != v
-        ]
-
-
-def _keras_class(module: str, class_name: str) -> Any:
-    import keras
-
-    parts = module.split(".")
-    if (
-        parts[0] != "keras"
-        or len(parts) != 2
-        or parts[1] not in ("layers", "initializers", "regularizers", "constraints")
-    ):
-        return None
-    return getattr(getattr(keras, parts[1]), class_name, None)
-
-
 class Reader:
     def __init__(self, source: str) -> None:
         import keras
 
         self.imported = Imported({}, "", source, keras.__version__)
-        self.defaults = _Defaults()
+        self.values = Values()
+        self.defaults = self.values.defaults
 
     # -- values -----------------------------------------------------------------------------------------------
-    def value(self, arg: str, value: Any) -> Any:
-        """A config value in the form a person writes in a spec."""
-        value = _plain(value)
-        if isinstance(value, dict) and "class_name" in value and "config" in value:
-            return self.obj(value)
-        if arg in _SQUARE_ARGS and isinstance(value, list) and value:
-            flat = [v for v in value if not isinstance(v, list)] + [x for v in value if isinstance(v, list) for x in v]
-            if len(set(map(json.dumps, flat))) == 1 and isinstance(flat[0], int) and not isinstance(flat[0], bool):
-                return flat[0]
-        return value
-
-    def obj(self, cfg: dict[str, Any]) -> Any:
-        module, class_name, inner = cfg.get("module") or "", cfg["class_name"], cfg.get("config") or {}
-        if class_name in ("DTypePolicy", "FloatDTypePolicy"):
-            return inner.get("name")
-        if class_name == "__keras_tensor__":
-            return None
-        cls = _keras_class(module, class_name)
-        ref = self.defaults.reference(cls, inner) if cls is not None else None
-        args = {k: self.value(k, v) for k, v in inner.items() if k not in _DROPPED_KEYS or module == "keras.layers"}
-        if ref is not None:
-            args = {k: v for k, v in args.items() if k == "name" or _plain(inner[k]) != ref.get(k, object())}
-        elif module in _OBJECT_MODULES:
-            args = {k: v for k, v in args.items() if v is not None}
-        if module == "keras.layers":
-            args.pop("trainable", None) if args.get("trainable", True) is True else None
-            return {"type": class_name, **args}
-        kind = _OBJECT_MODULES.get(module)
-        if not args and kind is not None:
-            aliases = catalog.load().objects[kind]["aliases"]
-            short = [a for a, target in aliases.items() if target == class_name and a == snake_case(class_name)]
-            if short:
-                return short[0]
-        return {"type": class_name, **args}
-
-    # -- models -----------------------------------------------------------------------------------------------
     def read(self, top: dict[str, Any]) -> Imported:
         """`top` is a serialised model (`{"class_name": "Functional", "config": {...}}`)."""
         self.imported.main = self.model(top, ("config",))
@@ -265,7 +148,7 @@ class Reader:
             package = registered.split(">")[0]
             if package not in self.imported.plugins:
                 self.imported.plugins.append(package)
-            args = {k2: self.value(k2, v) for k2, v in cfg.items() if k2 not in _DROPPED_KEYS}
+            args = {k2: self.values.value(k2, v) for k2, v in cfg.items() if k2 not in DROPPED_KEYS}
             return Entry(lname, "type", registered, args, {}, ins)
         info = catalog.layer_info(cls_name) if module == "keras.layers" else None
         if info is None or info.is_unsafe:
@@ -304,23 +187,23 @@ class Reader:
 
     def keras_layer(self, layer: dict[str, Any], lname: str, ins: list[str]) -> Entry:
         cls_name, cfg = layer["class_name"], layer["config"]
-        cls = _keras_class("keras.layers", cls_name)
+        cls = keras_class("keras.layers", cls_name)
         ref = self.defaults.reference(cls, cfg) if cls is not None else None
         args: dict[str, Any] = {}
         keras_defaults: dict[str, Any] = {}
         for key, raw in cfg.items():
-            if key in _DROPPED_KEYS:
+            if key in DROPPED_KEYS:
                 continue
             if ref is not None and key in ref:
-                keras_defaults[key] = self.value(key, ref[key])
-                if _plain(raw) == ref[key]:
+                keras_defaults[key] = self.values.value(key, ref[key])
+                if plain(raw) == ref[key]:
                     continue
             if key == "trainable" and raw is True:
                 continue
-            args[key] = self.value(key, raw)
+            args[key] = self.values.value(key, raw)
         if ref is not None:
             for key in self.defaults.dependent(cls, cfg, args):
-                args[key] = self.value(key, cfg[key])  # e.g. pooling strides that follow pool_size when left out
+                args[key] = self.values.value(key, cfg[key])  # e.g. pooling strides that follow pool_size when left out
         return Entry(lname, "type", cls_name, args, keras_defaults, ins)
 
     def op(self, layer: dict[str, Any], where: Path, ins: list[str], node: dict[str, Any] | None) -> Entry:
@@ -337,17 +220,17 @@ class Reader:
                 "unknown-op",
             )
             return Entry(lname, "unsupported", layer["class_name"], {}, {}, ins)
-        args = {k: self.value(k, v) for k, v in cfg.items() if k not in _DROPPED_KEYS}
+        args = {k: self.values.value(k, v) for k, v in cfg.items() if k not in DROPPED_KEYS}
         names = list(info.params)
         positional = (node or {}).get("args", [])
         if info.variadic and len(positional) == 1 and isinstance(positional[0], list):
             positional = [positional[0]]
         for i, value in enumerate(positional):
             if not (_is_tensor(value) or (info.variadic and i == 0)) and i < len(names):
-                args[names[i]] = _plain(value)
+                args[names[i]] = plain(value)
         for key, value in ((node or {}).get("kwargs") or {}).items():
             if not _is_tensor(value) and key != "training":
-                args[key] = _plain(value)
+                args[key] = plain(value)
         return Entry(lname, "op", fn, args, {}, ins)
 
 

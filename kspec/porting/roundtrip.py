@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kspec.porting.weights import copy_weights
+
+__all__ = ["copy_weights", "differences", "max_output_difference", "static_shape_differences", "structure"]
+
 if TYPE_CHECKING:
     from kspec.analysis.graph import Resolved
 
@@ -26,10 +30,13 @@ def _inbound(op: Any, model: Any) -> list[list[str]]:
 
 
 def structure(model: Any) -> dict[str, tuple[str, int, int, list[list[str]]]]:
-    """Operation name -> (class, parameters, trainable parameters, producers of each call's inputs)."""
+    """Operation name -> (class, parameters, trainable parameters, producers of each call's inputs).
+
+    A nested `Sequential` counts as `Functional`: kspec's models are functional, with the same layers and wiring.
+    """
     return {
         op.name: (
-            type(op).__name__,
+            "Functional" if type(op).__name__ == "Sequential" else type(op).__name__,
             _count(getattr(op, "weights", [])),
             _count(getattr(op, "trainable_weights", [])),
             _inbound(op, model),
@@ -50,18 +57,6 @@ def differences(original: Any, rebuilt: Any) -> list[str]:
         if x != y:
             out.append(f"{what}: {x} != {y}")
     return sorted(out)
-
-
-def copy_weights(source: Any, target: Any) -> None:
-    """Give every layer of `target` the weights of the same-named layer of `source` (nested models too)."""
-    for op in source.operations:
-        if not getattr(op, "weights", None):
-            continue
-        dest = target.get_layer(op.name)
-        if hasattr(op, "operations") and hasattr(dest, "operations"):
-            copy_weights(op, dest)
-        else:
-            dest.set_weights(op.get_weights())
 
 
 def sample_inputs(model: Any, seed: int = 0, size: int = 32) -> list[Any]:

@@ -18,12 +18,12 @@ APPLICATIONS = "keras.applications."
 
 @dataclass
 class Source:
-    """A model to import: its serialised config, a label for the header, and how to write its weights."""
+    """A model to import: its serialised config, a label for the header, and how to get the Keras model (for its
+    weights; only called when every layer could be expressed, so nothing that runs code is deserialised)."""
 
     config: dict[str, Any]
     label: str
-    save_weights: Callable[[Path], None]
-    model: Any = None
+    load_model: Callable[[], Any]
 
 
 class SourceError(ValueError):
@@ -75,7 +75,7 @@ def from_model(model: Any, label: str) -> Source:
     """A Keras model object in memory (used by `kspec import` for applications, and by the tests)."""
     import keras
 
-    return Source(keras.saving.serialize_keras_object(model), label, lambda path: model.save_weights(str(path)), model)
+    return Source(keras.saving.serialize_keras_object(model), label, lambda: model)
 
 
 def _archive(path: Path) -> Source:
@@ -95,10 +95,11 @@ def _archive(path: Path) -> Source:
     if not isinstance(config, dict) or "config" not in config:
         raise _error(f"'{path}' holds no model config")
 
-    def save(target: Path) -> None:
+    def load() -> Any:
+        import keras
+
         if not has_weights:
             raise _error(f"'{path}' holds no weights")
-        with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as src:
-            target.write_bytes(src.read())
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
 
-    return Source(config, path.name, save)
+    return Source(config, path.name, load)

@@ -28,7 +28,7 @@ BLOCKS = {"ResNet50": (2, 16), "MobileNetV3Small": (4, 28), "EfficientNetB0": (3
 @pytest.mark.parametrize("name", SUBSET)
 def test_application_round_trip(name: str, tmp_path: Path) -> None:
     src = sources.load(f"keras.applications.{name}", {"input_shape": [32, 32, 3]})
-    original = src.model
+    original = src.load_model()
     spec = tmp_path / f"{name.lower()}.yaml"
     report = import_model(src, spec, weights=True)
     assert report.problems == []
