@@ -13,6 +13,7 @@ from pydantic_core import PydanticCustomError
 from kspec.errors import CODES, Path, SpecError, did_you_mean, name_problem, shorten
 from kspec.lang.base import StrictModel
 from kspec.lang.data_spec import DataSpec, explain_error
+from kspec.lang.init_spec import InitSpec
 from kspec.lang.search_spec import PrunerSpec, SamplerSpec, SearchSpec, SpaceSpec
 from kspec.lang.train_spec import TrainSpec
 
@@ -138,17 +139,14 @@ class LayerEntry(StrictModel):
         return None
 
 
-#: Inside a block a layer's name is the tail of `<instance>_<name>`, so it may start with a digit (`1_conv`, as in
-#: Keras's `conv2_block1_1_conv`).
+#: A block's layer is named `<instance>_<name>`, so `name` may start with a digit (`1_conv`: `conv2_block1_1_conv`).
 BLOCK_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 
 
 class BlockLayerEntry(LayerEntry):
     """An entry of a block's `layers:`; the layer is named `<instance>_<name>`."""
 
-    name: str | None = Field(
-        None, pattern=BLOCK_NAME_PATTERN, description="layer name inside the block; the layer is <instance>_<name>"
-    )
+    name: str | None = Field(None, pattern=BLOCK_NAME_PATTERN, description="the layer is named <instance>_<name>")
 
 
 class BlockSpec(StrictModel):
@@ -176,15 +174,6 @@ class ModelSpec(StrictModel):
     @property
     def output_names(self) -> list[str] | None:
         return [self.outputs] if isinstance(self.outputs, str) else self.outputs
-
-
-class InitSpec(StrictModel):
-    """Where the built model's starting weights come from (e.g. those `kspec import` wrote beside the spec)."""
-
-    weights: str = Field(
-        description="a .weights.h5 or .keras file, relative to the spec's folder and inside it, loaded into the main "
-        "model after it is built"
-    )
 
 
 class Spec(StrictModel):
