@@ -67,18 +67,18 @@ class Cifar100(_KerasImages):
     """`keras.datasets.cifar100`: 100 fine or 20 coarse classes."""
 
     type: Literal["cifar100"] = "cifar100"
-    label_mode: Literal["fine", "coarse"] = "fine"
+    label_mode: Literal["fine", "coarse"] = Field("fine", description="fine: 100 classes; coarse: 20 superclasses")
 
 
 class _KerasSequences(SourceBase):
     keras_dataset: ClassVar[bool] = True
     num_words: int | None = Field(None, ge=1, description="keep the most frequent words only")
-    skip_top: int = Field(0, ge=0)
+    skip_top: int = Field(0, ge=0, description="skip the N most frequent words (keras.datasets argument)")
     maxlen: int | None = Field(None, ge=1, description="drop reviews longer than this (use pad_sequences to cut)")
-    seed: int = 113
-    start_char: int | None = 1
-    oov_char: int | None = 2
-    index_from: int = 3
+    seed: int = Field(113, description="seed of the Keras loader's shuffling")
+    start_char: int | None = Field(1, description="index marking the start of a sequence")
+    oov_char: int | None = Field(2, description="index that replaces words cut by num_words or skip_top")
+    index_from: int = Field(3, description="word indices start at this number")
 
 
 @register(SOURCES)
@@ -93,7 +93,7 @@ class Reuters(_KerasSequences):
     """`keras.datasets.reuters`: newswires as word-index sequences, 46 topics."""
 
     type: Literal["reuters"] = "reuters"
-    test_split: float = Field(0.2, gt=0, lt=1)
+    test_split: float = Field(0.2, gt=0, lt=1, description="fraction held out as the test split")
 
 
 @register(SOURCES)
@@ -102,15 +102,15 @@ class BostonHousing(SourceBase):
 
     keras_dataset: ClassVar[bool] = True
     type: Literal["boston_housing"] = "boston_housing"
-    test_split: float = Field(0.2, gt=0, lt=1)
-    seed: int = 113
+    test_split: float = Field(0.2, gt=0, lt=1, description="fraction held out as the test split")
+    seed: int = Field(113, description="seed of the Keras loader's shuffling")
 
 
 class _Sklearn(SourceBase):
     """A scikit-learn toy dataset (ships with the package, needs no download); split into train/test here."""
 
     test_split: float = Field(0.2, ge=0, lt=1, description="fraction held out as the test split")
-    seed: int = 0
+    seed: int = Field(0, description="seed of the train/test split")
 
 
 @register(SOURCES)
@@ -151,10 +151,10 @@ class Npz(_File):
     """A NumPy `.npz` archive; the array names default to Keras's own (`x_train`, `y_train`, `x_test`, `y_test`)."""
 
     type: Literal["npz"] = "npz"
-    x: str = "x_train"
-    y: str | None = "y_train"
-    x_test: str | None = "x_test"
-    y_test: str | None = "y_test"
+    x: str = Field("x_train", description="array name of the training inputs in the .npz file")
+    y: str | None = Field("y_train", description="array name of the training targets (null: none)")
+    x_test: str | None = Field("x_test", description="array name of the test inputs (null: no test split)")
+    y_test: str | None = Field("y_test", description="array name of the test targets")
 
 
 @register(SOURCES)
@@ -162,7 +162,7 @@ class Npy(_File):
     """`.npy` files: `path` holds the inputs, `targets` (optional) the targets."""
 
     type: Literal["npy"] = "npy"
-    targets: str | None = None
+    targets: str | None = Field(None, description="a .npy file of targets, in the spec's folder (null: none)")
     path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "file", "targets": "file"}
 
 
@@ -171,9 +171,9 @@ class Csv(_File):
     """A CSV file with a header row; columns are chosen by name."""
 
     type: Literal["csv"] = "csv"
-    features: list[str] = Field(min_length=1)
+    features: list[str] = Field(min_length=1, description="CSV columns used as inputs")
     targets: list[str] = Field(default_factory=list, description="empty: no targets (e.g. for a `window` step)")
-    delimiter: str = Field(",", min_length=1, max_length=1)
+    delimiter: str = Field(",", min_length=1, max_length=1, description="the CSV field separator")
     skip_footer: int = Field(0, ge=0, description="lines to ignore at the end (the book's airline file has 3)")
 
 
@@ -183,10 +183,12 @@ class ImageFolder(_File):
 
     type: Literal["image_folder"] = "image_folder"
     path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "folder"}
-    image_size: list[int] = Field([256, 256], min_length=2, max_length=2)
-    color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
-    test_split: float = Field(0.0, ge=0, lt=1)
-    seed: int = 0
+    image_size: list[int] = Field(
+        [256, 256], min_length=2, max_length=2, description="[height, width] every image is resized to"
+    )
+    color_mode: Literal["grayscale", "rgb", "rgba"] = Field("rgb", description="channels of the loaded images")
+    test_split: float = Field(0.0, ge=0, lt=1, description="fraction held out as the test split")
+    seed: int = Field(0, description="seed of the train/test split")
 
 
 @register(SOURCES)
@@ -195,10 +197,10 @@ class TextFolder(_File):
 
     type: Literal["text_folder"] = "text_folder"
     path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "folder"}
-    max_tokens: int = Field(20000, ge=2)
-    sequence_length: int = Field(200, ge=1)
-    test_split: float = Field(0.0, ge=0, lt=1)
-    seed: int = 0
+    max_tokens: int = Field(20000, ge=2, description="vocabulary size of the text vectorisation")
+    sequence_length: int = Field(200, ge=1, description="tokens per text (padded or cut)")
+    test_split: float = Field(0.0, ge=0, lt=1, description="fraction held out as the test split")
+    seed: int = Field(0, description="seed of the train/test split")
 
 
 @register(SOURCES)
@@ -206,8 +208,8 @@ class Synthetic(SourceBase):
     """Random inputs shaped like the model's inputs, with targets from a fixed random rule a model can learn."""
 
     type: Literal["synthetic"] = "synthetic"
-    samples: int = Field(1000, ge=1)
-    test_samples: int = Field(200, ge=0)
+    samples: int = Field(1000, ge=1, description="training samples generated")
+    test_samples: int = Field(200, ge=0, description="test samples generated")
     task: Literal["auto", "classification", "regression", "normal"] = Field(
         "auto",
         description="auto: classification when the output has more than one unit; "
@@ -216,6 +218,6 @@ class Synthetic(SourceBase):
     input_shape: list[int] | None = Field(None, description="default: the main model's input shape")
     output_shape: list[int] | None = Field(None, description="default: the main model's output shape")
     vocab: int | None = Field(None, ge=2, description="integer inputs in [0, vocab) (for Embedding models)")
-    mean: float = 0.0
-    std: float = Field(1.0, gt=0)
-    seed: int = 0
+    mean: float = Field(0.0, description="mean of the normal distribution")
+    std: float = Field(1.0, gt=0, description="standard deviation of the normal distribution")
+    seed: int = Field(0, description="seed of the generated values")

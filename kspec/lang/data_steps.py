@@ -37,8 +37,8 @@ class Scale(_XStep):
 
     type: Literal["scale"] = "scale"
     divide: float = Field(1.0, description="divide by this first (e.g. 255)")
-    multiply: float = 1.0
-    offset: float = 0.0
+    multiply: float = Field(1.0, description="multiply the values by this (after dividing)")
+    offset: float = Field(0.0, description="then add this")
     range: list[float] | None = Field(
         None, min_length=2, max_length=2, description="map [0, 255] to this range, e.g. [-1, 1] (overrides the rest)"
     )
@@ -57,7 +57,9 @@ class Standardize(_XStep):
     """`(x - mean) / std`, statistics fitted on the training split only (per feature unless `axis: all`)."""
 
     type: Literal["standardize"] = "standardize"
-    axis: Literal["feature", "all"] = "feature"
+    axis: Literal["feature", "all"] = Field(
+        "feature", description="feature: per feature (column); all: over all values"
+    )
 
 
 @register(STEPS)
@@ -65,7 +67,9 @@ class MinMax(_XStep):
     """Min-max scaling to [0, 1] (scikit-learn's MinMaxScaler), fitted on the training split only."""
 
     type: Literal["minmax"] = "minmax"
-    axis: Literal["feature", "all"] = "feature"
+    axis: Literal["feature", "all"] = Field(
+        "feature", description="feature: per feature (column); all: over all values"
+    )
 
 
 @register(STEPS)
@@ -73,7 +77,7 @@ class Reshape(_XStep):
     """Reshape every example (batch axis excluded); one entry may be -1."""
 
     type: Literal["reshape"] = "reshape"
-    shape: list[int] = Field(min_length=1)
+    shape: list[int] = Field(min_length=1, description="the new shape of each sample (without the batch axis)")
 
 
 @register(STEPS)
@@ -93,7 +97,9 @@ class AddChannel(_XStep):
 @register(STEPS)
 class Cast(_XStep):
     type: Literal["cast"] = "cast"
-    dtype: Literal["float32", "float16", "int32", "int64", "uint8"] = "float32"
+    dtype: Literal["float32", "float16", "int32", "int64", "uint8"] = Field(
+        "float32", description="the dtype to cast to"
+    )
 
 
 @register(STEPS)
@@ -116,10 +122,10 @@ class PadSequences(StepBase):
     """`keras.utils.pad_sequences` on the inputs (integer sequences)."""
 
     type: Literal["pad_sequences"] = "pad_sequences"
-    maxlen: int = Field(ge=1)
-    padding: Literal["pre", "post"] = "pre"
-    truncating: Literal["pre", "post"] = "pre"
-    value: int = 0
+    maxlen: int = Field(ge=1, description="length every sequence is padded or cut to")
+    padding: Literal["pre", "post"] = Field("pre", description="pad at the start (pre) or the end (post)")
+    truncating: Literal["pre", "post"] = Field("pre", description="cut at the start (pre) or the end (post)")
+    value: int = Field(0, description="the padding value")
 
 
 @register(STEPS)
@@ -141,7 +147,7 @@ class Channels(_XStep):
     """Keep some channels of images, e.g. `keep: [0, 1]` for the R and G planes."""
 
     type: Literal["channels"] = "channels"
-    keep: list[int] = Field(min_length=1)
+    keep: list[int] = Field(min_length=1, description="indices of the channels to keep")
 
 
 @register(STEPS)
@@ -151,7 +157,9 @@ class PreprocessInput(_XStep):
     Inputs are 0..255 pixel values."""
 
     type: Literal["preprocess_input"] = "preprocess_input"
-    mode: Literal["caffe", "tf", "torch"] = "caffe"
+    mode: Literal["caffe", "tf", "torch"] = Field(
+        "caffe", description="the keras.applications preprocessing convention"
+    )
 
 
 @register(STEPS)
@@ -159,8 +167,8 @@ class Window(StepBase):
     """Sliding windows over a series: `x[i:i+size]` -> `x[i+size+horizon-1, column]`."""
 
     type: Literal["window"] = "window"
-    size: int = Field(ge=1)
-    horizon: int = Field(1, ge=1)
+    size: int = Field(ge=1, description="time steps per input window")
+    horizon: int = Field(1, ge=1, description="steps ahead the target is")
     column: int = Field(0, ge=0, description="which feature is predicted")
 
 
@@ -169,10 +177,10 @@ class Take(StepBase):
     """Keep a subset of one split: the first `count` examples or a `fraction` (randomly when `seed` is given)."""
 
     type: Literal["take"] = "take"
-    count: int | None = Field(None, ge=1)
-    fraction: float | None = Field(None, gt=0, le=1)
-    split: Literal["train", "validation", "test", "all"] = "train"
-    seed: int | None = None
+    count: int | None = Field(None, ge=1, description="keep this many samples")
+    fraction: float | None = Field(None, gt=0, le=1, description="or keep this fraction of the samples")
+    split: Literal["train", "validation", "test", "all"] = Field("train", description="which split to shrink")
+    seed: int | None = Field(None, description="shuffle before taking (null: take the first ones)")
 
     @model_validator(mode="after")
     def _one(self) -> Take:
@@ -186,9 +194,9 @@ class Split(StepBase):
     """Hold out validation and/or test examples from the training split (shuffled with `seed`)."""
 
     type: Literal["split"] = "split"
-    validation: float = Field(0.0, ge=0, lt=1)
-    test: float = Field(0.0, ge=0, lt=1)
-    seed: int = 0
+    validation: float = Field(0.0, ge=0, lt=1, description="fraction of the training split held out for validation")
+    test: float = Field(0.0, ge=0, lt=1, description="fraction of the training split held out as the test split")
+    seed: int = Field(0, description="seed of the shuffle before splitting")
     replace_test: bool = Field(False, description="drop the source's own test split (as ch4's cifar10 does)")
 
     @model_validator(mode="after")
