@@ -13,7 +13,7 @@ import optuna
 from optuna.trial import TrialState
 
 from kspec.lang.search_spec import SearchSpec
-from kspec.tuning import report, storage, worker
+from kspec.tuning import report, storage, trial, worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,3 +111,41 @@ def test_a_study_refuses_another_spec(tmp_path: Path) -> None:
     restarted = worker.open_study(url, "s", _search(), "another spec", restart=True)
     assert restarted.user_attrs[worker.SPEC_HASH] == worker.spec_hash("another spec")
     assert optuna.get_all_study_names(url) == ["s"]
+
+
+def test_conditional_paths_are_drawn_only_when_their_condition_holds() -> None:
+    search = SearchSpec.model_validate(
+        {
+            "metric": "val_loss",
+            "space": {
+                "train.optimizer.type": {"choice": ["Adam", "SGD"]},
+                "train.optimizer.momentum": {"float": [0.0, 0.9], "when": {"train.optimizer.type": "SGD"}},
+                "train.batch_size": {"int": [16, 64], "step": 16},
+                "train.optimizer.learning_rate": {"float": [1e-4, 1e-2], "log": True},
+            },
+        }
+    )
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(12):
+        values = trial.suggest(study.ask(), search)
+        kind = values["train.optimizer.type"]
+        seen.add(kind)
+        assert ("train.optimizer.momentum" in values) == (kind == "SGD")
+        assert values["train.batch_size"] in (16, 32, 48, 64)
+        assert 1e-4 <= values["train.optimizer.learning_rate"] <= 1e-2
+    assert seen == {"Adam", "SGD"}
+
+
+def test_pruner_settings_map_to_optunas_pruners() -> None:
+    def make(pruner: object) -> optuna.pruners.BasePruner:
+        spec = {"metric": "val_loss", "pruner": pruner, "space": {"vars.a": {"float": [0.0, 1.0]}}}
+        return worker.pruner(SearchSpec.model_validate(spec))
+
+    assert isinstance(make("none"), optuna.pruners.NopPruner)
+    median = make({"type": "median", "startup_trials": 2, "warmup_epochs": 3})
+    assert isinstance(median, optuna.pruners.MedianPruner)
+    assert (median._n_startup_trials, median._n_warmup_steps) == (2, 3)
+    threshold = make({"type": "threshold", "lower": 0.5})
+    assert isinstance(threshold, optuna.pruners.ThresholdPruner) and threshold._lower == 0.5
+    assert isinstance(make({"type": "hyperband", "min_epochs": 1}), optuna.pruners.HyperbandPruner)
