@@ -11,6 +11,7 @@ again (`retry_of`). Only finished trials (complete, pruned, invalid, failed) cou
 
 from __future__ import annotations
 
+import datetime
 import os
 import socket
 import threading
@@ -83,7 +84,11 @@ def recover(study: Study) -> list[int]:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = str(trial.user_attrs.get(WORKER, ""))
         name, _, pid = owner.rpartition(":")
-        if name != host or not pid.isdigit() or _alive(int(pid)):
+        if not owner:  # killed between Optuna's ask and kspec's first write: no owner, no heartbeat
+            started = trial.datetime_start
+            if started is None or (datetime.datetime.now() - started).total_seconds() < GRACE_S:
+                continue
+        elif name != host or not pid.isdigit() or _alive(int(pid)):
             continue
         try:
             if not study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):

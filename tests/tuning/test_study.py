@@ -149,3 +149,18 @@ def test_pruner_settings_map_to_optunas_pruners() -> None:
     threshold = make({"type": "threshold", "lower": 0.5})
     assert isinstance(threshold, optuna.pruners.ThresholdPruner) and threshold._lower == 0.5
     assert isinstance(make({"type": "hyperband", "min_epochs": 1}), optuna.pruners.HyperbandPruner)
+
+
+def test_a_trial_killed_before_kspec_wrote_to_it_is_recovered_after_the_grace_period(tmp_path: Path) -> None:
+    url = storage.storage_url(tmp_path, None)
+    study = worker.open_study(url, "s", _search(), "spec text")
+    orphan = study.ask()  # no owner recorded, no heartbeat: a worker killed right after asking
+    assert storage.recover(study) == []  # too recent: it may be another worker about to write its name
+    from sqlalchemy import create_engine, text
+
+    with create_engine(url).begin() as db:  # the trial started long ago
+        db.execute(
+            text("UPDATE trials SET datetime_start = '2000-01-01 00:00:00' WHERE number = :n"), {"n": orphan.number}
+        )
+    assert storage.recover(study) == [orphan.number]
+    assert storage.taken(study) == 0
