@@ -3,10 +3,12 @@ imported), and the storage re-runs a trial whose worker died, once, with the sam
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -164,3 +166,14 @@ def test_a_trial_killed_before_kspec_wrote_to_it_is_recovered_after_the_grace_pe
         )
     assert storage.recover(study) == [orphan.number]
     assert storage.taken(study) == 0
+
+
+def test_the_time_budget_stops_starting_trials(tmp_path: Path) -> None:
+    from kspec import tuning
+
+    spec = tmp_path / "conv.yaml"
+    spec.write_text(CONV.replace("trials: 2", "trials: 100000\n  timeout: 2s"), encoding="utf-8")
+    start = time.monotonic()
+    result = tuning.tune(spec, folder=tmp_path / "study", plots=False, out=io.StringIO())
+    assert time.monotonic() - start < 60
+    assert 1 <= result.ran < 100000 and result.counted == result.ran and result.best is None
