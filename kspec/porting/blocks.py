@@ -46,6 +46,11 @@ def _prefixes(name: str) -> list[str]:
     return [name[: m.start()] for m in re.finditer("_", name) if 0 < m.start() < len(name) - 1]
 
 
+def _plain_entry(entry: Entry) -> bool:
+    """A layer or op a block can hold: no tensors by call argument, no selected outputs."""
+    return entry.kind in ("type", "op") and entry.named is None and not entry.call and "[" not in "".join(entry.inputs)
+
+
 def _runs(entries: list[Entry]) -> dict[tuple[Any, ...], list[Instance]]:
     """Candidate instances by structure key."""
     found: dict[tuple[Any, ...], list[Instance]] = {}
@@ -56,7 +61,7 @@ def _runs(entries: list[Entry]) -> dict[tuple[Any, ...], list[Instance]]:
             if i > 0 and entries[i - 1].name.startswith(head):
                 continue
             j = i
-            while j < n and entries[j].name.startswith(head) and entries[j].kind in ("type", "op"):
+            while j < n and entries[j].name.startswith(head) and _plain_entry(entries[j]):
                 j += 1
             if j - i < 2:
                 continue

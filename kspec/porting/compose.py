@@ -38,8 +38,12 @@ def _entry_dict(entry: Entry, inputs: list[str] | None) -> dict[str, Any]:
         kind: PLACEHOLDER + entry.type if entry.kind == "unsupported" else entry.type,
         "name": entry.name,
     }
-    if inputs is not None:
+    if entry.named is not None:
+        item["inputs"] = dict(entry.named)
+    elif inputs is not None:
         item["inputs"] = list(inputs)
+    if entry.call:
+        item["call"] = dict(entry.call)
     return item if entry.kind == "unsupported" else {**item, **entry.args}
 
 
@@ -63,7 +67,8 @@ def _layers(
             i = inst.end
             continue
         entry = entries[i]
-        item = _entry_dict(entry, None if entry.inputs == [prev] and entry.kind != "use" else entry.inputs)
+        implicit = entry.inputs == [prev] and entry.kind != "use" and entry.named is None
+        item = _entry_dict(entry, None if implicit else entry.inputs)
         out.append((item, problems.get(entry.name)))
         prev = entry.name
         i += 1

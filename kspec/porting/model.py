@@ -25,6 +25,9 @@ class Entry:
     #: block parameters of instances that leave an argument at its default).
     keras_defaults: dict[str, Any] = field(default_factory=dict)
     inputs: list[str] = field(default_factory=list)
+    #: Tensors by call argument (`{query: a, value: b}`) and constant call options, for the layers that take them.
+    named: dict[str, Any] | None = None
+    call: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kspec import catalog
+from kspec.catalog import calls
 from kspec.errors import Path
 from kspec.porting.model import Entry, Imported, ImportedModel, Problem
 from kspec.porting.values import DROPPED_KEYS, Values, keras_class, plain, snake_case
@@ -39,6 +40,7 @@ class Reader:
         self.imported = Imported({}, "", source, keras.__version__)
         self.values = Values()
         self.defaults = self.values.defaults
+        self.multi: set[str] = set()  # the current functional model's multi-output layers
 
     # -- values -----------------------------------------------------------------------------------------------
     def read(self, top: dict[str, Any]) -> Imported:
@@ -77,6 +79,7 @@ class Reader:
         inputs: dict[str, dict[str, Any]] = {}
         produced: dict[tuple[str, int], str] = {}
         entries: list[Entry] = []
+        multi = self.multi = _multi_output(cfg)
         for i, layer in enumerate(cfg["layers"]):
             lpath: Path = (*where, "layers", i)
             if layer["class_name"] == "InputLayer":
@@ -85,42 +88,27 @@ class Reader:
                 continue
             lname = layer.get("name") or layer["config"]["name"]
             for k, node in enumerate(layer.get("inbound_nodes") or []):
-                ins = self.call_inputs(layer, node, lpath, produced)
+                ins = self.call_inputs(node, produced)
                 entry = self.layer(layer, lpath, ins, k, node)
+                self.multi = multi  # reading a nested model replaced it
+                if entry is not None and entry.kind in ("type", "use"):
+                    self.named_call(layer, node, entry, produced)
                 if entry is not None:
                     entries.append(entry)
                     produced[(lname, k)] = entry.name
-        outputs = []
-        for ref in _refs(cfg.get("output_layers")):
-            if ref[2] != 0:
-                self.problem(
-                    ref[0],
-                    "output",
-                    (*where, "output_layers"),
-                    f"gives output {ref[2]} of a multi-output layer "
-                    "as a model output; the spec language cannot select a layer's second output yet",
-                    "not-expressible",
-                )
-            outputs.append(produced.get((ref[0], ref[1]), ref[0]))
+        outputs = [self.ref(ref, produced) for ref in _refs(cfg.get("output_layers"))]
         ordered = _topological(entries, set(inputs))
         return ImportedModel(cfg["name"], inputs, ordered, outputs)
 
-    def call_inputs(
-        self, layer: dict[str, Any], node: dict[str, Any], where: Path, produced: dict[tuple[str, int], str]
-    ) -> list[str]:
-        names = []
-        for hist in _tensors(node.get("args", [])):
-            if hist[2] != 0:
-                self.problem(
-                    layer["config"]["name"],
-                    layer["class_name"],
-                    where,
-                    f"takes output {hist[2]} of layer '{hist[0]}', a multi-output layer; the spec language "
-                    "cannot select a layer's second output yet",
-                    "not-expressible",
-                )
-            names.append(produced.get((hist[0], hist[1]), hist[0]))
-        return names
+    def ref(self, hist: list[Any], produced: dict[tuple[str, int], str]) -> str:
+        """The spec's name for a tensor: `layer`, or `layer[i]` for output i of a multi-output layer or model."""
+        name = produced.get((hist[0], hist[1]), hist[0])
+        return f"{name}[{hist[2]}]" if hist[0] in self.multi else name
+
+    def call_inputs(self, node: dict[str, Any], produced: dict[tuple[str, int], str]) -> list[str]:
+        return [self.ref(hist, produced) for hist in _tensors(node.get("args", []))] + [
+            self.ref(hist, produced) for hist in _tensors(node.get("kwargs") or {})
+        ]
 
     def problem(self, layer: str, cls: str, where: Path, message: str, code: str) -> None:
         self.imported.problems.append(Problem(layer, cls, where, message, code))
@@ -163,13 +151,44 @@ class Reader:
             return Entry(lname, "unsupported", cls_name, {}, {}, ins)
         return self.keras_layer(layer, lname, ins)
 
+    def named_call(self, layer: dict[str, Any], node: dict[str, Any], entry: Entry, produced: Produced) -> None:
+        """Tensors by call argument and `call:` options, for the layers whose call form kspec knows (attention, RNN)."""
+        form = calls.call_form(layer["class_name"])
+        if form is None:
+            return
+        args = list(node.get("args", []))
+        if form.packed and args and isinstance(args[0], list):
+            args = [*args[0], *args[1:]]
+        named: dict[str, Any] = {}
+        for arg, value in zip(form.tensors, args, strict=False):
+            if _is_tensor(value):
+                named[arg] = self.ref(value["config"]["keras_history"], produced)
+        for key, value in (node.get("kwargs") or {}).items():
+            if key == "mask" and form.masks and isinstance(value, list):
+                named.update({m: self.ref(v["config"]["keras_history"], produced)
+                              for m, v in zip(form.masks, value, strict=False) if _is_tensor(v)})  # fmt: skip
+            elif _is_tensor(value):
+                named[key] = self.ref(value["config"]["keras_history"], produced)
+            elif isinstance(value, list) and value and all(map(_is_tensor, value)):
+                named[key] = [self.ref(v["config"]["keras_history"], produced) for v in value]
+            elif key != "training" and value is not None and key in form.options:
+                entry.call[key] = value
+        if list(named) != list(form.tensors[: len(named)]) or len(named) > form.positional:
+            entry.named = named
+
     def plain_call(self, layer: dict[str, Any], node: dict[str, Any], where: Path) -> bool:
-        """A call the spec language can write: one tensor or a list of tensors, no other call arguments."""
+        """A call the spec language can write: one tensor or a list of tensors, no other call arguments (except by
+        name for the layers whose call form kspec knows)."""
         args = node.get("args", [])
         # Keras records `training` for every symbolic call; it is not part of the model's wiring.
         kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None and k != "training"}
         module = layer.get("module") or ""
-        if module.startswith("keras.src.ops") or module.startswith("keras.ops"):
+        form = calls.call_form(layer["class_name"]) if module == "keras.layers" else None
+        if form is not None:
+            known = set(form.tensors) | set(form.options) | ({"mask"} if form.masks else set())
+            ok = set(kwargs) <= known
+            kwargs = {k: v for k, v in kwargs.items() if k not in known}
+        elif module.startswith("keras.src.ops") or module.startswith("keras.ops"):
             ok = not any(_is_tensor(v) or list(_tensors(v)) for v in kwargs.values())
         else:
             ok = len(args) == 1 and not kwargs and (_is_tensor(args[0]) or all(map(_is_tensor, args[0])))
@@ -232,6 +251,27 @@ class Reader:
             if not _is_tensor(value) and key != "training":
                 args[key] = plain(value)
         return Entry(lname, "op", fn, args, {}, ins)
+
+
+Produced = dict[tuple[str, int], str]
+
+
+def _multi_output(cfg: dict[str, Any]) -> set[str]:
+    """Layers (and nested models) of a functional config with several outputs: their references need `[i]`."""
+    multi = {
+        h[0] for layer in cfg["layers"] for node in layer.get("inbound_nodes") or [] for h in _tensors(node) if h[2]
+    }
+    multi |= {r[0] for r in _refs(cfg.get("output_layers")) if r[2]}
+    for layer in cfg["layers"]:
+        inner = layer.get("config") or {}
+        if layer["class_name"] in _MODEL_CLASSES and len(_refs(inner.get("output_layers"))) > 1:
+            multi.add(inner.get("name", ""))
+        elif calls.output_names(layer["class_name"], inner):
+            multi.add(inner.get("name", ""))
+        for node in layer.get("inbound_nodes") or []:
+            if calls.output_names(layer["class_name"], node.get("kwargs") or {}):
+                multi.add(inner.get("name", ""))
+    return multi
 
 
 def _input(cfg: dict[str, Any]) -> dict[str, Any]:

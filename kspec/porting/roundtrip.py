@@ -20,17 +20,39 @@ def _count(weights: list[Any]) -> int:
     return sum(math.prod(w.shape) for w in weights)
 
 
-def _inbound(op: Any, model: Any) -> list[list[str]]:
+def _producers(value: Any) -> Any:
+    """Tensors replaced by `producer` or `producer[i]`; lists kept in order, other values dropped."""
+    history = getattr(value, "_keras_history", None)
+    if history is not None:
+        op, node_index, index = history
+        outs = op._inbound_nodes[node_index].outputs if node_index < len(op._inbound_nodes) else []
+        return op.name if len(outs) <= 1 else f"{op.name}[{index}]"
+    if isinstance(value, list | tuple):
+        found = [_producers(v) for v in value]
+        return [f for f in found if f is not None] or None
+    return None
+
+
+def _bound(op: Any, node: Any) -> dict[str, Any]:
+    """A call's tensor arguments by call parameter name, however they were passed (positionally or by keyword)."""
+    import inspect
+
+    args, kwargs = node.arguments.args, node.arguments.kwargs
+    try:
+        bound = dict(inspect.signature(op.call).bind_partial(*args, **kwargs).arguments)
+    except (TypeError, ValueError):
+        bound = {**{str(i): a for i, a in enumerate(args)}, **kwargs}
+    out = {k: _producers(v) for k, v in bound.items()}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _inbound(op: Any, model: Any) -> list[dict[str, Any]]:
     owned = {id(n) for nodes in model._nodes_by_depth.values() for n in nodes}
-    calls = []
-    for node in op._inbound_nodes:
-        if id(node) in owned:
-            calls.append([t._keras_history.operation.name for t in node.input_tensors])
-    return calls
+    return [_bound(op, node) for node in op._inbound_nodes if id(node) in owned]
 
 
-def structure(model: Any) -> dict[str, tuple[str, int, int, list[list[str]]]]:
-    """Operation name -> (class, parameters, trainable parameters, producers of each call's inputs).
+def structure(model: Any) -> dict[str, tuple[str, int, int, list[dict[str, Any]]]]:
+    """Operation name -> (class, parameters, trainable parameters, each call's input producers by call argument).
 
     A nested `Sequential` counts as `Functional`: kspec's models are functional, with the same layers and wiring.
     """

@@ -34,7 +34,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         if value.get("class_name") == "__tuple__":
             return [plain(v) for v in value["config"]["value"]]
-        return {k: plain(v) for k, v in value.items()}
+        # `shared_object_id` marks objects shared between layers in a .keras archive; not an argument
+        return {k: plain(v) for k, v in value.items() if k != "shared_object_id"}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value

@@ -51,6 +51,25 @@ def test_keras_file_round_trip_with_weights(tmp_path: Path, capsys: pytest.Captu
     assert "--force" in capsys.readouterr().err
 
 
+def test_tensors_by_call_argument_and_selected_outputs(tmp_path: Path) -> None:
+    x = keras.Input((5, 8), name="x")
+    mask = keras.Input((5, 5), name="m", dtype="bool")
+    att = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")(x, x, attention_mask=mask)
+    seq, h, c = keras.layers.LSTM(6, return_sequences=True, return_state=True, name="lstm")(att)
+    both = keras.layers.Concatenate(name="cat")([h, c])
+    source = tmp_path / "attn.keras"
+    keras.Model([x, mask], [seq, both], name="attn").save(source)
+    out = tmp_path / "attn.yaml"
+    assert main(["import", str(source), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "inputs: {query: x, value: x, attention_mask: m}" in text
+    assert "inputs: ['lstm[1]', 'lstm[2]']" in text and "outputs: ['lstm[0]', cat]" in text
+    compiled = kspec.build(out)
+    loaded = keras.saving.load_model(source)
+    assert roundtrip.differences(loaded, compiled.model) == []
+    assert roundtrip.max_output_difference(loaded, compiled.model) == 0.0
+
+
 def test_lambda_is_reported_and_partial_spec_does_not_validate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
