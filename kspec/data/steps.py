@@ -101,11 +101,19 @@ def _map(splits: Splits, on: str, fn: Callable[[Any], Any]) -> Splits:
 
 
 def _fitted(splits: Splits, on: str, stats: Callable[[Any], tuple[Any, Any]]) -> Splits:
-    """A step whose (shift, divisor) come from the training split only."""
-    ref = splits.train.x if on != "y" else splits.train.y
-    shift, div = stats(np.asarray(ref, dtype=np.float64))
-    div = np.where(div == 0, 1.0, div)
-    return _map(splits, on, lambda a: ((a - shift) / div).astype(np.float32))
+    """A step whose (shift, divisor) come from the training split only: the inputs' for the inputs, the targets'
+    for the targets (`on: both` fits each on its own)."""
+
+    def fit(ref: Any) -> Callable[[Any], Any]:
+        shift, div = stats(np.asarray(ref, dtype=np.float64))
+        div = np.where(div == 0, 1.0, div)
+        return lambda a: ((a - shift) / div).astype(np.float32)
+
+    train = splits.train
+    if on == "both" and train.y is not None and train.y is not train.x:
+        on_x, on_y = fit(train.x), fit(train.y)
+        return _map(_map(splits, "x", on_x), "y", on_y)
+    return _map(splits, on, fit(train.x if on != "y" else train.y))
 
 
 def _axis(a: Any, mode: str) -> tuple[int, ...] | None:

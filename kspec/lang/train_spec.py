@@ -116,7 +116,9 @@ class TrainSpec(StrictModel):
         " tf.distribute or a custom loop need tf.data",
     )
     distribute: Literal["none", "mirrored", "multi_worker"] = Field("none", description="tf.distribute strategy")
-    verbose: Literal["auto", 0, 1, 2] = Field("auto", description="Keras progress output, as in fit")
+    verbose: Literal["auto", 0, 1, 2] = Field(
+        "auto", description="progress: auto (a live line in a terminal, one per epoch elsewhere), 2 plain lines, 0 none"
+    )
     evaluate: bool = Field(True, description="evaluate on the test split at the end (metrics.json)")
     plots: Literal["auto", "none"] | list[PlotName] = Field("auto", description="PNG plots written to the run folder")
     tensorboard: bool = Field(

@@ -285,12 +285,11 @@ def fit(s: Session, model: keras.Model, jit: bool, callbacks: list[Any], start: 
     fixed = None if spec.steps_per_execution == "auto" else int(spec.steps_per_execution)
     pace, val_pace = Pace(fixed, train.step_bytes()), Pace(fixed, val.step_bytes() if val else 1)
     prime(model, train)
-    verbose = s.verbose()
     hooks = keras.callbacks.CallbackList(
         callbacks,
         add_history=True,
-        add_progbar=verbose != 0,
-        verbose=verbose,
+        add_progbar=False,  # the recipe passes kspec's own progress callback
+        verbose=0,
         epochs=spec.epochs,
         steps=train.steps,
         model=model,

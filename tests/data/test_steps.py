@@ -369,3 +369,13 @@ def test_preprocess_input_caffe_is_bgr_minus_imagenet_means(tmp_path: Path) -> N
     s = _prepare({"source": {"type": "npz", "path": "img.npz", "x": "x", "y": "y"},
                   "preprocess": [{"type": "preprocess_input", "mode": "caffe"}]}, tmp_path)  # fmt: skip
     np.testing.assert_allclose(s.train.x[0, 0, 0], [-103.939, -116.779, 255 - 123.68], rtol=1e-5)
+
+
+@pytest.mark.parametrize("on", ["y", "both"])
+def test_standardize_targets_on_their_own_statistics(on: str) -> None:
+    # a regression's targets in the hundreds make its loss unreadable (1.5e+04); `on: y` / `on: both` scale them
+    source = {"type": "diabetes", "test_split": 0.2, "seed": 0}
+    s = _prepare({"source": source, "preprocess": [{"type": "standardize", "on": on}]})
+    assert abs(float(s.train.y.mean())) < 1e-5 and abs(float(s.train.y.std()) - 1) < 1e-4
+    assert (abs(float(s.train.x.std(axis=0).mean()) - 1) < 1e-4) == (on == "both")
+    assert abs(float(s.test.y.mean())) < 0.3  # the test split with the training split's statistics

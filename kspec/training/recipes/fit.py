@@ -8,6 +8,8 @@ from typing import Any
 from kspec.training import resident
 from kspec.training.checkpoint import Checkpoint
 from kspec.training.objects import compile_args, user_callbacks
+from kspec.training.progress import Progress
+from kspec.training.progress import callback as progress_callback
 from kspec.training.recipes.registry import recipe
 from kspec.training.session import Session
 
@@ -65,6 +67,8 @@ def fit(s: Session) -> dict[str, list[float]]:
                 board = keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard"), histogram_freq=1, write_graph=True)
                 callbacks.append(board)
             callbacks.append(_EpochLog(s, ckpt))
+            progress = Progress(s.spec.epochs, s.steps_in_epoch(), first=start, verbose=s.verbose())
+            callbacks.append(progress_callback(progress))  # kspec's own lines instead of Keras's progress bar
             try:
                 if s.resident_feed():
                     resident.fit(s, model, jit, callbacks, start)
@@ -78,7 +82,7 @@ def fit(s: Session) -> dict[str, list[float]]:
                     shuffle=False,
                     class_weight=s.class_weight(),
                     callbacks=callbacks,
-                    verbose=s.verbose(),
+                    verbose=0,
                 )
                 return s.history
             except Exception as exc:  # XLA may refuse an op only when it compiles the first step

@@ -13,6 +13,7 @@ import numpy as np
 
 from kspec.training.checkpoint import Checkpoint
 from kspec.training.objects import make_loss, make_optimizer
+from kspec.training.progress import Progress
 from kspec.training.recipes.loop_parts import resume, x_only
 from kspec.training.recipes.registry import recipe
 from kspec.training.session import Session
@@ -76,17 +77,20 @@ def gan(s: Session) -> dict[str, list[float]]:
     start = resume(s, ckpt)
     train_ds = s.dataset(s.splits.train, training=True)
     assert train_ds is not None
+    progress = Progress(s.spec.epochs, s.steps_in_epoch(), first=start, verbose=s.verbose())
     for epoch in range(start, s.spec.epochs):
+        progress.epoch_begin(epoch)
         d_mean, g_mean = keras.metrics.Mean(), keras.metrics.Mean()
-        for batch in s.epoch_batches(train_ds, epoch):
+        for i, batch in enumerate(s.epoch_batches(train_ds, epoch)):
             real = x_only(batch)
             for _ in range(g.d_steps):
                 d_mean.update_state(d_fn(real))
             for _ in range(g.g_steps):
                 g_mean.update_state(g_fn(tf.shape(real)[0]))
+            if i % 10 == 0:
+                progress.batch_end(i, {"d_loss": d_mean.result(), "g_loss": g_mean.result()})
         logs = {"d_loss": float(d_mean.result()), "g_loss": float(g_mean.result())}
-        if s.verbose() != 0:
-            print(f"Epoch {epoch + 1}/{s.spec.epochs} - d_loss: {logs['d_loss']:.4f} - g_loss: {logs['g_loss']:.4f}")
+        progress.epoch_end(epoch, logs)
         s.log_epoch(logs)
         if (epoch + 1) % g.sample_every == 0 or epoch + 1 == s.spec.epochs:
             from kspec.training.plots import plot_samples

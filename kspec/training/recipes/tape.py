@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from kspec.training.checkpoint import Checkpoint
 from kspec.training.objects import compile_args
+from kspec.training.progress import Progress
 from kspec.training.recipes.loop_parts import resume
 from kspec.training.recipes.registry import recipe
 from kspec.training.session import Session
@@ -70,9 +71,9 @@ def tape(s: Session) -> dict[str, list[float]]:
         evaluate = lambda ds: model.evaluate(ds, verbose=0, return_dict=True)  # noqa: E731
     batches = train_ds if strategy is None else _distribute(strategy, train_ds)
     steps = s.steps_in_epoch()
+    progress = Progress(s.spec.epochs, steps, first=start, verbose=s.verbose())
     for epoch in range(start, s.spec.epochs):
-        print(f"Epoch {epoch + 1}/{s.spec.epochs}")
-        bar = keras.utils.Progbar(steps, verbose=1 if s.verbose() in ("auto", 1) else 0)
+        progress.epoch_begin(epoch)
         loss_mean.reset_state()
         for metric in model.metrics:
             metric.reset_state()
@@ -81,12 +82,12 @@ def tape(s: Session) -> dict[str, list[float]]:
             step_fn(x, y)
             if i % 10 == 0 or i + 1 == steps:
                 logs = {**{k: v for k, v in _results(model).items() if k != "loss"}, "loss": loss_mean.result()}
-                bar.update(i + 1, [(k, float(v)) for k, v in logs.items()], finalize=False)
+                progress.batch_end(i, logs)
         logs = {"loss": loss_mean.result(), **{k: v for k, v in _results(model).items() if k != "loss"}}
         if val_ds is not None:
             val = evaluate(val_ds)
             logs.update({f"val_{k}": v for k, v in val.items()})
-        bar.update(steps, [(k, float(v)) for k, v in logs.items()], finalize=True)
+        progress.epoch_end(epoch, logs)
         s.log_epoch(logs)
         ckpt.save(epoch + 1)
     return s.history
