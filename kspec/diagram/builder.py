@@ -16,11 +16,11 @@ from kspec.diagram.style import (
     FONT,
     SKIP_COLOR,
     family,
+    footer,
     format_count,
     format_shape,
     html_table,
     hyperparams,
-    legend,
     quote,
     short_name,
     skip_source,
@@ -91,8 +91,10 @@ class Builder:
             if (tail, head) not in drawn:
                 drawn.add((tail, head))
                 root.edge(tail, head, **attrs)
-        if self.o.legend:
-            root.attr(label=legend(self.used))
+        # several models: the spec's description goes under the diagram (one model shows it in its own title)
+        desc = self.r.spec.description if len(names) > 1 else None
+        if self.o.legend or desc:
+            root.attr(label=footer(desc, self.used if self.o.legend else None))
         return str(root.source)
 
     def _follow(self, ref: str) -> str:
@@ -238,7 +240,8 @@ class Builder:
             details = hyperparams(node, node.type, self.o)
         if node.kind in ("layer", "use"):
             fam = family(layer_type)
-        self.used[fam] = None
+        if not frozen:  # a frozen node is drawn grey: its family's colour is not in the diagram
+            self.used[fam] = None
         times = col.count.get(node.name, 1)
         head = (
             f"<B>{escape(short_name(node))}</B> ({escape(layer_type)})"

@@ -198,6 +198,16 @@ def legend(used: Container[str]) -> str:
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">{table}</TABLE>>'
 
 
+def footer(description: str | None, used: Container[str] | None) -> str:
+    """The label under the diagram: the spec's description (multi-model diagrams), then the legend of `used`."""
+    if not description:
+        return legend(used or ())
+    text = f'<TR><TD ALIGN="CENTER"><I>{escape(description)}</I></TD></TR>'
+    if used is not None:
+        text += f"<TR><TD>{legend(used)[1:-1]}</TD></TR>"
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">{text}</TABLE>>'
+
+
 def skip_source(src: Node, dst: Node) -> str:
     """How a skip connection's source is named at its merge: the block instance it leaves, else its layer."""
     return src.block[0] if src.block and src.block[:1] != dst.block[:1] else short_name(src)
