@@ -82,7 +82,12 @@ def _curves(ax: Any, histories: dict[str, dict[str, list[float]]], metric: str, 
     ax.set_title(f"{title}: {name}" if title else f"Model {name}")
     ax.set_xlabel("Epoch")
     ax.set_ylabel(name)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    longest = max((len(h.get(metric) or h.get(f"val_{metric}") or []) for h in histories.values()), default=0)
+    if longest <= 20:  # every epoch a tick, and room around a single point
+        ax.set_xticks(range(1, longest + 1))
+        ax.set_xlim(0.5, longest + 0.5)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(histories) > 1:
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=8)
     else:
