@@ -124,7 +124,8 @@ def _run_folder(name: str, text: str, out: Path | None, resume: Path | None, res
 
 
 def _same_spec(run_dir: Path, text: str) -> None:
-    """Refuse to resume with another spec than the run's, naming the dotted paths that differ."""
+    """Refuse to resume with another spec than the run's, naming the dotted paths that differ (except a change of
+    `train.epochs` alone: the run continues to the new count)."""
     import yaml
 
     try:
@@ -159,6 +160,9 @@ def _more_epochs(run_dir: Path, text: str, epochs: Any) -> None:
             f"run {run_dir} has already trained {done} epoch(s); train.epochs must be at least that to continue it, "
             "or pass --restart to start over in that folder"
         )
+    if runs.is_finished(run_dir):  # first: the run is unfinished again until its new manifest
+        (run_dir / runs.MANIFEST).unlink()
+        runs.fsync_dir(run_dir)
     runs.write_spec(run_dir, text)
 
 
@@ -213,10 +217,7 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: b
             shutil.rmtree(run_dir, ignore_errors=True)
     run_dir, resuming = _run_folder(resolved.spec.name, _resolved_yaml(resolved), out, resume, restart)
     if resuming and runs.is_finished(run_dir):
-        if _epochs_done(run_dir) >= spec.epochs:
-            return _finished(run_dir)
-        (run_dir / runs.MANIFEST).unlink()  # more epochs: the run is unfinished again until its new manifest
-        runs.fsync_dir(run_dir)
+        return _finished(run_dir)
     if resuming and spec.distribute == "multi_worker":
         raise TrainingError(_NO_MULTI_WORKER_RESUME)
     status.write(run_dir, "running", spec_file=Path(resolved.doc.file), epochs=spec.epochs)

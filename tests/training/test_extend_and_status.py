@@ -33,6 +33,17 @@ def test_a_finished_run_continues_with_more_epochs(tmp_path: Path, capsys: pytes
         trainer.train(_spec(tmp_path, ANN, epochs=5, seed=9), resume=run)
 
 
+def test_an_early_stopped_run_resumed_with_its_spec_stays_finished(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stop = [{"type": "EarlyStopping", "monitor": "loss", "min_delta": 10.0, "patience": 0}]
+    run = trainer.train(_spec(tmp_path, ANN, callbacks=stop), out=tmp_path / "run").run_dir
+    assert len(json.loads((run / "history.json").read_text())["loss"]) == 2  # stopped before its 4 epochs
+    capsys.readouterr()
+    again = trainer.train(_spec(tmp_path, ANN, callbacks=stop), resume=run)
+    assert "already finished" in capsys.readouterr().err and len(again.history["loss"]) == 2
+
+
 def test_an_interrupted_run_continues_with_more_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     whole = trainer.train(_spec(tmp_path, ANN, epochs=6), out=tmp_path / "whole")
     run = tmp_path / "run"
