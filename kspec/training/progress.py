@@ -40,6 +40,7 @@ class Progress:
         self.epoch_started = self.started
         self.epoch = first
         self._width = 0
+        self._durations: list[float] = []
 
     def epoch_begin(self, epoch: int) -> None:
         self.epoch = epoch
@@ -67,8 +68,9 @@ class Progress:
         if self.quiet:
             return
         now = time.perf_counter()
-        done = epoch + 1 - self.first
-        left = (self.epochs - epoch - 1) * (now - self.started) / max(1, done)
+        self._durations.append(now - self.epoch_started)
+        typical = self._durations[1:] or self._durations  # the first epoch also compiles: not a typical one
+        left = (self.epochs - epoch - 1) * sum(typical) / len(typical)
         eta = f", ETA {_clock(left)}" if epoch + 1 < self.epochs else ""
         text = f"Epoch {epoch + 1}/{self.epochs} · {_metrics(logs or {})} · {now - self.epoch_started:.1f} s{eta}"
         if self.live:
