@@ -125,7 +125,8 @@ def _block(name: str, entries: list[Entry], insts: list[Instance], defaults: dic
                 pname = f"{k}_{n}"
                 n += 1
             counts = Counter(json.dumps(v, sort_keys=True) for v in values)
-            params[pname] = json.loads(counts.most_common(1)[0][0])
+            top = counts.most_common(1)[0][0]
+            params[pname] = next(v for v in values if json.dumps(v, sort_keys=True) == top)
             by_vector[vec] = pname
             for inst, v in zip(insts, values, strict=True):
                 if json.dumps(v, sort_keys=True) != json.dumps(params[pname], sort_keys=True):

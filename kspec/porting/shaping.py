@@ -48,11 +48,12 @@ def find_defaults(models: list[ImportedModel]) -> dict[str, dict[str, Any]]:
         for key in sorted(keys):
             if any(key not in e.args and key not in e.keras_defaults for e in entries):
                 continue
+            found = {_key(v): v for v in (e.args.get(key, e.keras_defaults.get(key)) for e in entries)}
             values = Counter(_key(e.args.get(key, e.keras_defaults.get(key))) for e in entries)
             best, count = values.most_common(1)[0]
             at_default = any(key in e.keras_defaults and _key(e.keras_defaults[key]) == best for e in entries)
             if count >= 2 and count * 2 > len(entries) and not at_default:
-                chosen[key] = json.loads(best)
+                chosen[key] = found[best]  # as written, keys in their order (`{type: X, ...}` first)
         if chosen:
             defaults[type_name] = chosen
     for type_name, chosen in defaults.items():
