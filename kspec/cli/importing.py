@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {report.imported.layer_count()} layers in {c.lines} lines; blocks: {blocks}")
     if "$schema=kspec.schema.json" in report.text.splitlines()[0]:
         print(
-            f"the modeline names kspec.schema.json beside the spec; `kspec schema -o {out.parent / 'kspec.schema.json'}` "
-            "writes it"
+            "the modeline names kspec.schema.json beside the spec; "
+            f"`kspec schema -o {out.parent / 'kspec.schema.json'}` writes it"
         )
     if report.weights is not None:
         print(f"wrote {report.weights} (`init: {{weights: {report.weights.name}}}`)")
