@@ -47,18 +47,26 @@ class _Defaults:
     def __init__(self) -> None:
         self.cache: dict[tuple[Any, str], dict[str, Any] | None] = {}
         self.rebuilt: dict[tuple[Any, str], dict[str, Any] | None] = {}
+        self.required: dict[Any, tuple[str, ...] | None] = {}
+
+    def required_args(self, cls: Any) -> tuple[str, ...] | None:
+        """The arguments `cls` cannot be built without (None: its signature is unknown)."""
+        if cls not in self.required:
+            try:
+                params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+            except (TypeError, ValueError):
+                self.required[cls] = None
+            else:
+                kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+                self.required[cls] = tuple(p.name for p in params if p.default is p.empty and p.kind in kinds)
+        return self.required[cls]
 
     def reference(self, cls: Any, cfg: dict[str, Any]) -> dict[str, Any] | None:
         """Keras's defaults for `cls`; the required arguments (always written) are left out."""
-        try:
-            params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-        except (TypeError, ValueError):
+        names = self.required_args(cls)
+        if names is None:
             return None
-        required = {
-            p.name: cfg[p.name]
-            for p in params
-            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name in cfg
-        }
+        required = {name: cfg[name] for name in names if name in cfg}
         key = (cls, json.dumps(required, sort_keys=True, default=str))
         if key not in self.cache:
             try:
