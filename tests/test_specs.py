@@ -62,3 +62,27 @@ def test_specs_readme_lists_every_spec() -> None:
     text = (ROOT / "specs" / "README.md").read_text(encoding="utf-8")
     for path in SPECS:
         assert f"[{path.name}]({path.name})" in text
+
+
+# -- specs/examples/: well-known Keras examples beyond the book ------------------------------------------------------
+EXAMPLES = sorted((ROOT / "specs" / "examples").glob("*.yaml"))
+
+
+def test_there_are_examples() -> None:
+    assert len(EXAMPLES) >= 7
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_validates_fully_checked(path: Path) -> None:
+    """No error, warning or note: every layer's shape is inferred statically (no unchecked built-in layer)."""
+    assert [str(e) for e in kspec.validate(path)] == []
+    text = path.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "# yaml-language-server: $schema=../../schemas/kspec.schema.json"
+    assert kspec.load(path).spec.name == path.stem
+    assert "Keras" in text.split("\nkspec: 1\n")[0]  # says which Keras example or model it reproduces
+
+
+def test_readme_lists_every_example() -> None:
+    text = (ROOT / "specs" / "README.md").read_text(encoding="utf-8")
+    for path in EXAMPLES:
+        assert f"[{path.name}](examples/{path.name})" in text

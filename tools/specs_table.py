@@ -145,10 +145,91 @@ def rows() -> list[list[str]]:
     return out
 
 
+EXAMPLES = SPECS / "examples"
+REFERENCE = ROOT / "tests" / "examples_reference.py"
+_MODEL_SECTIONS = ("defaults", "blocks", "model", "models")
+
+EXAMPLES_HEADER = """\
+## Beyond the book: well-known Keras examples
+
+`examples/` holds models from keras.io's examples that the book lacks. `tests/test_examples.py` holds each to a
+hand-written Keras 3 construction in `tests/examples_reference.py` (same layer classes, same parameter counts, same
+outputs for the same weights) and trains each a few steps on small data it writes. `python -m tools.example_data`
+writes the small stand-in data files under `examples/data/`. *Spec lines* counts the model part of the spec
+(`defaults:`, `blocks:`, `model:`/`models:`), *Keras lines* the code of the reference that builds the same model
+(its functions and classes); neither counts blank lines, comments or docstrings.
+"""
+
+
+def code_lines(text: str) -> int:
+    """Lines that are neither blank nor comments."""
+    return sum(1 for line in text.splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+def spec_model_lines(path: Path) -> int:
+    """Lines of the spec's model part: its top-level `defaults:`, `blocks:`, `model:` or `models:` sections."""
+    count, inside = 0, False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            inside = line.split(":", 1)[0] in _MODEL_SECTIONS
+        if inside:
+            count += code_lines(line)
+    return count
+
+
+def keras_lines() -> dict[str, int]:
+    """Per example, the code lines of the reference's functions and classes (`KERAS_CODE`), docstrings left out."""
+    import ast
+
+    source = REFERENCE.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    defs: dict[str, int] = {}
+    table: dict[str, list[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            doc = set()
+            for inner in ast.walk(node):
+                body = getattr(inner, "body", None)
+                if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+                    if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                        doc.update(range(body[0].lineno, (body[0].end_lineno or body[0].lineno) + 1))
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            span = [lines[i - 1] for i in range(start, (node.end_lineno or node.lineno) + 1) if i not in doc]
+            defs[node.name] = code_lines("\n".join(span))
+        elif isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "KERAS_CODE":
+            assert node.value is not None
+            table = ast.literal_eval(node.value)
+    return {name: sum(defs[part] for part in parts) for name, parts in table.items()}
+
+
+def example_rows() -> list[list[str]]:
+    import kspec
+
+    counts = keras_lines()
+    out = []
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        resolved = kspec.load(path)
+        spec = resolved.spec
+        out.append(
+            [
+                f"[{path.name}](examples/{path.name})",
+                parameters(resolved),
+                str(spec_model_lines(path)),
+                str(counts.get(spec.name, "-")),
+                spec.description.replace("|", "\\|"),
+            ]
+        )
+    return out
+
+
 def render() -> str:
     """The whole README text."""
     lines = [HEADER, "| spec | chapter | dataset | parameters | description | diagram |", "|---|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows()]
+    lines += ["", EXAMPLES_HEADER, "| example | parameters | spec lines | Keras lines | description |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    lines += ["| " + " | ".join(row) + " |" for row in example_rows()]
     return "\n".join(lines) + "\n\n" + FOOTER
 
 

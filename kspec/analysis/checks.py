@@ -377,6 +377,7 @@ CHECKS: tuple[Check, ...] = (
     check_ops,
     check_train,
     losses.check_losses,
+    losses.check_feedable,
     check_data,
     check_init,
     check_unused,

@@ -113,6 +113,11 @@ def _fits(data: tuple[int, ...], model: tuple[int | None, ...]) -> bool:
     return len(data) == len(model) and all(m is None or m == d for d, m in zip(data, model, strict=True))
 
 
+def _sparse_fits(y_shape: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
+    """Class ids per position (a segmentation mask): the output without its class axis, with or without a 1."""
+    return _fits(y_shape, want[:-1]) or _fits(y_shape, (*want[:-1], 1))
+
+
 def check_shapes(spec: TrainSpec, splits: Splits, model: keras.Model, name: str) -> None:
     """Data against the model's first input and output before any training step; one-hot on the fly if needed."""
     x_shape = tuple(splits.train.x.shape[1:])
@@ -138,7 +143,7 @@ def check_shapes(spec: TrainSpec, splits: Splits, model: keras.Model, name: str)
             splits.one_hot = None
         elif not (
             _fits(y_shape, want_y)
-            or (loss in _SPARSE_LOSSES and y_shape in ((), (1,)))
+            or (loss in _SPARSE_LOSSES and (y_shape in ((), (1,)) or _sparse_fits(y_shape, want_y)))
             or (y_shape == () and want_y == (1,))
         ):
             errors.append(
