@@ -99,6 +99,11 @@ class TrainSpec(StrictModel):
         " initial_learning_rate: 0.01, decay_steps: 1000,"
         " decay_rate: 0.9}",
     )
+    lr_table: dict[Annotated[int, Field(ge=0)], Annotated[float, Field(gt=0, allow_inf_nan=False)]] | None = Field(
+        None,
+        description="learning rate by epoch (0-based), e.g. {0: 0.001, 10: 0.0001}: each rate holds from its epoch "
+        "until the next entry (Keras's LearningRateScheduler)",
+    )
     clipnorm: float | None = Field(None, gt=0, description="clip each gradient to this norm (optimizer argument)")
     clipvalue: float | None = Field(None, gt=0, description="clip each gradient element to [-v, v]")
     global_clipnorm: float | None = Field(None, gt=0, description="clip all gradients together to this norm")
@@ -139,7 +144,13 @@ class TrainSpec(StrictModel):
                 "`gan:` settings apply to `recipe: gan` only",
                 {"at": ("gan",), "hint": f"remove `gan:` or set `recipe: gan` (the recipe is `{self.recipe}`)"},
             )
-        for key in ("callbacks", "class_weight"):
+        if self.lr_table is not None and self.schedule is not None:
+            raise PydanticCustomError(
+                "wrong_type",
+                "give either `schedule` (per step) or `lr_table` (per epoch), not both",
+                {"at": ("lr_table",), "hint": "a per-step schedule replaces the learning rate a table would set"},
+            )
+        for key in ("callbacks", "class_weight", "lr_table"):
             if getattr(self, key) and self.recipe in ("tape", "gan"):
                 raise PydanticCustomError(
                     "wrong_type",

@@ -113,7 +113,24 @@ def user_callbacks(spec: TrainSpec, run_dir: Path, resuming: bool = False) -> li
             out.append(getattr(keras.callbacks, kind)(**args))
         except (ValueError, TypeError) as exc:
             raise _keras_error(("train", "callbacks", i), exc) from None
+    if spec.lr_table:
+        out.append(keras.callbacks.LearningRateScheduler(table_schedule(spec.lr_table)))
     return out
+
+
+def table_schedule(table: dict[int, float]) -> Any:
+    """`lr_table` as a LearningRateScheduler function: the rate of the last entry at or before the epoch (before the
+    first entry, the optimizer's own rate)."""
+    steps = sorted(table.items())
+
+    def schedule(epoch: int, lr: float) -> float:
+        rate = lr
+        for start, value in steps:
+            if epoch >= start:
+                rate = value
+        return float(rate)
+
+    return schedule
 
 
 #: Layer families for which `jit_compile: auto` leaves XLA off on a CPU, and why (measured by

@@ -47,3 +47,26 @@ def test_losses_by_output_name(write_spec: Callable[..., Path]) -> None:
     mse = float(keras.losses.MeanSquaredError()(y_value, p_value))
     bce = float(keras.losses.BinaryCrossentropy()(y_flag, p_flag))
     assert total == pytest.approx(2.0 * mse + 0.5 * bce, rel=1e-4)
+
+
+def test_lr_table_sets_the_rate_per_epoch(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    from kspec.training import trainer
+
+    spec = write_spec("""
+        kspec: 1
+        name: table
+        model:
+          inputs: {x: {shape: [4]}}
+          layers: [{type: Dense, units: 1}]
+        data: {source: {type: synthetic, samples: 32}}
+        train:
+          optimizer: {type: SGD, learning_rate: 0.5}
+          loss: mse
+          epochs: 4
+          batch_size: 8
+          verbose: 0
+          plots: none
+          lr_table: {1: 0.1, 3: 0.01}
+    """)
+    result = trainer.train(kspec.load(spec), out=tmp_path / "run")
+    assert result.history["learning_rate"] == pytest.approx([0.5, 0.1, 0.1, 0.01])
