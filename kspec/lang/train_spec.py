@@ -81,9 +81,7 @@ class TrainSpec(StrictModel):
         "categorical_crossentropy}; required except for gan",
     )
     metrics: list[KerasObject] = Field(default_factory=list, description="e.g. [accuracy]; names or {type: ...}")
-    loss_weights: LossWeights | None = Field(
-        None, description="one weight per model output, in output order, or by output name: {decoded: 1.0, label: 0.2}"
-    )
+    loss_weights: LossWeights | None = Field(None, description="per output, in order, or by name: {decoded: 1.0}")
     epochs: int = Field(1, ge=1, description="passes over the training split")
     batch_size: int = Field(32, ge=1, description="samples per gradient update")
     steps_per_epoch: int | None = Field(None, ge=1, description="default: the whole training split")
@@ -100,9 +98,7 @@ class TrainSpec(StrictModel):
         " decay_rate: 0.9}",
     )
     lr_table: dict[Annotated[int, Field(ge=0)], Annotated[float, Field(gt=0, allow_inf_nan=False)]] | None = Field(
-        None,
-        description="learning rate by epoch (0-based), e.g. {0: 0.001, 10: 0.0001}: each rate holds from its epoch "
-        "until the next entry (Keras's LearningRateScheduler)",
+        None, description="learning rate from each epoch (0-based) on, e.g. {0: 0.001, 10: 0.0001}"
     )
     clipnorm: float | None = Field(None, gt=0, description="clip each gradient to this norm (optimizer argument)")
     clipvalue: float | None = Field(None, gt=0, description="clip each gradient element to [-v, v]")
@@ -145,11 +141,8 @@ class TrainSpec(StrictModel):
                 {"at": ("gan",), "hint": f"remove `gan:` or set `recipe: gan` (the recipe is `{self.recipe}`)"},
             )
         if self.lr_table is not None and self.schedule is not None:
-            raise PydanticCustomError(
-                "wrong_type",
-                "give either `schedule` (per step) or `lr_table` (per epoch), not both",
-                {"at": ("lr_table",), "hint": "a per-step schedule replaces the learning rate a table would set"},
-            )
+            raise PydanticCustomError("wrong_type", "give either `schedule` (per step) or `lr_table` (per epoch), "
+                                      "not both", {"at": ("lr_table",)})  # fmt: skip
         for key in ("callbacks", "class_weight", "lr_table"):
             if getattr(self, key) and self.recipe in ("tape", "gan"):
                 raise PydanticCustomError(
