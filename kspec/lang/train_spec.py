@@ -21,10 +21,8 @@ from kspec.lang.base import StrictModel
 
 KerasObject = str | dict[str, Any]
 #: One weight per output: a list in output order, or a mapping by output name (only that branch's errors are shown).
-LossWeights = Annotated[
-    Annotated[list[float], Tag("list")] | Annotated[dict[str, float], Tag("dict")],
-    Discriminator(lambda v: "dict" if isinstance(v, dict) else "list"),
-]
+LossWeights = Annotated[Annotated[list[float], Tag("list")] | Annotated[dict[str, float], Tag("dict")],
+                        Discriminator(lambda v: "dict" if isinstance(v, dict) else "list")]  # fmt: skip
 
 PlotName = Literal["history", "confusion_matrix", "regression", "reconstructions", "image_pairs", "samples"]
 PLOTS: tuple[str, ...] = get_args(PlotName)
@@ -346,8 +344,7 @@ def _no_model(name: str, path: Path, outputs: Mapping[str, int]) -> SpecError:
     return SpecError(f"no model named '{name}'", path, "unknown-model", hint=did_you_mean(name, outputs))
 
 
-def per_output(loss: Any) -> bool:
-    """A `loss:` mapping without `type:` gives one loss per output name."""
+def per_output(loss: Any) -> bool:  # a `loss:` mapping without `type:`: one loss per output name
     return isinstance(loss, Mapping) and "type" not in loss
 
 
