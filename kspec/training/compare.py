@@ -24,6 +24,13 @@ def _spec_of(run: Path) -> Any:
         return None
 
 
+def _name_of(run: Path) -> str:
+    """The spec's `name` a run was trained from (its folder's parent under the default runs/<name>/)."""
+    doc = _spec_of(run)
+    name = doc.get("name") if isinstance(doc, dict) else None
+    return str(name) if name else run.parent.name
+
+
 def _short(path: str) -> str:
     """`vars.dropout1` -> `dropout1`, `model.layers.3.rate` -> `layers.3.rate`, `train.epochs` -> `epochs`."""
     parts = path.split(".")
@@ -99,7 +106,7 @@ def plot_runs(run_dirs: list[Path], out: Path | None = None) -> list[Path]:
         raise runs.TrainingError("none of the runs finished an epoch; there is nothing to plot")
     labels = difference_labels(usable) if len(usable) > 1 else {usable[0]: usable[0].name}
     histories = {labels[run]: runs.read_json(run / "history.json") for run in usable}
-    names = sorted({run.parent.name for run in usable})
+    names = sorted({_name_of(run) for run in usable})
     title = names[0] if len(names) == 1 else ""
     if out is not None and out.suffix.lower() in FIGURE_SUFFIXES:
         return plots.plot_history(histories, out.parent, title, file=out)

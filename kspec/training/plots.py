@@ -54,8 +54,8 @@ def plot_history(
         names += [m for m in history_metrics(history) if m not in names]
     if file is not None:
         fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4), squeeze=False)
-        for ax, metric in zip(axes[0], names, strict=True):
-            _curves(ax, histories, metric, title)
+        for i, (ax, metric) in enumerate(zip(axes[0], names, strict=True)):
+            _curves(ax, histories, metric, title, legend=i == len(names) - 1)  # one legend, right of the last panel
         return [_save(fig, file)]
     paths = []
     for metric in names:
@@ -65,7 +65,9 @@ def plot_history(
     return paths
 
 
-def _curves(ax: Any, histories: dict[str, dict[str, list[float]]], metric: str, title: str) -> None:
+def _curves(
+    ax: Any, histories: dict[str, dict[str, list[float]]], metric: str, title: str, legend: bool = True
+) -> None:
     """One metric's curves on `ax`: markers while there are few epochs (one epoch is a point), whole epochs on x."""
     from matplotlib.ticker import MaxNLocator
 
@@ -88,9 +90,9 @@ def _curves(ax: Any, histories: dict[str, dict[str, list[float]]], metric: str, 
         ax.set_xlim(0.5, longest + 0.5)
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if len(histories) > 1:
+    if legend and len(histories) > 1:
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=8)
-    else:
+    elif legend:
         ax.legend(loc="best")
     ax.grid(alpha=0.3)
 
