@@ -1,7 +1,9 @@
 """Stage 1, read: YAML text -> `Document` (plain data plus a map from spec path to line and column).
 
-Safe by construction: PyYAML's pure-Python SafeLoader (no Python tags), YAML 1.2 numbers and booleans,
-duplicate keys refused, and bounds on size, depth and alias expansion. Imports yaml and the standard library.
+Safe by construction: the YAML is parsed once, by libyaml (PyYAML's C parser) when it is installed, into events
+that `events.Builder` turns into plain data: no Python tags, YAML 1.2 numbers and booleans, duplicate keys refused,
+bounds on size, depth and alias expansion. When libyaml reports bad YAML, the text is parsed again by PyYAML's
+pure-Python parser, whose messages kspec has always shown. Imports yaml and the standard library.
 """
 
 from __future__ import annotations
@@ -14,42 +16,42 @@ from typing import Any
 import yaml
 
 from kspec.errors import SET_SOURCE, Path, SpecError, SpecErrors, shorten
+from kspec.lang.events import MAX_DEPTH, MAX_INT, MAX_NODES, MAX_SCALAR, Builder
+
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_INT", "MAX_NODES", "MAX_SCALAR", "Document", "parse_text", "read"]
 
 MAX_BYTES = 1_000_000
-MAX_DEPTH = 64
-MAX_NODES = 200_000
-MAX_SCALAR = 10_000
-MAX_INT = 2**63 - 1
-#: longer integer literals are refused before conversion (room for a sign, `_` separators and a 0x/0o prefix)
-_MAX_INT_TEXT = 2 * len(str(MAX_INT)) + 4
+_BOOL = "tag:yaml.org,2002:bool"
+_FLOAT = "tag:yaml.org,2002:float"
+_RESOLVERS = {
+    key: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _FLOAT)]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_BOOL_RX = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_FLOAT_RX = re.compile(
+    r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
 
 
-class _Loader(yaml.SafeLoader):
+class _PyLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 core-schema booleans and floats (`1e-3` is a float, `no` is a string)."""
 
 
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
+_LOADERS: list[type[Any]] = [_PyLoader]
+if getattr(yaml, "__with_libyaml__", False):
 
-_SAFE_TAGS = {
-    "tag:yaml.org,2002:" + t
-    for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "binary", "timestamp")
-}
+    class _CLoader(yaml.CSafeLoader):
+        """The same rules over libyaml's parser."""
+
+    _LOADERS.insert(0, _CLoader)
+
+for _cls in _LOADERS:
+    _cls.yaml_implicit_resolvers = {key: list(value) for key, value in _RESOLVERS.items()}
+    _cls.add_implicit_resolver(_BOOL, _BOOL_RX, list("tTfF"))
+    _cls.add_implicit_resolver(_FLOAT, _FLOAT_RX, list("-+0123456789."))
 
 
 @dataclass
@@ -98,172 +100,6 @@ class Document:
         return None
 
 
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-class _Builder:
-    """Turns a composed node tree into plain data, recording positions and enforcing bounds."""
-
-    def __init__(self, loader: _Loader) -> None:
-        self.loader = loader
-        self.positions: dict[Path, tuple[int, int]] = {(): (1, 1)}
-        self.count = 0
-        self.first_path: dict[int, Path] = {}  # id(node) -> where it was built first
-        self.aliased: set[Path] = set()  # paths of nodes an alias (`*name`, `<<: *name`) repeats elsewhere
-
-    def error(self, node: yaml.Node, message: str, code: str, path: Path, hint: str | None = None) -> SpecError:
-        line, col = _mark(node)
-        return SpecError(message, path, code, hint=hint, line=line, column=col)
-
-    def build(self, node: yaml.Node, path: Path) -> Any:
-        self.count += 1
-        first = self.first_path.setdefault(id(node), path)
-        if first != path:
-            self.aliased.add(first)
-        if self.count > MAX_NODES:
-            raise self.error(
-                node,
-                f"the document expands to more than {MAX_NODES} nodes",
-                "yaml-limits",
-                path,
-                "aliases may be multiplying a mapping; write the values out or use blocks",
-            )
-        if len(path) > MAX_DEPTH:
-            raise self.error(node, f"the document nests deeper than {MAX_DEPTH} levels", "yaml-limits", path)
-        if node.tag not in _SAFE_TAGS:
-            raise self.error(
-                node,
-                f"the tag {shorten(node.tag, 60)} is not allowed",
-                "yaml-unsafe",
-                path,
-                "kspec reads plain YAML only; remove the tag",
-            )
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            out = []
-            for i, item in enumerate(node.value):
-                self.positions.setdefault((*path, i), _mark(item))
-                out.append(self.build(item, (*path, i)))
-            return out
-        if isinstance(node.value, str) and len(node.value) > MAX_SCALAR:
-            raise self.error(node, f"a scalar is longer than {MAX_SCALAR} characters", "yaml-limits", path)
-        if node.tag == "tag:yaml.org,2002:int" and len(node.value) > _MAX_INT_TEXT:
-            raise self.error(  # checked on the text: converting thousands of digits is itself refused by Python
-                node,
-                f"the integer has {sum(c.isdigit() for c in node.value)} digits, more than {len(str(MAX_INT))}",
-                "yaml-limits",
-                path,
-                "kspec reads integers up to 2**63 - 1",
-            )
-        value = self.loader.construct_object(node, deep=True)
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-            raise self.error(
-                node,
-                f"the integer has more than {len(str(MAX_INT))} digits",
-                "yaml-limits",
-                path,
-                "kspec reads integers up to 2**63 - 1",
-            )
-        return value
-
-    def mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
-        out: dict[Any, Any] = {}
-        merged: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-                for src in sources:
-                    value = self.build(src, path)
-                    if not isinstance(value, dict):
-                        raise self.error(src, "a merge key `<<` needs a mapping", "yaml-syntax", path)
-                    for k, v in value.items():
-                        merged.setdefault(k, v)
-                continue
-            if key_node.tag not in _SAFE_TAGS:
-                raise self.error(
-                    key_node,
-                    f"the tag {shorten(key_node.tag, 60)} is not allowed",
-                    "yaml-unsafe",
-                    path,
-                    "kspec reads plain YAML only; remove the tag",
-                )
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise self.error(key_node, "mapping keys must be plain scalars", "yaml-syntax", path)
-            key = self.loader.construct_object(key_node)
-            if isinstance(key, bool | float) or key is None:
-                key = key_node.value
-            if key in out:
-                first = self.positions.get((*path, key), (0, 0))[0]
-                raise self.error(
-                    key_node,
-                    f"duplicate key {shorten(key, 60)} (first given on line {first})",
-                    "duplicate-key",
-                    (*path, key),
-                    "each key may appear once; remove one of them",
-                )
-            self.positions[(*path, key)] = _mark(key_node)
-            out[key] = self.build(value_node, (*path, key))
-        for k, v in merged.items():
-            out.setdefault(k, v)
-        return out
-
-
-def _scan(text: str) -> None:
-    """Walk the YAML events once, before anything is built: bound nesting depth and alias expansion, and report the
-    event (e.g. the `*alias`) that crosses a bound. Composing the node tree is recursive; this pass is not."""
-    loader = _Loader(text)
-    open_: list[list[Any]] = []  # per open collection: [expanded size so far, anchor, is mapping, children seen]
-    anchors: dict[str, int] = {}
-    total = 0
-    try:
-        while loader.check_event():
-            event = loader.get_event()  # type: ignore[no-untyped-call]
-            if isinstance(event, yaml.CollectionEndEvent):
-                size, anchor, _, _ = open_.pop()
-                if anchor:
-                    anchors[anchor] = size
-                if open_:
-                    open_[-1][0] += size
-                continue
-            if not isinstance(event, yaml.NodeEvent):
-                continue
-            is_key = False
-            if open_:
-                parent = open_[-1]
-                is_key = parent[2] and parent[3] % 2 == 0  # mapping keys are not counted: they are plain scalars
-                parent[3] += 1
-            if isinstance(event, yaml.CollectionStartEvent):
-                if len(open_) > MAX_DEPTH:
-                    raise _limit(event, f"the document nests deeper than {MAX_DEPTH} levels")
-                open_.append([1, event.anchor, isinstance(event, yaml.MappingStartEvent), 0])
-                total += 1
-                continue
-            size = anchors.get(event.anchor or "", 1) if isinstance(event, yaml.AliasEvent) else 1
-            if isinstance(event, yaml.ScalarEvent) and event.anchor:
-                anchors[event.anchor] = 1
-            if is_key:
-                continue
-            if open_:
-                open_[-1][0] += size
-            total += size
-            if total > MAX_NODES:
-                raise _limit(
-                    event,
-                    f"the document expands to more than {MAX_NODES} nodes",
-                    "aliases multiply what they refer to; write the values out or use blocks",
-                )
-    finally:
-        loader.dispose()
-
-
-def _limit(event: yaml.Event, message: str, hint: str | None = None) -> SpecError:
-    mark = event.start_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    return SpecError(message, (), "yaml-limits", hint=hint, line=line, column=column)
-
-
 def _yaml_error(exc: yaml.YAMLError, file: str, text: str = "") -> SpecError:
     problem_mark = getattr(exc, "problem_mark", None)
     context_mark = getattr(exc, "context_mark", None)
@@ -273,46 +109,36 @@ def _yaml_error(exc: yaml.YAMLError, file: str, text: str = "") -> SpecError:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
     message = f"invalid YAML: {context}, {problem}" if context else f"invalid YAML: {problem}"
-    code = "yaml-syntax"
-    hint = None
-    if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in str(problem):
-        code, hint = "yaml-unsafe", "kspec reads plain YAML only; remove the tag"
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    return SpecError(message, (), code, hint=hint, file=file, line=line, column=col)
+    return SpecError(message, (), "yaml-syntax", file=file, line=line, column=col)
+
+
+def _build(loader_cls: type[Any], text: str, file: str) -> Document:
+    loader = loader_cls(text)
+    try:
+        builder = Builder(loader)
+        data = builder.run()
+        return Document(file, data, builder.positions, aliased=builder.aliased)
+    finally:
+        loader.dispose()
 
 
 def parse_text(text: str, file: str = "<string>") -> Document:
     """Parse YAML text into a `Document`; raises `SpecErrors` for bad YAML."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+    if len(text) > MAX_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise SpecErrors(
             [SpecError(f"the file is larger than {MAX_BYTES} bytes", (), "yaml-limits", file=file, line=1, column=1)]
         )
-    try:
-        _scan(text)
-    except SpecError as err:
-        raise SpecErrors([replace(err, file=file)]) from None
-    except yaml.YAMLError as exc:
-        raise SpecErrors([_yaml_error(exc, file, text)]) from None
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        builder = _Builder(loader)
-        data = builder.build(node, ()) if node is not None else None
-    except SpecError as err:
-        raise SpecErrors([replace(err, file=file)]) from None
-    except yaml.YAMLError as exc:
-        raise SpecErrors([_yaml_error(exc, file, text)]) from None
-    except RecursionError:
-        raise SpecErrors(
-            [
-                SpecError(
-                    f"the document nests deeper than {MAX_DEPTH} levels", (), "yaml-limits", file=file, line=1, column=1
-                )
-            ]
-        ) from None
-    finally:
-        loader.dispose()
-    return Document(file, data, builder.positions, aliased=builder.aliased)
+    for loader_cls in _LOADERS:
+        try:
+            return _build(loader_cls, text, file)
+        except SpecError as err:
+            raise SpecErrors([replace(err, file=file)]) from None
+        except yaml.YAMLError as exc:
+            if loader_cls is not _LOADERS[-1]:
+                continue  # word it as the pure-Python parser does
+            raise SpecErrors([_yaml_error(exc, file, text)]) from None
+    raise AssertionError("unreachable: the last loader returns or raises")
 
 
 def read(path: str | FsPath) -> Document:

@@ -1,0 +1,83 @@
+"""The one-pass event builder: libyaml and PyYAML's pure-Python parser give the same data and positions, and the
+cases the old compose-then-construct reader crashed on are located errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kspec.errors import SpecError, SpecErrors
+from kspec.lang import loader
+from kspec.lang.loader import parse_text
+
+ROOT = Path(__file__).resolve().parents[2]
+YAML_FILES = sorted([*ROOT.glob("specs/**/*.yaml"), *ROOT.glob("tests/cases/valid/*.yaml")])
+
+
+def errors_of(text: str) -> list[SpecError]:
+    with pytest.raises(SpecErrors) as info:
+        parse_text(text, "t.yaml")
+    return info.value.errors
+
+
+def build_with(loader_cls: type, text: str) -> loader.Document:
+    return loader._build(loader_cls, text, "t.yaml")
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML was built without libyaml")
+def test_libyaml_parses_first() -> None:
+    assert issubclass(loader._LOADERS[0], yaml.CSafeLoader)
+    assert loader._LOADERS[-1] is loader._PyLoader
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML was built without libyaml")
+@pytest.mark.parametrize("path", YAML_FILES, ids=[p.stem for p in YAML_FILES])
+def test_c_and_pure_parsers_agree(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    fast, pure = build_with(loader._LOADERS[0], text), build_with(loader._PyLoader, text)
+    assert fast.data == pure.data
+    assert fast.positions == pure.positions
+
+
+def test_yaml_12_resolution_matches_the_pure_loader() -> None:
+    text = "a: 010\nb: 0o10\nc: .inf\nd: yes\ne: ~\nf: ''\ng: 1e3\nh: +12\ni: ! 5\nj: !!str 7\nk: 2001-12-14\n"
+    for cls in loader._LOADERS:
+        data = build_with(cls, text).data
+        assert data == build_with(loader._PyLoader, text).data
+        assert data["d"] == "yes" and data["g"] == 1000.0 and data["j"] == "7" and data["e"] is None
+
+
+def test_aliases_copy_values_and_positions() -> None:
+    doc = parse_text("a: &a\n  x: 1\n  y: [1, {z: 3}]\nb: *a\nc: [*a]\n")
+    assert doc.data["b"] == doc.data["a"] == doc.data["c"][0]
+    assert doc.data["b"] is not doc.data["a"]  # a copy: later stages may change one without the other
+    assert doc.positions[("b", "y", 1, "z")] == doc.positions[("a", "y", 1, "z")] == (3, 11)
+    assert doc.positions[("c", 0)] == (5, 5)  # the alias itself is located where it is used
+
+
+def test_merge_lists_and_explicit_keys() -> None:
+    data = parse_text("a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc: {<<: [*a, *b], x: 5}\n").data
+    assert data["c"] == {"x": 5, "y": 1, "z": 2}
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "where"),
+    [
+        ("&a [*a]\n", "yaml-limits", (1, 5)),  # an alias inside its own anchor
+        ("x: !!int abc\n", "yaml-syntax", (1, 4)),  # the old reader raised ValueError
+        ("x: !!timestamp foo\n", "yaml-syntax", (1, 4)),  # the old reader raised AttributeError
+        ("x: !!float abc\n", "yaml-syntax", (1, 4)),
+        ("a: &x 1\nb: &x 2\n", "yaml-syntax", (2, 4)),  # duplicate anchor
+        ("? [a]\n: 1\n", "yaml-syntax", (1, 3)),  # a collection as a key
+    ],
+)
+def test_bad_documents_are_located_errors(text: str, code: str, where: tuple[int, int]) -> None:
+    (err,) = errors_of(text)
+    assert (err.code, (err.line, err.column)) == (code, where)
+
+
+def test_scalar_and_empty_documents() -> None:
+    assert parse_text("5\n").data == 5
+    assert parse_text("---\n").data is None
