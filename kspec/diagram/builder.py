@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import graphviz
 
 from kspec.analysis.graph import ModelGraph, Node, Resolved
-from kspec.diagram.structure import Collapsed, block_types, collapse_runs, skip_edges
+from kspec.diagram.structure import Collapsed, block_members, block_tree, block_types, collapse_runs, skip_edges
 from kspec.diagram.style import (
     CLUSTER_GREYS,
     COLORS,
@@ -128,22 +128,19 @@ class Builder:
         visible = [n for n in graph.order() if n.name not in col.alias and not (stack and n.kind == "input")]
         kinds = block_types(graph)
 
+        items = block_tree(visible)  # one pass: each cluster lists its own nodes and sub-clusters
+        members = block_members(graph, col)
+
         def emit(container: graphviz.Digraph, blk: tuple[str, ...]) -> None:
-            children: dict[tuple[str, ...], None] = {}
-            for node in visible:
-                if node.block == blk:
-                    self._node(container, graph, node, prefix, frozen, col, stack, outputs)
-                elif node.block[: len(blk)] == blk and node.block[: len(blk) + 1] not in children:
-                    child = node.block[: len(blk) + 1]
-                    children[child] = None
+            for item in items.get(blk, ()):
+                if isinstance(item, Node):
+                    self._node(container, graph, item, prefix, frozen, col, stack, outputs)
+                else:
+                    child = item
                     last, times = col.clusters.get(child, ("", 1))
                     label = f"<B>{escape(child[-1] + (f' to {last}' if times > 1 else ''))}</B>: "
                     label += escape(kinds.get(child, "?")) + (f" ×{times}" if times > 1 else "")
-                    inside = [
-                        n.name
-                        for n in graph.nodes.values()
-                        if graph.nodes[col.find(n.name)].block[: len(child)] == child
-                    ]
+                    inside = members.get(child, [])
                     params, total = [self._info(name, graph.nodes[n])[1] for n in inside], ""
                     if self.o.show_params and params and None not in params and sum(p or 0 for p in params):
                         total = small(f"{format_count(sum(p or 0 for p in params))} params")
@@ -155,7 +152,9 @@ class Builder:
                         color="#b0b0b0",
                         penwidth="2" if times > 1 else "1",
                     )
-                    first = next((n.name for n in visible if n.block == child and not self._expands(n, stack)), None)
+                    first = next(
+                        (n.name for n in items[child] if isinstance(n, Node) and not self._expands(n, stack)), None
+                    )
                     self._header(sub, cid + "/", html_table([label, total], "LEFT"), first and prefix + first)
                     self.used.update({"repeat": None} if times > 1 else {})
                     emit(sub, child)

@@ -113,3 +113,27 @@ def block_types(graph: ModelGraph) -> dict[tuple[str, ...], str]:
             key = node.block[:depth]
             kinds.setdefault(key, re.sub(r"_\d+$", "", key[-1]))
     return kinds
+
+
+def block_tree(visible: list[Node]) -> dict[tuple[str, ...], list[Node | tuple[str, ...]]]:
+    """Block-instance path -> what its cluster draws, in order: its own nodes and its sub-clusters (at their first
+    node). One pass over the nodes, so drawing stays linear in the number of layers and block instances."""
+    items: dict[tuple[str, ...], list[Node | tuple[str, ...]]] = {(): []}
+    for node in visible:
+        for depth in range(len(node.block)):
+            child = node.block[: depth + 1]
+            if child not in items:
+                items[child] = []
+                items[node.block[:depth]].append(child)
+        items[node.block].append(node)
+    return items
+
+
+def block_members(graph: ModelGraph, col: Collapsed) -> dict[tuple[str, ...], list[str]]:
+    """Block-instance path -> every node it stands for: its own and those of the instances collapsed into it."""
+    members: dict[tuple[str, ...], list[str]] = {}
+    for node in graph.nodes.values():
+        block = graph.nodes[col.find(node.name)].block
+        for depth in range(1, len(block) + 1):
+            members.setdefault(block[:depth], []).append(node.name)
+    return members
