@@ -39,7 +39,7 @@ def timed(cmd: list[str], tree: Path) -> tuple[float, float]:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(tree)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, capture_output=True, env=env, check=False)
+    subprocess.run(cmd, cwd=tree, capture_output=True, env=env, check=False)  # cwd first on sys.path: the tree's kspec
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
