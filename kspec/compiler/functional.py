@@ -17,6 +17,7 @@ from kspec.analysis.graph import ModelGraph, Node, Resolved
 from kspec.catalog import calls
 from kspec.catalog.kspec_ops import KSPEC_OPS
 from kspec.compiler import init_weights, plugins
+from kspec.compiler.depth import room_for
 from kspec.errors import Path, SpecError, SpecErrors, shorten
 
 if TYPE_CHECKING:
@@ -266,11 +267,12 @@ class _Builder:
 def build(res: Resolved) -> Compiled:
     """Build every model of a resolved spec with Keras; raises `SpecErrors` (unlocated) on failure."""
     builder = _Builder(res)
-    for name in res.model_order():
-        if name in res.models:
-            builder.model(res.models[name])
-        if builder.errors:
-            break
+    with room_for(sum(len(graph.nodes) for graph in res.models.values())):
+        for name in res.model_order():
+            if name in res.models:
+                builder.model(res.models[name])
+            if builder.errors:
+                break
     if builder.errors:
         raise SpecErrors(builder.errors)
     outputs = {name: graph.output_names() for name, graph in res.models.items()}

@@ -322,9 +322,11 @@ def evaluate(resolved: Resolved, model_path: Path) -> dict[str, float]:
         raise TrainingError(f"no model file {model_path}; pass a run folder or a .keras file")
     spec = _train_spec(resolved)
     import kspec.compiler.kspec_layers  # noqa: F401  # registers kspec's op layers for loading
+    from kspec.compiler.depth import room_for
 
     try:
-        model = keras.models.load_model(model_path, compile=True)
+        with room_for(sum(len(graph.nodes) for graph in resolved.models.values())):  # Keras walks the graph again
+            model = keras.models.load_model(model_path, compile=True)
     except (OSError, ValueError, KeyError, EOFError) as exc:
         raise TrainingError(
             f"cannot load {model_path} ({type(exc).__name__}); `kspec verify` checks a run folder against its manifest"
