@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import graphviz
 
 from kspec.analysis.graph import ModelGraph, Node, Resolved
+from kspec.diagram.lines import add_edge, add_node
 from kspec.diagram.structure import Collapsed, block_members, block_tree, block_types, collapse_runs, skip_edges
 from kspec.diagram.style import (
     CLUSTER_GREYS,
@@ -90,7 +91,7 @@ class Builder:
             tail, head = self._follow(tail), self._follow(head)
             if (tail, head) not in drawn:
                 drawn.add((tail, head))
-                root.edge(tail, head, **attrs)
+                add_edge(root, tail, head, **attrs)
         # several models: the spec's description goes under the diagram (one model shows it in its own title)
         desc = self.r.spec.description if len(names) > 1 else None
         if self.o.legend or desc:
@@ -186,7 +187,7 @@ class Builder:
             g.attr(label=html, labeljust="l", fontsize="11")
             return
         g.attr(label="")
-        g.node(hid, label=html, shape="plaintext", style="")
+        add_node(g, hid, label=html, shape="plaintext", style="")
         g.body.append(f"\t{{rank=same; {quote(hid)}; {quote(first)}}}\n")
 
     def _node(
@@ -270,7 +271,7 @@ class Builder:
                 color="#8c8c8c",
             )
             self.used["frozen"] = None
-        g.node(prefix + node.name, label=html_table(rows), group=prefix + graph.name, **attrs)
+        add_node(g, prefix + node.name, label=html_table(rows), group=prefix + graph.name, **attrs)
 
     # -- shapes and parameters --------------------------------------------------------------------------------
     def _info(self, model: str, node: Node) -> tuple[str | None, int | None, int | None]:

@@ -18,6 +18,22 @@ _SYSTEM = (
 )
 
 
+#: Above this many boxes, laying a diagram out takes seconds (Graphviz's `dot`: about 1 s per 1,000 boxes here;
+#: writing the DOT text of 5,000 layers takes a fraction of a second), so `render` says so before it starts.
+SLOW_BOXES = 2_000
+
+
+def slow_note(dot: str, renderer: str) -> str | None:
+    """What to tell the user before `renderer` lays out `dot`, when that takes a while (None: nothing to say)."""
+    boxes = dot.count(" [label=")
+    if boxes <= SLOW_BOXES:
+        return None
+    return (
+        f"{boxes:,} boxes to lay out; {renderer} needs about a second per 1,000, so this takes a while. "
+        "A .dot output is written at once; --collapse draws repeated blocks once, --model draws one model"
+    )
+
+
 class RendererMissing(RuntimeError):
     """No Graphviz renderer that can produce the requested format is installed; the DOT file was written instead."""
 
@@ -111,6 +127,9 @@ def render(dot: str, out: Path, *, timeout: float = 120.0) -> Path:
             f"cannot render {out}: {why}. The DOT text was written to {dot_file}; once a renderer is installed: "
             f"`dot -T{fmt} {dot_file} -o {out}`"
         )
+    note = slow_note(dot, renderer.kind)
+    if note:
+        print(f"kspec: {note}", file=sys.stderr)
     cmd = [renderer.path, f"-T{fmt}", "-o", str(out)]
     try:
         proc = subprocess.run(cmd, input=dot.encode("utf-8"), capture_output=True, timeout=timeout, check=False)

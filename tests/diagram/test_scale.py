@@ -1,0 +1,71 @@
+"""Diagrams of thousands of layers: the DOT lines kspec writes itself equal graphviz's, a 3,000-instance residual
+stack draws every instance once, and rendering a large diagram is announced before it starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import graphviz
+import pytest
+
+import kspec
+from kspec.analysis import shapes
+from kspec.diagram import DrawOptions, to_dot
+from kspec.diagram.lines import add_edge, add_node
+from kspec.diagram.render import SLOW_BOXES, slow_note
+
+NAMES = ["x", "Hidden-1", "node", "a b", 'say "hi"', "gan/dense_1", "-4.2", "<not html", "é", "back\\\\slash"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lines_equal_graphviz(name: str) -> None:
+    ours, theirs = graphviz.Digraph(), graphviz.Digraph()
+    attrs = {"fillcolor": "#9ecae1", "group": name, "style": "rounded,filled", "tooltip": f"{name} (Dense)"}
+    add_node(ours, name, label="<<B>x</B>>", **attrs)
+    theirs.node(name, label="<<B>x</B>>", **attrs)
+    add_node(ours, name + "_plain", shape="plaintext", style="")
+    theirs.node(name + "_plain", shape="plaintext", style="")
+    add_edge(ours, name, "out", color="#d62728", penwidth="1.6")
+    theirs.edge(name, "out", color="#d62728", penwidth="1.6")
+    add_edge(ours, "out", name)
+    theirs.edge("out", name)
+    assert ours.body == theirs.body
+
+
+def residual(instances: int) -> str:
+    lines = [
+        "kspec: 1",
+        "name: deep_residual",
+        "blocks:",
+        "  res:",
+        "    inputs: [x]",
+        "    layers:",
+        "      - {type: Dense, units: 4, name: fc}",
+        "      - {type: Add, name: add, inputs: [fc, x]}",
+        "model:",
+        "  inputs: {x: {shape: [4]}}",
+        "  layers:",
+    ]
+    lines += [f"    - {{block: res, name: r{i}, repeat: 1000}}" for i in range(instances // 1000)]
+    return "\n".join(lines) + "\n"
+
+
+def test_thousands_of_block_instances_draw_once_each(tmp_path: Path) -> None:
+    spec = tmp_path / "deep.yaml"
+    spec.write_text(residual(3000), encoding="utf-8")
+    resolved = kspec.load(spec)
+    dot = to_dot(resolved, DrawOptions(), shapes=shapes.infer(resolved))
+    assert dot.count("subgraph cluster_r") == 3000
+    for name in ("r0_1_fc", "r0_1000_add", "r2_1000_add"):
+        assert dot.count(f"\t\t\t{name} [label=") == 1
+    assert dot.count(" -> ") == 3 * 3000  # per instance: x -> fc, fc -> add, x -> add (the skip)
+    collapsed = to_dot(resolved, DrawOptions(collapse=True), shapes=shapes.infer(resolved))
+    assert "×3000" in collapsed and collapsed.count("subgraph cluster_r") == 1  # one run of identical blocks
+
+
+def test_large_renders_are_announced() -> None:
+    small = "digraph { a [label=x] }"
+    assert slow_note(small, "dot") is None
+    large = "digraph {\n" + "".join(f"\tn{i} [label=x]\n" for i in range(SLOW_BOXES + 1)) + "}"
+    note = slow_note(large, "dot")
+    assert note is not None and f"{SLOW_BOXES + 1:,} boxes" in note and ".dot" in note
