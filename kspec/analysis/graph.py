@@ -6,7 +6,6 @@ Imports kspec only (no keras, no pydantic models beyond reading them).
 from __future__ import annotations
 
 import re
-from collections import ChainMap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -247,8 +246,7 @@ class _Resolver:
                 )
                 return [], [], []
             return [prev], [None], [()]
-        known = ChainMap[str, Any](self.nodes, scope.aliases)  # a view: copying both per entry was quadratic
-        refs = [split_ref(n, known) for n in names]
+        refs = [split_ref(n, self.nodes, scope.aliases) for n in names]
         keys = entry.input_keys or [(i,) for i in range(len(names))]
         return (
             [scope.aliases.get(n, scope.prefix + n if scope.prefix + n in self.nodes else n) for n, _ in refs],

@@ -32,12 +32,13 @@ BLOCK_INPUTS = SpecError(
 _INDEX = re.compile(r"^(?P<base>.+)\[(?P<i>[0-9]{1,4})\]$")
 
 
-def split_ref(ref: str, known: Container[str]) -> tuple[str, Select]:
-    """`enc[2]` -> (`enc`, 2); `enc.z` -> (`enc`, `z`) unless `enc.z` is itself a name; else (`ref`, None)."""
+def split_ref(ref: str, *known: Container[str]) -> tuple[str, Select]:
+    """`enc[2]` -> (`enc`, 2); `enc.z` -> (`enc`, `z`) unless `enc.z` is itself a name (in one of `known`: several
+    containers are looked into as they are, never merged into a copy per call); else (`ref`, None)."""
     m = _INDEX.match(ref)
     if m:
         return m["base"], int(m["i"])
-    if ref not in known and "." in ref:
+    if "." in ref and not any(ref in names for names in known):
         base, _, out = ref.rpartition(".")
         if base:
             return base, out
