@@ -36,17 +36,16 @@ def layer(type_name: str, **args: Any) -> list[SpecError]:
 
 
 # -- the catalogue itself --------------------------------------------------------------------------------------
-def test_load_is_fast_and_imports_no_keras() -> None:
+def test_load_imports_no_keras() -> None:
+    """The catalogue is read without Keras (its speed is measured in benchmarks/bench_validate.py, not here)."""
     code = textwrap.dedent("""
-        import sys, time
-        start = time.perf_counter()
+        import sys
         import kspec.catalog as c
         c.load(); c.layer_info("Conv2D"); list(c.check_layer("Dense", {"units": 3}))
-        print(time.perf_counter() - start)
-        assert "keras" not in sys.modules and "tensorflow" not in sys.modules, "the catalogue imported keras"
+        print(sorted(m for m in ("keras", "tensorflow") if m in sys.modules))
     """)
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert float(out.stdout) < 0.25  # measured ~10 ms; generous for a loaded CI machine
+    assert out.stdout.strip() == "[]"
 
 
 def test_sizes_and_structure() -> None:
