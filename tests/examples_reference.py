@@ -250,6 +250,30 @@ def build_conv1d_timeseries(steps: int = 500) -> dict[str, Any]:
     return {"conv1d_timeseries": keras.Model(inputs=input_layer, outputs=output_layer)}
 
 
+# -- denoising_autoencoder --------------------------------------------------------------------------------------------
+
+
+def noise(array: Any) -> Any:
+    """Adds random noise to each image in the supplied array."""
+    import numpy as np
+
+    noise_factor = 0.4
+    noisy_array = array + noise_factor * np.random.normal(loc=0.0, scale=1.0, size=array.shape)
+    return np.clip(noisy_array, 0.0, 1.0)
+
+
+def build_denoising_autoencoder() -> dict[str, Any]:
+    input = layers.Input(shape=(28, 28, 1))
+    x = layers.Conv2D(32, (3, 3), activation="relu", padding="same")(input)
+    x = layers.MaxPooling2D((2, 2), padding="same")(x)
+    x = layers.Conv2D(32, (3, 3), activation="relu", padding="same")(x)
+    x = layers.MaxPooling2D((2, 2), padding="same")(x)
+    x = layers.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
+    x = layers.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
+    x = layers.Conv2D(1, (3, 3), activation="sigmoid", padding="same")(x)
+    return {"denoising_autoencoder": keras.Model(input, x)}
+
+
 #: spec name -> the functions and classes of this module that make up its Keras code (counted in specs/README.md)
 KERAS_CODE: dict[str, list[str]] = {
     "transformer_text_classifier": [
@@ -263,4 +287,5 @@ KERAS_CODE: dict[str, list[str]] = {
     "unet_segmentation": ["build_unet_segmentation"],
     "bidirectional_lstm_imdb": ["build_bidirectional_lstm_imdb"],
     "conv1d_timeseries": ["build_conv1d_timeseries"],
+    "denoising_autoencoder": ["noise", "build_denoising_autoencoder"],
 }

@@ -74,6 +74,8 @@ CASES: dict[str, Example] = {
                                        "imdb_tokens.npz", lambda: RNG.integers(0, 100, (4, 12)).astype("int32")),
     "conv1d_timeseries": Example({"steps": 40}, lambda: DATA.series(n=16, steps=40), "series.npz",
                                  lambda: RNG.random((4, 40, 1)).astype("float32")),
+    "denoising_autoencoder": Example({}, lambda: DATA.digits(n=16), "digits.npz",
+                                     lambda: RNG.random((4, 28, 28, 1)).astype("float32")),
 }  # fmt: skip
 
 
@@ -161,3 +163,17 @@ def test_vae_loss_includes_the_kl_term() -> None:
     total = vae.evaluate(x, x, verbose=0, batch_size=8)
     recon = 784 * float(keras.losses.BinaryCrossentropy()(x, vae.predict(x, verbose=0)))
     assert total == pytest.approx(recon + float(kl), rel=1e-4)
+
+
+def test_noise_step_makes_noisy_inputs_and_clean_targets(tmp_path: Path) -> None:
+    from kspec.data.steps import prepare
+
+    (tmp_path / "data").mkdir()
+    np.savez(tmp_path / "data" / "digits.npz", **DATA.digits(n=16))
+    resolved = kspec.load(EXAMPLES / "denoising_autoencoder.yaml")
+    assert resolved.spec.data is not None
+    splits = prepare(resolved.spec.data, tmp_path)
+    clean = DATA.digits(n=16)["x_train"][..., None] / 255.0
+    np.testing.assert_allclose(splits.train.y, clean, atol=1e-6)
+    assert splits.train.x.min() >= 0.0 and splits.train.x.max() <= 1.0
+    assert 0.1 < float(np.abs(splits.train.x - clean).mean()) < 0.25  # E|max(N(0, 0.4), 0)| = 0.16 on black pixels

@@ -238,6 +238,17 @@ def _gray(step: sd.RgbToGray, splits: Splits, path: Any) -> Splits:
     return _map(splits, step.on, lambda a: (a.astype(np.float32) @ luma)[..., np.newaxis])
 
 
+@_step("noise")
+def _noise(step: sd.Noise, splits: Splits, path: Any) -> Splits:
+    rng = np.random.default_rng(step.seed)
+
+    def noisy(a: Any) -> Any:
+        out = (a + rng.normal(step.mean, step.stddev, a.shape)).astype(np.float32)
+        return np.clip(out, step.clip[0], step.clip[1]) if step.clip else out
+
+    return _map(splits, step.on, noisy)
+
+
 @_step("channels")
 def _channels(step: sd.Channels, splits: Splits, path: Any) -> Splits:
     return _map(splits, step.on, lambda a: a[..., step.keep])

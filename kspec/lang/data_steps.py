@@ -143,6 +143,18 @@ class RgbToGray(_XStep):
 
 
 @register(STEPS)
+class Noise(_XStep):
+    """Gaussian noise added once to every split (a denoising autoencoder's noisy inputs; targets copied from the
+    inputs by an earlier `input_as_target` stay clean)."""
+
+    type: Literal["noise"] = "noise"
+    stddev: float = Field(gt=0, allow_inf_nan=False, description="standard deviation, e.g. 0.4 for images in [0, 1]")
+    mean: float = Field(0.0, allow_inf_nan=False, description="mean of the noise")
+    clip: list[float] | None = Field(None, min_length=2, max_length=2, description="clip the result, e.g. [0, 1]")
+    seed: int = Field(0, description="seed of the noise (each split draws its own from it)")
+
+
+@register(STEPS)
 class Channels(_XStep):
     """Keep some channels of images, e.g. `keep: [0, 1]` for the R and G planes."""
 
