@@ -27,6 +27,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "take": {"count": 32},
     "split": {"validation": 0.2},
     "augment": {"layers": [{"type": "RandomRotation", "factor": 0.03}]},
+    "noise": {"stddev": 0.4},
 }
 
 
