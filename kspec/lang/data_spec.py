@@ -68,6 +68,14 @@ def _value_at(data: Any, path: tuple[Any, ...]) -> Any:
     return data
 
 
+#: names people reach for that are spelt differently here (a did-you-mean would mislead: `normalise` -> `noise`)
+_SYNONYMS = {
+    "normalise": "standardize (mean 0, std 1) or minmax ([0, 1])",
+    "normalize": "standardize (mean 0, std 1) or minmax ([0, 1])",
+    "gaussian_noise": "did you mean 'noise'?",
+}
+
+
 def _tag_of(value: Any) -> str | None:
     if isinstance(value, str):
         return value
@@ -117,7 +125,8 @@ def explain_error(err: dict[str, Any], data: Any) -> tuple[tuple[Any, ...], str,
             return None
         tag = _tag_of(_value_at(data, path)) or "?"
         what = "source" if table is SOURCES else "preprocessing step"
-        return path, f"unknown {what} '{tag}'", "bad-value", did_you_mean(tag, table) or f"one of: {', '.join(table)}"
+        hint = _SYNONYMS.get(tag.lower().replace("-", "_")) or did_you_mean(tag, table)
+        return path, f"unknown {what} '{tag}'", "bad-value", hint or f"one of: {', '.join(table)}"
     if err["type"] == "extra_forbidden" and len(path) >= 2:
         owner = path[:-1]
         table = _registry_for(owner[:-1]) if isinstance(owner[-1], int) else _registry_for(owner)
