@@ -86,26 +86,33 @@ def _csv(src: sd.Csv, ctx: Context) -> Splits:
 
     with resolve_path(ctx, src.path).open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh, delimiter=src.delimiter))
+    if not src.header:
+        rows.insert(0, [str(i) for i in range(max((len(r) for r in rows), default=0))])
     header, body = rows[0], [r for r in rows[1 : len(rows) - src.skip_footer] if r]
     errors = []
     for key in ("features", "targets"):
         for i, name in enumerate(getattr(src, key)):
-            if name not in header:
+            if _column(name, header, src.header) not in range(len(header)):
                 errors.append(
                     SpecError(
                         f"the CSV file has no column '{name}'",
                         (*SOURCE_PATH, key, i),
                         "data-error",
-                        hint=did_you_mean(name, header) or f"its columns: {', '.join(header)}",
+                        hint=did_you_mean(str(name), header) or f"its columns: {', '.join(header)}",
                     )
                 )
     if errors:
         raise SpecErrors(errors)
 
-    def columns(names: list[str]) -> Any:
-        idx = [header.index(n) for n in names]
+    def columns(names: list[str | int], labels: dict[str, int] | None = None) -> Any:
+        idx = [_column(n, header, src.header) for n in names]
         try:
+            if labels is not None:
+                return np.array([[labels[r[i].strip()] for i in idx] for r in body], dtype=np.int32)
             return np.array([[float(r[i]) for i in idx] for r in body], dtype=np.float32)
+        except KeyError as exc:
+            raise SpecErrors([SpecError(f"the target label {exc} is not in `label_map`", (*SOURCE_PATH, "label_map"),
+                                        "data-error", hint="add it with its class id")]) from None  # fmt: skip
         except (ValueError, IndexError) as exc:
             raise SpecErrors(
                 [
@@ -115,7 +122,16 @@ def _csv(src: sd.Csv, ctx: Context) -> Splits:
                 ]
             ) from None
 
-    return Splits(Arrays(columns(src.features), columns(src.targets) if src.targets else None))
+    targets = columns(src.targets, src.label_map) if src.targets else None
+    return Splits(Arrays(columns(src.features), targets))
+
+
+def _column(name: str | int, header: list[str], named: bool) -> int:
+    """A column's position: a name in the header row, or a position (`header: false`, or an integer); -1 if none."""
+    if isinstance(name, int) or not named:
+        pos = int(name) if str(name).lstrip("-").isdigit() else -1
+        return pos if 0 <= pos < len(header) else -1
+    return header.index(name) if name in header else -1
 
 
 @loader("image_folder")

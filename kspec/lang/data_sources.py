@@ -168,12 +168,16 @@ class Npy(_File):
 
 @register(SOURCES)
 class Csv(_File):
-    """A CSV file with a header row; columns are chosen by name."""
+    """A CSV file; columns are chosen by name (header row) or by position from 0 (`header: false`)."""
 
     type: Literal["csv"] = "csv"
-    features: list[str] = Field(min_length=1, description="CSV columns used as inputs")
-    targets: list[str] = Field(default_factory=list, description="empty: no targets (e.g. for a `window` step)")
-    delimiter: str = Field(",", min_length=1, max_length=1, description="the CSV field separator")
+    features: list[str | int] = Field(min_length=1, description="CSV columns used as inputs (names or positions)")
+    targets: list[str | int] = Field(default_factory=list, description="empty: no targets (e.g. for a `window` step)")
+    delimiter: str = Field(",", min_length=1, max_length=1, description='the CSV field separator, e.g. "\\t"')
+    header: bool = Field(True, description="false: the first row is data; columns are chosen by position")
+    label_map: dict[str, int] | None = Field(
+        None, description="text labels of the target columns -> class ids, e.g. {cat: 0, dog: 1}"
+    )
     skip_footer: int = Field(0, ge=0, description="lines to ignore at the end (the book's airline file has 3)")
 
 
