@@ -7,10 +7,11 @@ Keras is imported inside the methods.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kspec.training import manifest, runs
+from kspec.training import callback_state, manifest, runs
 
 if TYPE_CHECKING:
     from kspec.training.session import Session
@@ -25,17 +26,23 @@ class Checkpoint:
 
     After epoch n: `epoch-0000n.npz` holds every variable of the groups given (models with their random-generator
     states, optimizers with their step counters, extra generators), then `epoch-0000n.json` records the epoch, the
-    history so far and the archive's SHA-256. Both are written atomically and the JSON last, so a kill at any moment
-    leaves the previous checkpoint intact; the last two are kept, and `restore` falls back to the older one (with a
-    warning) when the newer one is damaged.
+    history so far (with its own SHA-256), the archive's SHA-256, the state of the spec's callbacks (EarlyStopping's
+    counters and best weights, ReduceLROnPlateau's, ...) and whether a callback stopped the training. Both are written
+    atomically and the JSON last, so a kill at any moment leaves the previous checkpoint intact; the last two are
+    kept, and `restore` falls back to the older one (with a warning) when the newer one is damaged.
     """
 
-    VERSION = 1
+    VERSION = 2
 
-    def __init__(self, session: Session, groups: dict[str, list[Any]]) -> None:
+    def __init__(
+        self, session: Session, groups: dict[str, list[Any]], callbacks: Sequence[Any] = (), model: Any = None
+    ) -> None:
         self.session = session
         self.root = session.run_dir / runs.CHECKPOINTS
         self.groups = groups
+        self.callbacks = list(callbacks)
+        self.model = model
+        self._pending: tuple[list[dict[str, Any]], dict[str, Any]] | None = None
 
     def _arrays(self) -> dict[str, Any]:
         return {f"{g}.{i}": v.numpy() for g, vs in self.groups.items() for i, v in enumerate(vs)}
@@ -44,8 +51,9 @@ class Checkpoint:
         import numpy as np
 
         stem = f"epoch-{epochs_done:05d}"
+        records, callback_arrays = callback_state.save(self.callbacks)
         with runs.atomic_path(self.root / f"{stem}.npz", ".npz") as tmp:
-            np.savez(tmp, **self._arrays())
+            np.savez(tmp, **self._arrays(), **callback_arrays)
             size, digest = tmp.stat().st_size, manifest.sha256_of(tmp)
         meta = {
             "version": self.VERSION,
@@ -55,6 +63,9 @@ class Checkpoint:
             "size": size,
             "variables": {g: len(vs) for g, vs in self.groups.items()},
             "history": self.session.history,
+            "history_sha256": runs.spec_hash(runs.canonical_json(self.session.history)),
+            "callbacks": records,
+            "stopped": bool(getattr(self.model, "stop_training", False)),
         }
         runs.write_json(self.root / f"{stem}.json", meta)
         self._prune(epochs_done)
@@ -76,7 +87,7 @@ class Checkpoint:
                 path.unlink(missing_ok=True)
         runs.fsync_dir(self.root)
 
-    def _load(self, epoch: int) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    def _load(self, epoch: int) -> tuple[dict[str, list[float]], dict[str, Any], dict[str, Any]]:
         import json
         import zipfile
         import zlib
@@ -89,6 +100,10 @@ class Checkpoint:
             archive = self.root / str(meta["file"])
             if meta.get("version") != self.VERSION or meta["epoch"] != epoch or archive.parent != self.root:
                 raise _Unusable("an unknown record")
+            if runs.spec_hash(runs.canonical_json(meta["history"])) != meta["history_sha256"]:
+                raise _Unusable("its history does not match its recorded SHA-256")
+            if not callback_state.matches(self.callbacks, meta["callbacks"]):
+                raise _Unusable("made for other callbacks")
             if meta["variables"] != {g: len(vs) for g, vs in self.groups.items()}:
                 raise _Unusable("made for other models or optimizers")
             if not archive.is_file():
@@ -118,7 +133,7 @@ class Checkpoint:
                 a = arrays.get(f"{g}.{i}")
                 if a is None or tuple(a.shape) != tuple(v.shape):
                     raise _Unusable(f"variable {g}.{i} is missing or has another shape")
-        return history, arrays
+        return history, arrays, meta
 
     def restore(self) -> int:
         """Load the newest usable checkpoint into the variables; sets the session's history and `epochs_done`.
@@ -132,7 +147,7 @@ class Checkpoint:
         epochs = self._epochs()
         for n, epoch in enumerate(epochs):
             try:
-                history, arrays = self._load(epoch)
+                history, arrays, meta = self._load(epoch)
             except _Unusable as exc:
                 nxt = f"falling back to epoch {epochs[n + 1]}" if n + 1 < len(epochs) else "no older one is left"
                 self.session.notice(f"checkpoint epoch-{epoch:05d} is unusable ({exc}); {nxt}")
@@ -142,14 +157,35 @@ class Checkpoint:
                     v.assign(arrays[f"{g}.{i}"])
             self.session.history = history
             self.session.epochs_done = epoch
+            self.session.stopped = bool(meta.get("stopped"))
+            self._pending = (meta["callbacks"], arrays)
             runs.write_history(self.session.run_dir, history)  # drop epochs logged after this checkpoint
-            self.session.notice(f"resuming {self.session.run_dir} after epoch {epoch} of {self.session.spec.epochs}")
+            if self.session.stopped:
+                self.session.notice(
+                    f"the run in {self.session.run_dir} stopped early after epoch {epoch} (a callback decided so); "
+                    "finishing its results without further epochs"
+                )
+            else:
+                self.session.notice(
+                    f"resuming {self.session.run_dir} after epoch {epoch} of {self.session.spec.epochs}"
+                )
+            for name in callback_state.unsaved(self.callbacks):
+                self.session.notice(
+                    f"warning: the state of callback {name} is not saved in checkpoints; it starts afresh in this "
+                    "resumed run, which may then differ from an uninterrupted one"
+                )
             return epoch
         if epochs:
             raise runs.TrainingError(
                 f"no usable checkpoint in {self.root}; pass --restart to train this run again from the start"
             )
         return 0
+
+    def apply_callback_state(self) -> None:
+        """Put the restored callback state back (after the callbacks' `on_train_begin` reset it)."""
+        if self._pending is not None:
+            callback_state.restore(self.callbacks, *self._pending)
+            self._pending = None
 
 
 def keep_last_checkpoint(run_dir: Path) -> None:

@@ -297,7 +297,7 @@ def fit(s: Session, model: keras.Model, jit: bool, callbacks: list[Any], start: 
     model.stop_training = False
     hooks.on_train_begin()
     logs: dict[str, float] | None = None
-    for epoch in range(start, spec.epochs):
+    for epoch in range(start, s.end_epoch()):
         model.reset_metrics()
         hooks.on_epoch_begin(epoch)
         order = permutation(train.n, shuffle=spec.shuffle, seed=spec.seed, epoch=epoch)

@@ -131,6 +131,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def canonical_json(data: Any) -> str:
+    """`data` as compact JSON with sorted keys (NaN and infinities as null): the text a hash is taken of."""
+    return json.dumps(_plain(data), sort_keys=True, separators=(",", ":"))
+
+
 def write_json(path: Path, data: Any) -> Path:
     return write_text(path, json.dumps(_plain(data), indent=2, sort_keys=True) + "\n")
 

@@ -90,6 +90,8 @@ class Session:
     history: dict[str, list[float]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     epochs_done: int = 0
+    #: a callback (EarlyStopping) ended the training; a resumed run then trains no further epoch
+    stopped: bool = False
     #: set by a recipe that evaluates its own way (multi_worker: `Model.evaluate` fails there; the resident feed: no
     #: tf.data pipeline and no extra XLA compilation): a split -> its test metrics
     evaluator: Callable[[Arrays], dict[str, float]] | None = None
@@ -146,6 +148,10 @@ class Session:
                 self._stream = iter(ds)
             return itertools.islice(self._stream, self.spec.steps_per_epoch)
         return iter(ds)
+
+    def end_epoch(self) -> int:
+        """The epoch count training runs to: the spec's, or where a callback stopped it (restored from a checkpoint)."""
+        return self.epochs_done if self.stopped else self.spec.epochs
 
     def steps(self) -> int:
         return math.ceil(len(self.splits.train) / self.spec.batch_size)

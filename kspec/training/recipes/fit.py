@@ -21,6 +21,9 @@ class _EpochLog:
         import keras
 
         class EpochLog(keras.callbacks.Callback):  # type: ignore[misc]
+            def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+                checkpoint.apply_callback_state()  # last in the list: after the spec's callbacks reset themselves
+
             def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 session.begin_epoch(epoch)
 
@@ -58,10 +61,11 @@ def fit(s: Session) -> dict[str, list[float]]:
                 steps_per_execution=s.steps_per_execution(),
             )
             model.optimizer.build(model.trainable_variables)  # so that a checkpoint can fill its slots
-            ckpt = Checkpoint(s, {"model": list(model.variables), "optimizer": list(model.optimizer.variables)})
-            start = ckpt.restore() if s.resuming else 0
             # the spec's callbacks end an epoch before the checkpoint does (a ReduceLROnPlateau change is saved)
             callbacks = user_callbacks(s.spec, s.run_dir, s.resuming)
+            groups = {"model": list(model.variables), "optimizer": list(model.optimizer.variables)}
+            ckpt = Checkpoint(s, groups, callbacks, model)
+            start = ckpt.restore() if s.resuming else 0
             if s.spec.tensorboard:
                 # histograms of every weight each epoch, and the model graph Keras writes (its config)
                 board = keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard"), histogram_freq=1, write_graph=True)
@@ -76,7 +80,7 @@ def fit(s: Session) -> dict[str, list[float]]:
                 model.fit(
                     s.dataset(s.splits.train, training=True),
                     validation_data=s.dataset(s.splits.validation),
-                    epochs=s.spec.epochs,
+                    epochs=s.end_epoch(),
                     initial_epoch=start,
                     steps_per_epoch=s.spec.steps_per_epoch,
                     shuffle=False,

@@ -1,0 +1,139 @@
+"""Resume keeps every decision, not only the weights: the state of the callbacks kspec creates (EarlyStopping's
+patience counter, best value, best weights and stop decision; ReduceLROnPlateau's counters) travels in each epoch
+checkpoint, a run that stopped early is finished, and the checkpoint's history is covered by its hash. Tiny models
+(digits, 240 examples) so that each test takes seconds; longer series: `python tools/kill_resume.py`."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+pytestmark = pytest.mark.keras
+
+pytest.importorskip("keras")
+
+import kspec
+from kspec.training import manifest, trainer
+from kspec.training.checkpoint import Checkpoint
+
+TINY: dict[str, Any] = {
+    "kspec": 1,
+    "name": "decisions",
+    "model": {
+        "inputs": {"x": {"shape": [64]}},
+        "layers": [
+            {"type": "Dense", "units": 8, "activation": "relu"},
+            {"type": "Dense", "name": "probs", "units": 10, "activation": "softmax"},
+        ],
+    },
+    "data": {
+        "source": "digits",
+        "preprocess": [{"type": "scale", "divide": 16}, "one_hot", {"type": "take", "count": 240}],
+    },
+    "train": {
+        "loss": "categorical_crossentropy",
+        "epochs": 12,
+        "batch_size": 40,
+        "validation_split": 0.25,
+        "seed": 3,
+        "deterministic": True,
+        "verbose": 0,
+        "plots": "none",
+    },
+}
+#: improvements smaller than 10 do not count: the first epoch is the best, and patience runs out after epoch 1 + 4
+EARLY = {"type": "EarlyStopping", "monitor": "loss", "min_delta": 10, "patience": 4, "restore_best_weights": True}
+PLATEAU = {"type": "ReduceLROnPlateau", "monitor": "loss", "min_delta": 10, "patience": 2, "factor": 0.5,
+           "min_lr": 1e-6}  # fmt: skip
+
+
+def _spec(tmp_path: Path, callbacks: list[Any], **train: Any) -> Any:
+    doc = copy.deepcopy(TINY)
+    doc["train"].update(train, callbacks=callbacks)
+    path = tmp_path / "decisions.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return kspec.load(path)
+
+
+def _weights(run: Path) -> list[bytes]:
+    import keras
+
+    return [np.asarray(w).tobytes() for w in keras.saving.load_model(run / "model.keras").get_weights()]
+
+
+def _interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, callbacks: list[Any], after: int | None) -> Path:
+    """Train into `resumed/`, Ctrl-C right after the checkpoint of epoch `after` (None: during the final save)."""
+    run = tmp_path / "resumed"
+    with monkeypatch.context() as m:
+        if after is None:
+            m.setattr(manifest, "write", lambda run_dir: (_ for _ in ()).throw(KeyboardInterrupt()))
+        else:
+            original = Checkpoint.save
+
+            def save(self: Checkpoint, epochs_done: int) -> None:
+                original(self, epochs_done)
+                if epochs_done == after:
+                    raise KeyboardInterrupt
+
+            m.setattr(Checkpoint, "save", save)
+        with pytest.raises(KeyboardInterrupt):
+            trainer.train(_spec(tmp_path, callbacks), out=run)
+    return run
+
+
+@pytest.mark.parametrize("after", [3, None], ids=["mid-patience", "after-the-stop-decision"])
+def test_early_stopping_resumes_to_the_same_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], after: int | None
+) -> None:
+    whole = trainer.train(_spec(tmp_path, [EARLY]), out=tmp_path / "whole")
+    assert len(whole.history["loss"]) == 5  # stopped after epoch 5 of 12
+    run = _interrupted(tmp_path, monkeypatch, [EARLY], after)
+    capsys.readouterr()
+    resumed = trainer.train(_spec(tmp_path, [EARLY]), resume=run)
+    assert resumed.history == whole.history
+    assert _weights(run) == _weights(whole.run_dir)  # the best (first) epoch's weights, restored at the end
+    assert manifest.verify(run).ok
+    if after is None:
+        assert "stopped early after epoch 5" in capsys.readouterr().err
+
+
+def test_reduce_lr_on_plateau_resumes_with_its_counters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = trainer.train(_spec(tmp_path, [PLATEAU]), out=tmp_path / "whole")
+    rates = whole.history["learning_rate"]
+    assert len(set(rates)) >= 3  # it did reduce, several times
+    run = _interrupted(tmp_path, monkeypatch, [PLATEAU], 4)  # mid-plateau: one epoch into its patience
+    resumed = trainer.train(_spec(tmp_path, [PLATEAU]), resume=run)
+    assert resumed.history["learning_rate"] == rates
+    assert resumed.history == whole.history and _weights(run) == _weights(whole.run_dir)
+
+
+def test_a_checkpoint_whose_history_was_edited_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _interrupted(tmp_path, monkeypatch, [], 3)
+    record = run / "checkpoint" / "epoch-00003.json"
+    meta = json.loads(record.read_text())
+    meta["history"]["loss"][0] = 0.0  # the archive's hash still matches; the history's does not
+    record.write_text(json.dumps(meta))
+    capsys.readouterr()
+    trainer.train(_spec(tmp_path, []), resume=run)
+    err = capsys.readouterr().err
+    assert "epoch-00003 is unusable (its history does not match its recorded SHA-256); falling back to epoch 2" in err
+    assert json.loads((run / "history.json").read_text())["loss"][0] != 0.0
+
+
+def test_a_callback_whose_state_is_not_saved_is_named_at_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backup = {"type": "BackupAndRestore", "backup_dir": "backup"}
+    run = _interrupted(tmp_path, monkeypatch, [backup], 2)
+    capsys.readouterr()
+    trainer.train(_spec(tmp_path, [backup]), resume=run)
+    err = capsys.readouterr().err
+    assert "warning: the state of callback BackupAndRestore is not saved in checkpoints" in err
