@@ -43,8 +43,12 @@ def run(args: argparse.Namespace) -> int:
             with compiled.freezing(model_name):
                 model.summary()
     if args.output:
-        with compiled.freezing(name):
-            compiled.models[name].save(args.output)
+        from kspec.training.runs import atomic_path
+
+        target = Path(args.output)
+        suffix = ".weights.h5" if target.name.endswith(".weights.h5") else target.suffix
+        with compiled.freezing(name), atomic_path(target, suffix) as tmp:  # a kill keeps the file that was there
+            compiled.models[name].save(tmp)
         print(f"saved model '{name}' to {args.output}", file=sys.stderr if args.json else sys.stdout)
     return OK
 

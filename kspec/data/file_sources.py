@@ -86,9 +86,24 @@ def _csv(src: sd.Csv, ctx: Context) -> Splits:
 
     with resolve_path(ctx, src.path).open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh, delimiter=src.delimiter))
+    empty = not rows
     if not src.header:
         rows.insert(0, [str(i) for i in range(max((len(r) for r in rows), default=0))])
-    header, body = rows[0], [r for r in rows[1 : len(rows) - src.skip_footer] if r]
+    header, body = (rows[0] if rows else []), [r for r in rows[1 : len(rows) - src.skip_footer] if r]
+    if empty or not header or not body:
+        what = "is empty" if empty else "has no data rows" if header else "starts with a blank line"
+        raise SpecErrors(
+            [
+                SpecError(
+                    f"the CSV file {shorten(src.path)} {what}",
+                    (*SOURCE_PATH, "path"),
+                    "data-error",
+                    hint="a CSV source needs "
+                    + ("a header row naming the columns, then " if src.header else "")
+                    + "one row per example",
+                )
+            ]
+        )
     errors = []
     for key in ("features", "targets"):
         for i, name in enumerate(getattr(src, key)):

@@ -196,6 +196,11 @@ def _synthetic(src: sd.Synthetic, ctx: Context) -> Splits:
     weights = rng.normal(0, 1 / np.sqrt(feats.shape[1]), (feats.shape[1], units)).astype(np.float32)
     score = feats @ weights
     classify = src.task == "classification" or (src.task == "auto" and out_shape[-1] > 1)
+    if classify and len(out_shape) == 1:  # class labels, one-hot encoded per batch unless the loss is sparse
+        labels = np.argmax(score, -1).astype(np.int32)
+        splits = holdout(x, labels, src.test_samples / n, src.seed)
+        splits.one_hot = out_shape[-1]
+        return splits
     if classify:
         y: Any = np.eye(out_shape[-1], dtype=np.float32)[np.argmax(score.reshape(n, -1, out_shape[-1]), -1)]
         y = y.reshape(n, *out_shape)

@@ -15,8 +15,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kspec.training import runs
+from kspec.training.lock import LOCK_FILE
 
 VERSION = 1
+#: files every finished run has: a manifest that does not list one of them fails `verify` (it was edited)
+REQUIRED = ("spec.yaml", "spec.sha256", "model.keras", "history.json", "history.csv", "metrics.json", "summary.txt")
 MAX_MANIFEST_BYTES = 16 * 2**20
 _CHUNK = 2**20
 
@@ -42,7 +45,7 @@ def _listed(run_dir: Path) -> list[Path]:
             path = here / name
             if runs.is_temp(name) or path.is_symlink() or not path.is_file():
                 continue
-            if here == run_dir and name == runs.MANIFEST:
+            if here == run_dir and name in (runs.MANIFEST, LOCK_FILE):
                 continue
             out.append(path)
     return out
@@ -65,10 +68,12 @@ class Verification:
     differ: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)
+    unrecorded: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.differ or self.invalid)
+        """Every listed file matches, no file is left out of the manifest, and no other file was added."""
+        return not (self.missing or self.differ or self.invalid or self.unlisted or self.unrecorded)
 
 
 class ManifestError(RuntimeError):
@@ -131,7 +136,12 @@ def verify(run_dir: Path) -> Verification:
         elif path.stat().st_size != entry["size"] or sha256_of(path) != entry["sha256"]:
             result.differ.append(name)
     listed = set(doc["files"])
-    result.unlisted = [n for n in (p.relative_to(run_dir).as_posix() for p in _listed(run_dir)) if n not in listed]
+    result.unrecorded = [n for n in REQUIRED if n not in listed]
+    result.unlisted = [
+        n
+        for n in (p.relative_to(run_dir).as_posix() for p in _listed(run_dir))
+        if n not in listed and n not in result.unrecorded
+    ]
     return result
 
 
@@ -142,10 +152,15 @@ def report(run_dir: Path, result: Verification) -> list[str]:
     lines = [f"missing: {shorten(n, 200)}" for n in result.missing]
     lines += [f"differs: {shorten(n, 200)}" for n in result.differ]
     lines += [f"invalid entry: {shorten(n, 200)}" for n in result.invalid]
+    lines += [f"not in the manifest: {shorten(n, 200)} (every run writes it)" for n in result.unrecorded]
     lines += [f"not in the manifest: {shorten(n, 200)}" for n in result.unlisted]
     bad = len(result.missing) + len(result.differ) + len(result.invalid)
     if result.ok:
         lines.append(f"{run_dir}: ok, {result.checked} file(s) match {runs.MANIFEST}")
     else:
-        lines.append(f"{run_dir}: {bad} of {result.checked + len(result.invalid)} listed file(s) missing or different")
+        extra = len(result.unrecorded) + len(result.unlisted)
+        lines.append(
+            f"{run_dir}: {bad} of {result.checked + len(result.invalid)} listed file(s) missing or different"
+            + (f", {extra} file(s) not in the manifest" if extra else "")
+        )
     return lines

@@ -12,6 +12,7 @@ from kspec import paths as data_paths
 from kspec.compiler.functional import to_keras_config
 from kspec.errors import SpecError, SpecErrors
 from kspec.lang.train_spec import CALLBACK_PATHS, TrainSpec, callback_path_keys, per_output
+from kspec.training import atomic_callbacks
 
 
 def _keras_error(path: tuple[str | int, ...], exc: Exception) -> SpecErrors:
@@ -67,7 +68,6 @@ def compile_args(spec: TrainSpec, outputs: list[str] | None = None) -> dict[str,
 
 def user_callbacks(spec: TrainSpec, run_dir: Path, resuming: bool = False) -> list[Any]:
     """The spec's Keras callbacks; file arguments stay inside the run folder, and a resumed `CSVLogger` appends."""
-    import keras
 
     out = []
     for i, entry in enumerate(spec.callbacks):
@@ -110,7 +110,7 @@ def user_callbacks(spec: TrainSpec, run_dir: Path, resuming: bool = False) -> li
         if kind == "CSVLogger" and resuming:
             args.setdefault("append", True)  # keep the rows of the epochs before the interruption
         try:
-            out.append(getattr(keras.callbacks, kind)(**args))
+            out.append(atomic_callbacks.make(kind, args))
         except (ValueError, TypeError) as exc:
             raise _keras_error(("train", "callbacks", i), exc) from None
     if spec.lr_table:

@@ -80,13 +80,23 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
             continue
     try:
         yield tmp
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)  # make the rename itself durable
+        commit(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+
+
+def temp_name(path: Path, suffix: str = "") -> Path:
+    """A fresh temporary path next to `path` (not created): `.<name>.<random>.tmp<suffix>`."""
+    return path.parent / f".{path.name}.{secrets.token_hex(6)}{TEMP_MARK}{suffix}"
+
+
+def commit(tmp: Path, path: Path) -> None:
+    """Put the finished temporary file `tmp` in place of `path`: fsync, rename, fsync of the folder."""
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)  # make the rename itself durable
 
 
 def remove_temp_files(folder: Path) -> list[Path]:

@@ -15,7 +15,7 @@ from kspec.data.registry import ModelShapes, Splits
 from kspec.data.steps import prepare
 from kspec.errors import SpecErrors
 from kspec.lang.train_spec import TrainSpec
-from kspec.training import manifest, runs, status
+from kspec.training import manifest, run_folder, runs, status
 from kspec.training.objects import make_optimizer
 from kspec.training.preflight import (
     check_distribute,
@@ -102,70 +102,6 @@ def train(
         EPOCH_HOOK.reset(hook)
 
 
-def _run_folder(name: str, text: str, out: Path | None, resume: Path | None, restart: bool) -> tuple[Path, bool]:
-    """The run folder and whether training continues in it (after checking that the spec did not change)."""
-    if resume is None:
-        run_dir = runs.new_run_dir(name, out=out)
-        if runs.is_run(run_dir) and not restart:
-            raise TrainingError(
-                f"{run_dir} already holds a kspec run; pass --resume {run_dir} to continue it, or --restart to "
-                "start over there"
-            )
-    else:
-        run_dir = runs.resume_dir(resume)
-    if restart:
-        runs.clear_run(run_dir)
-    if restart or resume is None:
-        runs.write_spec(run_dir, text)
-        return run_dir, False
-    _same_spec(run_dir, text)
-    runs.remove_temp_files(run_dir)  # what a kill left half-written; the files they were to replace are whole
-    return run_dir, True
-
-
-def _same_spec(run_dir: Path, text: str) -> None:
-    """Refuse to resume with another spec than the run's, naming the dotted paths that differ (except a change of
-    `train.epochs` alone: the run continues to the new count)."""
-    import yaml
-
-    try:
-        stored, digest = runs.stored_spec(run_dir)
-        if digest == runs.spec_hash(text) and runs.spec_hash(stored) == digest:
-            return
-        old = yaml.safe_load(stored)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        raise TrainingError(
-            f"the spec saved in {run_dir / runs.SPEC_FILE} cannot be read; pass --restart to start over there"
-        ) from None
-    changes = runs.spec_changes(old, yaml.safe_load(text))
-    if not changes and runs.spec_hash(stored) != digest:
-        raise TrainingError(f"{run_dir / runs.SPEC_FILE} does not match the SHA-256 in its first line")
-    if [path for path, _, _ in changes] == ["train.epochs"]:
-        _more_epochs(run_dir, text, changes[0][2])
-        return
-    if changes:
-        raise runs.SpecChangedError(
-            f"the spec differs from the one run {run_dir} was started with: {runs.describe_changes(changes)}; "
-            "resume with the same spec (and --set values), or pass --restart to start over in that folder"
-        )
-
-
-def _more_epochs(run_dir: Path, text: str, epochs: Any) -> None:
-    """`--resume` with only `train.epochs` changed: continue (a finished run too) up to the new count, the history
-    continuing where it stopped; the run's stored spec takes the new count. Fewer epochs than already trained is
-    refused (that history cannot be undone)."""
-    done = _epochs_done(run_dir)
-    if not isinstance(epochs, int) or epochs < done:
-        raise runs.SpecChangedError(
-            f"run {run_dir} has already trained {done} epoch(s); train.epochs must be at least that to continue it, "
-            "or pass --restart to start over in that folder"
-        )
-    if runs.is_finished(run_dir):  # first: the run is unfinished again until its new manifest
-        (run_dir / runs.MANIFEST).unlink()
-        runs.fsync_dir(run_dir)
-    runs.write_spec(run_dir, text)
-
-
 def _prepare(resolved: Resolved, shapes: ModelShapes) -> Splits:
     """`data.prepare`, with unreadable data files (truncated, corrupt, wrong encoding) as a located data-error."""
     import csv
@@ -215,29 +151,21 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: b
             return _train_in(resolved, spec, scope, run_dir, False, start)
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir, resuming = _run_folder(resolved.spec.name, _resolved_yaml(resolved), out, resume, restart)
-    if resuming and runs.is_finished(run_dir):
-        return _finished(run_dir)
-    if resuming and spec.distribute == "multi_worker":
-        raise TrainingError(_NO_MULTI_WORKER_RESUME)
-    status.write(run_dir, "running", spec_file=Path(resolved.doc.file), epochs=spec.epochs)
-    try:
-        return _train_in(resolved, spec, scope, run_dir, resuming, start)
-    except KeyboardInterrupt:
-        status.write(run_dir, "interrupted")
-        raise
-    except BaseException as exc:
-        status.write(run_dir, "failed", error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
-        raise
-
-
-def _epochs_done(run_dir: Path) -> int:
-    """Epochs a run has finished, by its history (0 when there is none)."""
-    try:
-        history = runs.read_json(run_dir / "history.json")
-    except (OSError, ValueError):
-        return 0
-    return max((len(v) for v in history.values() if isinstance(v, list)), default=0) if isinstance(history, dict) else 0
+    with run_folder.opened(resolved.spec.name, _resolved_yaml(resolved), out, resume, restart) as folder:
+        run_dir, resuming = folder.path, folder.resuming
+        if resuming and runs.is_finished(run_dir):
+            return _finished(run_dir)
+        if resuming and spec.distribute == "multi_worker":
+            raise TrainingError(_NO_MULTI_WORKER_RESUME)
+        status.write(run_dir, "running", spec_file=Path(resolved.doc.file), epochs=spec.epochs)
+        try:
+            return _train_in(resolved, spec, scope, run_dir, resuming, start)
+        except KeyboardInterrupt:
+            status.write(run_dir, "interrupted")
+            raise
+        except BaseException as exc:
+            status.write(run_dir, "failed", error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+            raise
 
 
 def _train_in(
@@ -280,6 +208,16 @@ def _finished(run_dir: Path) -> RunResult:
     """`--resume` of a run that already finished (e.g. killed as it exited): nothing to do, its stored results."""
     import sys
 
+    try:
+        checked = manifest.verify(run_dir)
+    except manifest.ManifestError as exc:
+        raise TrainingError(f"the finished run in {run_dir} cannot be checked: {exc}") from None
+    if not checked.ok:
+        damage = "; ".join(manifest.report(run_dir, checked)[:-1])
+        raise TrainingError(
+            f"the run in {run_dir} is finished, but its files do not match its manifest ({damage}); "
+            f"`kspec verify {run_dir}` lists them, --restart trains the run again"
+        )
     print(f"kspec: the run in {run_dir} is already finished; nothing to resume", file=sys.stderr)
     try:
         summary = (run_dir / "summary.txt").read_text(encoding="utf-8").strip()

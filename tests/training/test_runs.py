@@ -20,6 +20,8 @@ def _run_folder(tmp_path: Path) -> Path:
     runs.write_history(run, {"loss": [1.0, 0.5], "val_loss": [1.1, float("nan")]})
     runs.write_json(run / "metrics.json", {"accuracy": 0.9})
     runs.write_text(run / "samples" / "epoch_0001.png", "not really a png")
+    runs.write_text(run / "model.keras", "not really a model")
+    runs.write_text(run / "summary.txt", "x: done\n")
     return run
 
 
@@ -103,15 +105,17 @@ def test_manifest_lists_every_file_and_verifies(tmp_path: Path, capsys: pytest.C
         "history.csv",
         "history.json",
         "metrics.json",
+        "model.keras",
         "samples/epoch_0001.png",
         "spec.sha256",
         "spec.yaml",
+        "summary.txt",
     ]
     entry = doc["files"]["metrics.json"]
     assert entry["size"] == (run / "metrics.json").stat().st_size
     assert entry["sha256"] == manifest.sha256_of(run / "metrics.json")
     assert main(["verify", str(run)]) == 0
-    assert "ok, 6 file(s) match manifest.json" in capsys.readouterr().out
+    assert "ok, 8 file(s) match manifest.json" in capsys.readouterr().out
 
 
 def test_verify_names_missing_and_changed_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,7 +127,7 @@ def test_verify_names_missing_and_changed_files(tmp_path: Path, capsys: pytest.C
     assert main(["verify", str(run)]) == 1
     out = capsys.readouterr().out
     assert "missing: 'history.csv'" in out and "differs: 'metrics.json'" in out
-    assert "not in the manifest: 'extra.txt'" in out and "2 of 6 listed file(s)" in out
+    assert "not in the manifest: 'extra.txt'" in out and "2 of 8 listed file(s)" in out
 
 
 def test_verify_same_size_different_bytes(tmp_path: Path) -> None:
@@ -180,3 +184,69 @@ def test_remove_tree_is_all_or_nothing(tmp_path: Path) -> None:
     (half / "epoch-00001.json").write_text("{}")
     assert runs.remove_temp_files(run) == [half] and not half.exists()
     runs.remove_tree(run / "nothing-here")
+
+
+def test_verify_fails_on_files_left_out_of_the_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A truncated model.keras whose entry was deleted from the manifest, and a file added later, both fail verify."""
+    run = _run_folder(tmp_path)
+    manifest.write(run)
+    doc = json.loads((run / "manifest.json").read_text())
+    del doc["files"]["model.keras"]
+    runs.write_json(run / "manifest.json", doc)
+    (run / "model.keras").write_bytes(b"")
+    result = manifest.verify(run)
+    assert not result.ok and result.unrecorded == ["model.keras"] and not result.unlisted
+    assert main(["verify", str(run)]) == 1
+    assert "not in the manifest: 'model.keras' (every run writes it)" in capsys.readouterr().out
+    manifest.write(run)
+    (run / "notes.txt").write_text("added after the run")
+    assert manifest.verify(run).unlisted == ["notes.txt"] and main(["verify", str(run)]) == 1
+
+
+def test_one_process_owns_a_run_folder(tmp_path: Path) -> None:
+    """The second owner gets an error naming the first's process id; the lock goes with its process, however it ends;
+    a lock file left behind is recognised as stale and taken over."""
+    import signal
+    import subprocess
+    import sys
+
+    from kspec.training import lock
+
+    run = _run_folder(tmp_path)
+    code = "import sys, time\nfrom pathlib import Path\nfrom kspec.training import lock\n"
+    code += "with lock.hold(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(60)\n"
+    owner = subprocess.Popen([sys.executable, "-c", code, str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None and owner.stdout.readline().strip() == "held"
+        with pytest.raises(lock.RunFolderBusy, match=f"in use by process {owner.pid} "):
+            with lock.hold(run):
+                pass
+    finally:
+        owner.send_signal(signal.SIGKILL)  # no cleanup runs: the kernel releases the flock
+        owner.wait()
+    assert (run / lock.LOCK_FILE).exists()  # left behind by the killed owner
+    notes: list[str] = []
+    with lock.hold(run, notes):
+        assert (run / lock.LOCK_FILE).read_text().startswith(f"pid={os.getpid()}\n")
+    assert notes == [f"took over a stale lock of process {owner.pid} (no longer running)"]
+    assert not (run / lock.LOCK_FILE).exists()
+    manifest.write(run)
+    with lock.hold(run):  # the lock file is neither listed nor an unlisted file
+        assert manifest.verify(run).ok
+
+
+def test_a_damaged_spec_copy_is_told_apart_from_a_changed_spec(tmp_path: Path) -> None:
+    from kspec.training import run_folder
+
+    text = "kspec: 1\nname: x\nmodel:\n  layers: [a, b]\n"
+    run = _run_folder(tmp_path)
+    runs.write_spec(run, text)
+    spec = run / "spec.yaml"
+    spec.write_text(spec.read_text()[:30])  # truncated
+    with pytest.raises(runs.TrainingError, match="is damaged") as info:
+        run_folder.same_spec(run, text.replace("x", "y"))
+    assert not isinstance(info.value, runs.SpecChangedError)
+    run_folder.same_spec(run, text)  # the run's own spec (it has the recorded hash): the copy is repaired
+    assert runs.stored_spec(run)[0] == text
+    with pytest.raises(runs.SpecChangedError, match="name"):
+        run_folder.same_spec(run, text.replace("x", "y"))
