@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import signal
+import sys
 from pathlib import Path
 
-from kspec.cli.common import OK, Command, UsageError, add_common, import_tensorflow
+from kspec.cli.common import INVALID, OK, Command, UsageError, add_common, import_tensorflow
 
 
 def add_train_arguments(t: argparse.ArgumentParser) -> None:
@@ -42,14 +45,68 @@ def run_train(args: argparse.Namespace) -> int:
     kspec.check(
         resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params, max_synthetic_values=args.max_synthetic
     )
-    result = trainer.train(
-        resolved,
-        out=Path(args.out) if args.out else None,
-        resume=Path(args.resume) if args.resume else None,
-        restart=args.restart,
-    )
+    from kspec.training.runs import DiskFull, Interrupted
+
+    previous = signal.signal(signal.SIGTERM, _terminated)  # SIGTERM ends training like Ctrl-C: saved, resumable
+    try:
+        result = trainer.train(
+            resolved,
+            out=Path(args.out) if args.out else None,
+            resume=Path(args.resume) if args.resume else None,
+            restart=args.restart,
+        )
+    except Interrupted as stop:
+        _end_progress_line()
+        if stop.epoch is None:
+            print(f"kspec: interrupted ({stop.signal_name}) before the first epoch ended; nothing to resume, and the "
+                  f"new run folder {stop.run_dir} was removed", file=sys.stderr)  # fmt: skip
+        else:
+            print(f"kspec: interrupted ({stop.signal_name}); the run folder {stop.run_dir} holds the checkpoint "
+                  f"after epoch {stop.epoch}; resume with:", file=sys.stderr)  # fmt: skip
+            print(resume_command(args, stop.run_dir), file=sys.stderr)
+        return 128 + (signal.SIGTERM if stop.signal_name == "SIGTERM" else signal.SIGINT)
+    except DiskFull as full:
+        _end_progress_line()
+        print(f"kspec: error: {full}", file=sys.stderr)
+        if full.epoch is not None:
+            print("kspec: free some space, then resume with:", file=sys.stderr)
+            print(resume_command(args, full.run_dir), file=sys.stderr)
+        return INVALID
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(result.summary)
     return OK
+
+
+class _Terminated(KeyboardInterrupt):
+    signal_name = "SIGTERM"
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def _end_progress_line() -> None:
+    """Keras's progress bar leaves the cursor after the bar: start the message on a line of its own."""
+    sys.stdout.flush()
+    if sys.stdout.isatty() or sys.stderr.isatty():
+        print(file=sys.stderr)
+
+
+def resume_command(args: argparse.Namespace, run_dir: Path) -> str:
+    """The exact command that continues this run: the same spec, `--set` values and switches, `--resume RUN`."""
+    parts = ["kspec", "train", args.spec, "--resume", str(run_dir)]
+    for value in args.set or ():
+        parts += ["--set", value]
+    if getattr(args, "allow_unsafe", False):
+        parts.append("--allow-unsafe-layers")
+    from kspec import MAX_PARAMS, MAX_SYNTHETIC_VALUES
+
+    if getattr(args, "max_params", MAX_PARAMS) != MAX_PARAMS:
+        parts += ["--max-params", str(args.max_params)]
+    if getattr(args, "max_synthetic", MAX_SYNTHETIC_VALUES) != MAX_SYNTHETIC_VALUES:
+        parts += ["--max-synthetic-values", str(args.max_synthetic)]
+    return shlex.join(parts)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -108,11 +108,25 @@ def pipeline(
         yb = tf.gather(y, i)
         return xb, (tf.one_hot(yb, one_hot, dtype=tf.float32) if one_hot else yb)
 
-    def order(r: tf.Tensor) -> tf.Tensor:
-        return permutation(n, shuffle=shuffle, seed=seed, epoch=r)
+    layers = augment or []
+    seeded = bool(layers) and seed is not None  # augmentation drawn per batch from (seed, pass, batch): reproducible
 
-    def batches(perm: tf.Tensor) -> tf.data.Dataset:
+    def order(r: tf.Tensor) -> Any:
+        perm = permutation(n, shuffle=shuffle, seed=seed, epoch=r)
+        return (r, perm) if seeded else perm
+
+    def batches(*drawn: tf.Tensor) -> tf.data.Dataset:
+        r, perm = drawn if seeded else (None, drawn[0])
         rows = tf.data.Dataset.from_tensor_slices(tf.reshape(perm[: full * bs], [full, bs])).batch(chunk)
+        if seeded:  # each batch carries (pass, batch index) for its augmentation seeds
+            numbered = tf.data.Dataset.from_tensor_slices(tf.range(full, dtype=tf.int64)).batch(chunk)
+            out = tf.data.Dataset.zip(rows, numbered).flat_map(
+                lambda i, j: tf.data.Dataset.from_tensor_slices((take(i), tf.fill(tf.shape(j), r), j))
+            )
+            if n > full * bs:
+                last = tf.data.Dataset.from_tensors((perm[full * bs :], tf.constant(full, tf.int64)))
+                out = out.concatenate(last.map(lambda i, j: (take(i), r, j)))
+            return out
         out = rows.flat_map(lambda i: tf.data.Dataset.from_tensor_slices(take(i)))
         if n > full * bs:
             out = out.concatenate(tf.data.Dataset.from_tensors(perm[full * bs :]).map(take))
@@ -127,8 +141,23 @@ def pipeline(
         else:
             draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
         ds = draws.map(order).flat_map(batches).apply(tf.data.experimental.assert_cardinality(steps))
-    layers = augment or []
-    if layers:
+    if seeded:
+        generators = [g for layer in layers for g in layer._seed_generators]
+        base = tf.constant(seed, tf.int64)
+
+        def reseeded(batch: Any, r: tf.Tensor, j: tf.Tensor) -> Any:
+            # every random generator of the augmentation layers starts this batch from (seed, pass, batch, k): the
+            # same draws in every run with this seed and after `--resume`, whatever ran before; sequential map, as
+            # the generators' states are shared variables
+            for k, generator in enumerate(generators):
+                generator.state.assign(tf.stack([base * 1_000_003 + r, j * 1024 + k]))
+            xb, rest = (batch[0], batch[1:]) if isinstance(batch, tuple) else (batch, ())
+            for layer in layers:
+                xb = layer(xb, training=True)
+            return (xb, *rest) if rest else xb
+
+        ds = ds.map(reseeded, deterministic=True)
+    elif layers:
 
         def augmented(xb: tf.Tensor, *rest: tf.Tensor) -> Any:
             for layer in layers:

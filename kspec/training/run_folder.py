@@ -10,6 +10,7 @@ half run folder is left behind to block `--out` or confuse `kspec plot runs/x/*`
 from __future__ import annotations
 
 import contextlib
+import errno
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,10 +45,26 @@ def opened(name: str, text: str, out: Path | None, resume: Path | None, restart:
         _prepare(folder, text, resume, restart)
         try:
             yield folder
-        except BaseException:
-            if not folder.resuming and not (folder.path / runs.CHECKPOINTS).exists():
+        except BaseException as exc:
+            epoch = runs.last_checkpoint(folder.path)
+            if not folder.resuming and epoch is None and not runs.is_finished(folder.path):
                 discard(folder)
+            if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, runs.Interrupted):
+                raise runs.Interrupted(folder.path, epoch, getattr(exc, "signal_name", "SIGINT")) from exc
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise _disk_full(exc, folder.path, epoch) from exc
             raise
+
+
+def _disk_full(exc: OSError, run_dir: Path, epoch: int | None) -> runs.DiskFull:
+    what = f"writing {exc.filename}" if exc.filename else "writing a file of the run"
+    kept = (
+        f"nothing was lost: files are replaced only once written whole, and {run_dir} holds the checkpoint after "
+        f"epoch {epoch}"
+        if epoch is not None
+        else f"no epoch had finished, so {run_dir} was removed"
+    )
+    return runs.DiskFull(f"the disk is full (no space left on device) while {what}; {kept}", run_dir, epoch)
 
 
 def _prepare(folder: RunFolder, text: str, resume: Path | None, restart: bool) -> None:

@@ -31,6 +31,28 @@ class TrainingError(RuntimeError):
     """Training cannot start or continue (e.g. `--resume` names no run folder); printed without a traceback."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Training was interrupted (Ctrl-C, SIGTERM): what the run folder holds, for the message and resume command.
+
+    Attributes:
+        run_dir: the run folder.
+        epoch: the last epoch whose checkpoint is saved (None: nothing to resume; the new run folder was removed).
+        signal_name: `SIGINT` or `SIGTERM`.
+    """
+
+    def __init__(self, run_dir: Path, epoch: int | None, signal_name: str = "SIGINT") -> None:
+        super().__init__(f"interrupted ({signal_name})")
+        self.run_dir, self.epoch, self.signal_name = run_dir, epoch, signal_name
+
+
+class DiskFull(TrainingError):
+    """The disk filled up while training wrote a file; the earlier files are whole (atomic writes)."""
+
+    def __init__(self, message: str, run_dir: Path, epoch: int | None) -> None:
+        super().__init__(message)
+        self.run_dir, self.epoch = run_dir, epoch
+
+
 class SpecChangedError(TrainingError):
     """`--resume` with a spec that differs from the one the run was started with (the message names the paths)."""
 
@@ -81,6 +103,10 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     try:
         yield tmp
         commit(tmp, path)
+    except OSError as exc:  # name the file being replaced (a full disk says only "No space left on device")
+        if exc.filename is None or str(exc.filename) == str(tmp):
+            exc.filename = str(path)
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
@@ -214,6 +240,12 @@ _ARTIFACTS = (
 )
 _ARTIFACT_FOLDERS = (CHECKPOINTS, "samples", "tensorboard", "export")
 _ARTIFACT_SUFFIXES = (".keras", ".png")
+
+
+def last_checkpoint(path: Path) -> int | None:
+    """The newest epoch with a checkpoint record in run folder `path` (None when there is none)."""
+    epochs = [p.stem.removeprefix("epoch-") for p in (path / CHECKPOINTS).glob("epoch-*.json")]
+    return max((int(e) for e in epochs if e.isdigit()), default=None)
 
 
 def is_run(path: Path) -> bool:

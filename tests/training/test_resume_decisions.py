@@ -137,3 +137,56 @@ def test_a_callback_whose_state_is_not_saved_is_named_at_resume(
     trainer.train(_spec(tmp_path, [backup]), resume=run)
     err = capsys.readouterr().err
     assert "warning: the state of callback BackupAndRestore is not saved in checkpoints" in err
+
+
+AUGMENTED: dict[str, Any] = {
+    "kspec": 1,
+    "name": "augmented",
+    "model": {
+        "inputs": {"x": {"shape": [8, 8, 1]}},
+        "layers": [
+            {"type": "Conv2D", "filters": 4, "kernel_size": 3, "activation": "relu"},
+            {"type": "Flatten"},
+            {"type": "Dense", "name": "probs", "units": 3, "activation": "softmax"},
+        ],
+    },
+    "data": {
+        "source": {"type": "synthetic", "samples": 120, "test_samples": 20},
+        "preprocess": [
+            {"type": "augment", "layers": [{"type": "RandomFlip"}, {"type": "RandomTranslation",
+                                                                     "height_factor": 0.2, "width_factor": 0.2}]}
+        ],
+    },
+    "train": {"loss": "categorical_crossentropy", "epochs": 4, "batch_size": 16, "validation_split": 0.2, "seed": 0,
+              "verbose": 0, "plots": "none"},
+}  # fmt: skip
+
+
+def _augmented(tmp_path: Path) -> Any:
+    path = tmp_path / "augmented.yaml"
+    path.write_text(yaml.safe_dump(AUGMENTED, sort_keys=False))
+    return kspec.load(path)
+
+
+def test_seeded_augmentation_is_reproducible_and_resumes_identically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two seeded runs with augmentation (without `deterministic: true`) end with the same weights; a run interrupted
+    after epoch 2 and resumed ends with them too: each batch's augmentation is drawn from (seed, epoch, batch)."""
+    one = trainer.train(_augmented(tmp_path), out=tmp_path / "one")
+    two = trainer.train(_augmented(tmp_path), out=tmp_path / "two")
+    assert one.history == two.history and _weights(one.run_dir) == _weights(two.run_dir)
+    run = tmp_path / "resumed"
+    with monkeypatch.context() as m:
+        original = Checkpoint.save
+
+        def save(self: Checkpoint, epochs_done: int) -> None:
+            original(self, epochs_done)
+            if epochs_done == 2:
+                raise KeyboardInterrupt
+
+        m.setattr(Checkpoint, "save", save)
+        with pytest.raises(KeyboardInterrupt):
+            trainer.train(_augmented(tmp_path), out=run)
+    resumed = trainer.train(_augmented(tmp_path), resume=run)
+    assert resumed.history == one.history and _weights(run) == _weights(one.run_dir)

@@ -1,0 +1,98 @@
+"""SIGINT and SIGTERM end training with what is needed saved, the run folder named and the exact resume command on a
+line of its own; a full disk names the file, says that nothing was lost and how to resume."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.keras
+
+pytest.importorskip("keras")
+
+from kspec.cli import main
+from kspec.training import manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = """
+kspec: 1
+name: interrupts
+model:
+  inputs: {x: {shape: [4]}}
+  layers: [{type: Dense, units: 3, activation: softmax}]
+data: {source: {type: synthetic, samples: 4000, test_samples: 8}}
+train: {loss: categorical_crossentropy, epochs: 6, batch_size: 2, verbose: 1, plots: none, seed: 2}
+"""
+
+
+def _start(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
+    (tmp_path / "s.yaml").write_text(SPEC)
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    args = [sys.executable, "-m", "kspec", "train", "s.yaml", "--out", "run", "--set", "train.seed=2"]
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not list((run / "checkpoint").glob("epoch-*.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    return proc, run
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_saves_names_the_run_and_prints_the_resume_command(tmp_path: Path, sig: signal.Signals) -> None:
+    proc, run = _start(tmp_path)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err[-2000:]
+    assert f"interrupted ({sig.name}); the run folder run holds the checkpoint after epoch" in err
+    command = "kspec train s.yaml --resume run --set train.seed=2"
+    assert command in err.splitlines()  # alone on its line, as it is to be pasted
+    assert "Traceback" not in err
+    assert list((run / "checkpoint").glob("epoch-*.npz")) and not (run / "manifest.json").exists()
+    if sig == signal.SIGTERM:  # the printed command continues the run to the end
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        argv = [sys.executable, "-m", *shlex.split(command), "--set", "train.epochs=3"]
+        refused = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert refused.returncode == 1 and "train.epochs" in refused.stderr  # another spec: refused, not resumed
+        done = subprocess.run([sys.executable, "-m", *shlex.split(command)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=900)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert manifest.verify(run).ok
+
+
+def test_a_full_disk_names_the_file_and_how_to_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        SPEC.replace("epochs: 6", "epochs: 4")
+        .replace("samples: 4000", "samples: 64")
+        .replace("verbose: 1", "verbose: 0")
+    )
+    run = tmp_path / "run"
+    original, calls = np.savez, [0]
+
+    def savez(file: object, *args: object, **kwargs: object) -> None:  # the third epoch's checkpoint: disk full
+        calls[0] += 1
+        if calls[0] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        original(file, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(np, "savez", savez)
+        assert main(["train", str(spec), "--out", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert f"while writing {run / 'checkpoint' / 'epoch-00003.npz'}" in err
+    assert f"nothing was lost: files are replaced only once written whole, and {run} holds the checkpoint after " \
+           "epoch 2" in err  # fmt: skip
+    assert f"kspec train {spec} --resume {run}" in err.splitlines()
+    assert main(["train", str(spec), "--resume", str(run)]) == 0 and manifest.verify(run).ok
