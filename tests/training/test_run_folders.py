@@ -70,7 +70,7 @@ def test_a_second_process_on_a_run_folder_is_refused_naming_the_owner(
     spec = _spec(tmp_path)
     run = tmp_path / "run"
     assert main(["train", str(spec), "--out", str(run)]) == 0
-    (run / "checkpoint").mkdir()  # as if it were still training
+    (run / "checkpoint").mkdir(exist_ok=True)  # as if it were still training
     code = """
     import sys, time
     from pathlib import Path
