@@ -20,6 +20,7 @@ STATE: dict[str, tuple[str, ...]] = {
     "CSVLogger": (),  # its rows are in the file, which a resumed run appends to
     "TerminateOnNaN": (),
     "TensorBoard": (),  # epoch summaries are numbered by epoch
+    "LearningRateScheduler": (),  # a function of the epoch number (`train.lr_table`)
 }
 #: Attributes holding lists of arrays (saved in the checkpoint's archive, not its JSON record).
 ARRAYS: dict[str, tuple[str, ...]] = {"EarlyStopping": ("best_weights",)}

@@ -68,6 +68,7 @@ def compile_args(spec: TrainSpec, outputs: list[str] | None = None) -> dict[str,
 
 def user_callbacks(spec: TrainSpec, run_dir: Path, resuming: bool = False) -> list[Any]:
     """The spec's Keras callbacks; file arguments stay inside the run folder, and a resumed `CSVLogger` appends."""
+    import keras
 
     out = []
     for i, entry in enumerate(spec.callbacks):
