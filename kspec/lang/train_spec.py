@@ -115,6 +115,7 @@ class TrainSpec(StrictModel):
         " tf.distribute or a custom loop need tf.data",
     )
     distribute: Literal["none", "mirrored", "multi_worker"] = Field("none", description="tf.distribute strategy")
+    distribute_timeout: float | None = Field(None, gt=0, le=86400, description="multi_worker: seconds to await peers")
     verbose: Literal["auto", 0, 1, 2] = Field(
         "auto", description="progress: auto (a live line in a terminal, one per epoch elsewhere), 2 plain lines, 0 none"
     )

@@ -36,7 +36,9 @@ def setup(spec: TrainSpec) -> tuple[Any, bool]:
     scope: Any = contextlib.nullcontext()
     chief = True
     if spec.distribute == "multi_worker":  # first: the strategy configures the runtime's collective ops
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        from kspec.training.cluster import make_strategy
+
+        strategy = make_strategy(spec.distribute_timeout)
         scope = strategy.scope()
         resolver = strategy.cluster_resolver
         kind, index = getattr(resolver, "task_type", None), getattr(resolver, "task_id", None)

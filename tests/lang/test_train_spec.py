@@ -248,3 +248,11 @@ def test_gan_recipe_needs_its_models() -> None:
 def test_unknown_train_model_suggests() -> None:
     [err] = _check({"classifier": 1}, model="clasifier")
     assert (err.path, err.code, err.hint) == (("train", "model"), "unknown-model", "did you mean 'classifier'?")
+
+
+def test_distribute_timeout_is_a_positive_number_of_seconds() -> None:
+    spec = TrainSpec.model_validate({"loss": "mse", "distribute": "multi_worker", "distribute_timeout": 30})
+    assert spec.distribute_timeout == 30
+    for bad in (0, -1, 10**6, "soon"):
+        with pytest.raises(ValidationError):
+            TrainSpec.model_validate({"loss": "mse", "distribute": "multi_worker", "distribute_timeout": bad})

@@ -110,7 +110,7 @@ def test_two_workers_on_localhost_train_and_only_the_chief_keeps_a_run(tmp_path:
         for i in range(2)
     ]
     try:
-        results = [p.communicate(timeout=90) for p in procs]
+        results = [p.communicate(timeout=240) for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
@@ -182,4 +182,23 @@ def test_multi_worker_refuses_what_the_loop_cannot_do(tmp_path: Path, doc: dict[
     (error,) = info.value.errors
     assert error.code == "train-error" and ".".join(map(str, error.path)) == at, error
     assert "multi_worker" in error.message
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_lone_worker_names_its_missing_peer_and_gives_up_at_its_deadline(tmp_path: Path) -> None:
+    """Worker 0 of a two-worker cluster whose worker 1 never starts: named every 5 s, exit 124 at the deadline."""
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    done = subprocess.run(
+        _train_cmd(_write(tmp_path, SPEC, distribute_timeout=6), tmp_path / "run"),
+        cwd=ROOT,
+        env=_env({"cluster": cluster, "task": {"type": "worker", "index": 0}}),
+        capture_output=True,
+        text=True,
+        timeout=150,  # TensorFlow's import alone takes tens of seconds on a loaded machine
+    )
+    assert done.returncode == 124, done.stderr[-3000:]
+    peer = f"worker 1 ({cluster['worker'][1]})"
+    assert f"kspec: waiting for {peer}" in done.stderr
+    assert f"did not form within 6 s; not answering: {peer}" in done.stderr
+    assert "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()
