@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 #: seconds between two "waiting for" lines
@@ -161,3 +164,27 @@ class Terminated(KeyboardInterrupt):
 
 def _sigterm_as_interrupt(signum: int, frame: object) -> None:
     raise Terminated()
+
+
+def worker_folder() -> Path:
+    """A new temporary run folder for a non-chief worker, `kspec-worker-<pid>-*` in the temporary directory.
+
+    The worker removes it when it ends (normally, on an error or a signal); folders left by workers that were killed
+    outright (SIGKILL, a lost machine) are removed here, when their process is gone.
+    """
+    root = Path(tempfile.gettempdir())
+    for old in root.glob("kspec-worker-*"):
+        pid = old.name.removeprefix("kspec-worker-").partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)) and old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"kspec-worker-{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True

@@ -143,9 +143,10 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: b
         if resume is not None and not restart:
             raise TrainingError(_NO_MULTI_WORKER_RESUME)
         import shutil
-        import tempfile
 
-        run_dir = Path(tempfile.mkdtemp(prefix="kspec-worker-"))
+        from kspec.training.cluster import worker_folder
+
+        run_dir = worker_folder()
         runs.write_spec(run_dir, _resolved_yaml(resolved))
         try:
             return _train_in(resolved, spec, scope, run_dir, False, start)

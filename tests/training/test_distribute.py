@@ -202,3 +202,50 @@ def test_a_lone_worker_names_its_missing_peer_and_gives_up_at_its_deadline(tmp_p
     assert f"did not form within 6 s; not answering: {peer}" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("stopped", [0, 1], ids=["chief", "worker"])
+def test_sigterm_on_either_worker_stops_both_cleanly(tmp_path: Path, stopped: int) -> None:
+    """SIGTERM mid-training: the signalled worker stops as on Ctrl-C, its peer fails on the next all-reduce, the
+    chief's run folder keeps its epoch checkpoints, and no worker folder is left (nor one a killed worker left)."""
+    import signal
+    import time
+
+    spec = _write(tmp_path, SPEC, epochs=100000)
+    temp = tmp_path / "tmp"
+    stale = temp / "kspec-worker-999999999-gone"  # a SIGKILLed worker's folder: its pid is not running
+    stale.mkdir(parents=True)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    out = tmp_path / "run"
+    procs = [
+        subprocess.Popen(
+            _train_cmd(spec, out if i == 0 else tmp_path / "unused"),
+            cwd=ROOT,
+            env={**_env({"cluster": cluster, "task": {"type": "worker", "index": i}}), "TMPDIR": str(temp)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 240
+        while not list((out / "checkpoint").glob("epoch-*.json")) and time.monotonic() < deadline:
+            assert all(p.poll() is None for p in procs), "a worker ended before its first epoch"
+            time.sleep(0.5)
+        assert list((out / "checkpoint").glob("epoch-*.json")), "no epoch ended in time"
+        procs[stopped].send_signal(signal.SIGTERM)
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert procs[stopped].returncode in (130, 143), errors[stopped][-2000:]
+    assert "interrupted" in errors[stopped]
+    assert procs[1 - stopped].returncode not in (0, None), errors[1 - stopped][-2000:]
+    assert not any("Traceback" in e for e in errors), errors
+    assert json.loads((out / "status.json").read_text())["status"] in ("interrupted", "failed")
+    assert list((out / "checkpoint").glob("epoch-*.npz"))
+    assert not list(temp.glob("kspec-worker-*")), list(temp.iterdir())
+    assert not (tmp_path / "unused").exists()
