@@ -196,6 +196,20 @@ class ImageFolder(_File):
 
 
 @register(SOURCES)
+class ImageMaskFolder(_File):
+    """Images and their segmentation masks in two folders, paired by file name without extension."""
+
+    type: Literal["image_mask_folder"] = "image_mask_folder"
+    path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "folder", "masks": "folder"}
+    masks: str = Field(min_length=1, description="folder of the masks (one grayscale image of class ids per image)")
+    image_size: list[int] = Field([160, 160], min_length=2, max_length=2, description="[height, width] of both")
+    color_mode: Literal["grayscale", "rgb", "rgba"] = Field("rgb", description="channels of the loaded images")
+    mask_offset: int = Field(0, description="added to every mask value, e.g. -1 for masks labelled 1, 2, 3")
+    test_split: float = Field(0.0, ge=0, lt=1, description="fraction held out as the test split")
+    seed: int = Field(0, description="seed of the train/test split")
+
+
+@register(SOURCES)
 class TextFolder(_File):
     """One sub-folder per class of `.txt` files; texts become integer sequences (`TextVectorization`)."""
 
