@@ -19,6 +19,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "npy": {"path": "x.npy"},
     "csv": {"path": "d.csv", "features": ["a"]},
     "image_folder": {"path": "imgs"},
+    "image_mask_folder": {"path": "imgs", "masks": "masks"},
     "text_folder": {"path": "texts"},
     "reshape": {"shape": [28, 28, 1]},
     "channels": {"keep": [0, 1]},
