@@ -1,6 +1,7 @@
 """Kill `kspec train` with SIGKILL at random moments, resume it, and compare the result with an uninterrupted run.
 
     python tools/kill_resume.py [--trials 20] [--recipe fit|tape|gan] [--epochs 12] [--seed 0] [--workdir DIR]
+                                [--callbacks]
 
 A small offline spec (scikit-learn digits, a tiny MLP with dropout, `deterministic: true`, a fixed seed) is trained
 once without interruption. Each trial then starts `python -m kspec train SPEC --out RUN` in a subprocess, kills it
@@ -51,8 +52,20 @@ runpy.run_module("kspec", run_name="__main__", alter_sys=True)
 """
 
 
-def spec_text(recipe: str, epochs: int, seed: int, deterministic: bool = True) -> str:
-    """The spec every trial trains: digits, 64 -> 64 (dropout) -> 10, fixed seed, op determinism."""
+#: `--callbacks`: decisions a resumed run must keep. Improvements under 10 never count, so EarlyStopping stops after
+#: epoch 5 (restoring epoch 1's weights) and ReduceLROnPlateau halves the rate every third epoch: a kill mid-patience
+#: or after the stop decision shows whether the counters, best values and the stop travelled in the checkpoint.
+DECISIONS = """  callbacks:
+    - {type: EarlyStopping, monitor: loss, min_delta: 10, patience: 4, restore_best_weights: true}
+    - {type: ReduceLROnPlateau, monitor: loss, min_delta: 10, patience: 2, factor: 0.5}
+"""
+
+
+def spec_text(recipe: str, epochs: int, seed: int, deterministic: bool = True, callbacks: bool = False) -> str:
+    """The spec every trial trains: digits, 64 -> 64 (dropout) -> 10, fixed seed, op determinism (and with
+    `callbacks`, EarlyStopping and ReduceLROnPlateau whose decisions the resumed run must repeat)."""
+    if callbacks and recipe == "fit":
+        return spec_text(recipe, epochs, seed, deterministic) + DECISIONS
     det = "true" if deterministic else "false"
     if recipe == "gan":
         return f"""kspec: 1
@@ -348,12 +361,13 @@ def run_trials(
     modes: list[list[str]] | None = None,
     echo: bool = True,
     deterministic: bool = True,
+    callbacks: bool = False,
 ) -> list[Trial]:
     """`trials` trials (each a list of kill modes: from `modes`, or 1-3 drawn at random with `seed`)."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="kspec-kill-resume-"))
     workdir.mkdir(parents=True, exist_ok=True)
     spec = workdir / "spec.yaml"
-    spec.write_text(spec_text(recipe, epochs, seed=7, deterministic=deterministic))
+    spec.write_text(spec_text(recipe, epochs, seed=7, deterministic=deterministic, callbacks=callbacks))
     rng = random.Random(seed)
     timing = reference_run(workdir, spec, epochs)
     if echo:
@@ -395,6 +409,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--no-determinism", action="store_true", help="train with `deterministic: false` (XLA on) to measure the drift"
     )
+    p.add_argument(
+        "--callbacks",
+        action="store_true",
+        help="train with EarlyStopping and ReduceLROnPlateau (recipe fit): the resumed run must stop and reduce at the "
+        "same epochs",
+    )
     args = p.parse_args(argv)
     results = run_trials(
         args.trials,
@@ -403,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         workdir=args.workdir,
         deterministic=not args.no_determinism,
+        callbacks=args.callbacks,
     )
     kills = [a for t in results for a in t.attempts if a.killed]
     by_mode = {m: sum(a.mode == m for a in kills) for m in MODES}
