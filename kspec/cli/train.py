@@ -19,6 +19,13 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument(
         "--restart", action="store_true", help="start over in the run folder (--resume RUN or --out RUN), replacing it"
     )
+    t.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run a `distribute: multi_worker` spec as N worker processes on this machine (127.0.0.1, TF_CONFIG set "
+        "for each; worker 0 writes the run folder)",
+    )
     add_common(t, synthetic=True)
 
 
@@ -37,6 +44,8 @@ def add_evaluate_arguments(e: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train a spec and leave a run folder."""
+    if args.workers is not None:
+        return _launch(args)
     import_tensorflow()
     import kspec
     from kspec.training import trainer
@@ -76,6 +85,32 @@ def run_train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     print(result.summary)
     return OK
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """`--workers N`: the spec is checked here (no TensorFlow), then trained by N local worker processes."""
+    import os
+
+    import kspec
+    from kspec.training.launcher import launch
+
+    if not 1 <= args.workers <= 64:
+        raise UsageError("--workers takes 1 to 64 worker processes")
+    if os.environ.get("TF_CONFIG"):
+        raise UsageError("--workers sets each worker's TF_CONFIG itself; unset TF_CONFIG, or drop --workers")
+    resolved = kspec.load(args.spec, args.set)
+    train = resolved.spec.train
+    if train is None or train.distribute != "multi_worker":
+        raise UsageError(
+            "--workers needs `train.distribute: multi_worker` in the spec (or --set train.distribute=multi_worker)"
+        )
+    common = [args.spec, *(x for value in args.set for x in ("--set", value))]
+    common += ["--max-params", str(args.max_params), "--max-synthetic-values", str(args.max_synthetic)]
+    if args.allow_unsafe:
+        common.append("--allow-unsafe-layers")
+    chief = ["train", *common, *(["--out", args.out] if args.out else [])]
+    chief += [*(["--resume", args.resume] if args.resume else []), *(["--restart"] if args.restart else [])]
+    return launch(args.workers, chief, ["train", *common])
 
 
 class _Terminated(KeyboardInterrupt):

@@ -116,6 +116,7 @@ class TrainSpec(StrictModel):
     )
     distribute: Literal["none", "mirrored", "multi_worker"] = Field("none", description="tf.distribute strategy")
     distribute_timeout: float | None = Field(None, gt=0, le=86400, description="multi_worker: seconds to await peers")
+    logical_devices: int | None = Field(None, ge=1, le=64, description="split the CPU in N devices (mirrored)")
     verbose: Literal["auto", 0, 1, 2] = Field(
         "auto", description="progress: auto (a live line in a terminal, one per epoch elsewhere), 2 plain lines, 0 none"
     )

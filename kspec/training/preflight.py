@@ -35,6 +35,17 @@ def setup(spec: TrainSpec) -> tuple[Any, bool]:
 
     scope: Any = contextlib.nullcontext()
     chief = True
+    if spec.logical_devices:  # before any op: the runtime's devices are fixed once it starts
+        cpu, parts = tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()]
+        try:
+            tf.config.set_logical_device_configuration(cpu, parts * spec.logical_devices)
+        except RuntimeError:  # this process's runtime has started: only the same split can be kept
+            if len(tf.config.list_logical_devices("CPU")) != spec.logical_devices:
+                fail(
+                    "`logical_devices` cannot change once TensorFlow has started in this process",
+                    ("train", "logical_devices"),
+                    hint="train in a new process (`kspec train`)",
+                )
     if spec.distribute == "multi_worker":  # first: the strategy configures the runtime's collective ops
         from kspec.training.cluster import make_strategy
 
@@ -52,7 +63,9 @@ def setup(spec: TrainSpec) -> tuple[Any, bool]:
         _disable_op_determinism()
     keras.mixed_precision.set_global_policy("mixed_float16" if spec.mixed_precision else "float32")
     if spec.distribute == "mirrored":
-        scope = tf.distribute.MirroredStrategy().scope()
+        cpus = [d.name for d in tf.config.list_logical_devices("CPU")] if spec.logical_devices else None
+        gpus = spec.logical_devices and tf.config.list_logical_devices("GPU")
+        scope = tf.distribute.MirroredStrategy(None if gpus else cpus).scope()
     return scope, chief
 
 

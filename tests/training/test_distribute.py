@@ -249,3 +249,65 @@ def test_sigterm_on_either_worker_stops_both_cleanly(tmp_path: Path, stopped: in
     assert list((out / "checkpoint").glob("epoch-*.npz"))
     assert not list(temp.glob("kspec-worker-*")), list(temp.iterdir())
     assert not (tmp_path / "unused").exists()
+
+
+def test_workers_launches_a_local_cluster_and_the_chief_writes_the_run(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [*_train_cmd(_write(tmp_path, SPEC), out), "--workers", "2"],
+        cwd=ROOT,
+        env={**_env(None), "TMPDIR": str(temp)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "kspec: started 2 workers on 127.0.0.1 ports" in done.stderr
+    assert done.stdout.count("mw_digits: best epoch 2/2") == 1  # the chief's summary; the other worker's is dropped
+    assert (out / "manifest.json").is_file() and len(json.loads((out / "history.json").read_text())["loss"]) == 2
+    assert not list(temp.iterdir())
+
+
+def test_workers_needs_a_multi_worker_spec(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*_train_cmd(_write(tmp_path, SPEC, distribute="none"), tmp_path / "run"), "--workers", "2"],
+        cwd=ROOT,
+        env=_env(None),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "--workers needs `train.distribute: multi_worker`" in done.stderr, done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_logical_devices_give_mirrored_one_replica_per_device(tmp_path: Path) -> None:
+    """Two logical CPU devices: `mirrored` runs two replicas in one process, and trains as one device does."""
+    spec = _write(tmp_path, SPEC, distribute="mirrored", logical_devices=2)
+    script = (
+        "import json, sys, tensorflow as tf, kspec\n"
+        "from kspec.training import preflight, trainer\n"
+        "resolved = kspec.load(sys.argv[1])\n"
+        "scope, _ = preflight.setup(resolved.spec.train)\n"
+        "with scope:\n"
+        "    replicas = tf.distribute.get_strategy().num_replicas_in_sync\n"
+        "history = trainer.train(resolved, out=__import__('pathlib').Path(sys.argv[2])).history\n"
+        "print(json.dumps({'replicas': replicas, 'history': history}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(spec), str(tmp_path / "run")],
+        cwd=ROOT,
+        env=_env(None),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    fitted = trainer.train(
+        kspec.load(_write(tmp_path, SPEC, "fit.yaml", distribute="none")), out=tmp_path / "fit"
+    ).history
+    assert result["history"]["val_loss"] == pytest.approx(fitted["val_loss"], rel=1e-3, abs=1e-3)
