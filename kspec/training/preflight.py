@@ -87,13 +87,12 @@ def check_distribute(spec: TrainSpec) -> None:
             ("train", "distribute"),
             hint="use distribute: none or mirrored for a GAN",
         )
-    for key, on in (("callbacks", bool(spec.callbacks)), ("class_weight", bool(spec.class_weight))):
-        if on:
-            fail(
-                f"`{key}` is not supported under `distribute: multi_worker` (it trains with a custom loop, not fit)",
-                ("train", key),
-                hint=f"remove `{key}`, or use distribute: mirrored",
-            )
+    if spec.class_weight:
+        fail(
+            "`class_weight` is not supported under `distribute: multi_worker` (it trains with a custom loop, not fit)",
+            ("train", "class_weight"),
+            hint="remove `class_weight`, or use distribute: mirrored",
+        )
     if spec.tensorboard:
         fail(
             "`tensorboard` is not supported under `distribute: multi_worker`",

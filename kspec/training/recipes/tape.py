@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kspec.training.checkpoint import Checkpoint
-from kspec.training.objects import compile_args
+from kspec.training.objects import compile_args, user_callbacks
 from kspec.training.progress import Progress
 from kspec.training.recipes.loop_parts import resume
 from kspec.training.recipes.registry import recipe
@@ -60,8 +60,14 @@ def tape(s: Session) -> dict[str, list[float]]:
 
     step_fn: Any = step if strategy is None else _replicated(strategy, step)
     step_fn = tf.function(step_fn, jit_compile=s.jit(model), reduce_retracing=True)
-    ckpt = Checkpoint(s, {"model": list(model.variables), "optimizer": list(opt.variables)})
+    # under multi_worker the spec's callbacks see the all-reduced logs, the same on every worker, so they decide alike
+    callbacks = user_callbacks(s.spec, s.run_dir, s.resuming) if strategy is not None else []
+    ckpt = Checkpoint(s, {"model": list(model.variables), "optimizer": list(opt.variables)}, callbacks, model)
     start = resume(s, ckpt)
+    hooks = keras.callbacks.CallbackList(callbacks, model=model, epochs=s.spec.epochs, steps=s.steps_in_epoch())
+    model.stop_training = False
+    hooks.on_train_begin()
+    ckpt.apply_callback_state()
     train_ds, val_ds = s.dataset(s.splits.train, training=True), s.dataset(s.splits.validation)
     assert train_ds is not None
     if strategy is not None:
@@ -74,6 +80,7 @@ def tape(s: Session) -> dict[str, list[float]]:
     progress = Progress(s.spec.epochs, steps, first=start, verbose=s.verbose())
     for epoch in range(start, s.spec.epochs):
         progress.epoch_begin(epoch)
+        hooks.on_epoch_begin(epoch)
         loss_mean.reset_state()
         for metric in model.metrics:
             metric.reset_state()
@@ -88,8 +95,13 @@ def tape(s: Session) -> dict[str, list[float]]:
             val = evaluate(val_ds)
             logs.update({f"val_{k}": v for k, v in val.items()})
         progress.epoch_end(epoch, logs)
+        logs = {k: float(v) for k, v in logs.items()}
+        hooks.on_epoch_end(epoch, logs)  # before the checkpoint: a ReduceLROnPlateau change is saved
         s.log_epoch(logs)
         ckpt.save(epoch + 1)
+        if model.stop_training:
+            break
+    hooks.on_train_end(logs=None)
     return s.history
 
 
