@@ -117,19 +117,19 @@ def test_saved_model_loads_without_kspec(write_spec: Callable[..., Path], tmp_pa
 def test_keras_errors_come_back_located(write_spec: Callable[..., Path]) -> None:
     path = write_spec("""
         kspec: 1
-        name: dilated
+        name: scoremode
         model:
-          inputs: {x: {shape: [16, 16, 3]}}
+          inputs: {x: {shape: [4, 8]}}
           layers:
             - {type: Dense, units: 8}
-            - {type: Conv2D, name: conv, filters: 4, kernel_size: 3, strides: 2, dilation_rate: 2}
+            - {type: Attention, name: att, inputs: [dense, dense], score_mode: bogus}
     """)
     with pytest.raises(SpecErrors) as info:
         kspec.validate(path, deep=True)
     (err,) = [e for e in info.value.errors if e.severity == "error"]
     assert err.code == "keras-rejected"
     assert (err.file, err.line) == (str(path), 7)
-    assert "conv" in err.message
+    assert "att" in err.message and "score_mode" in err.message
 
 
 def test_attention_without_value_is_refused_statically(write_spec: Callable[..., Path]) -> None:

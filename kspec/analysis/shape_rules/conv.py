@@ -74,6 +74,13 @@ def conv_rule(name: str, n: int, kind: str) -> Rule:
         cin = known(name, shape, 1 if cf else -1, "channel axis")
         k = math.prod(ints(args, "kernel_size", n, 1))
         bias = bool_arg(args, "use_bias", True)
+        if kind in ("conv", "transpose") and max(ints(args, "strides", n, 1)) > 1:
+            if max(ints(args, "dilation_rate", n, 1)) > 1:  # Keras's BaseConv and BaseConvTranspose refuse it
+                raise ShapeMismatch(
+                    "strides > 1 cannot be combined with dilation_rate > 1",
+                    "dilation_rate",
+                    hint="use strides: 1 with the dilation, or dilation_rate: 1 with the strides",
+                )
         out_spatial = conv_spatial(args, spatial, cf, n, transpose=kind == "transpose")
         dm = int_arg(args, "depth_multiplier", 1)
         if kind == "depthwise":
