@@ -87,12 +87,6 @@ def check_distribute(spec: TrainSpec) -> None:
             ("train", "distribute"),
             hint="use distribute: none or mirrored for a GAN",
         )
-    if spec.class_weight:
-        fail(
-            "`class_weight` is not supported under `distribute: multi_worker` (it trains with a custom loop, not fit)",
-            ("train", "class_weight"),
-            hint="remove `class_weight`, or use distribute: mirrored",
-        )
     if spec.tensorboard:
         fail(
             "`tensorboard` is not supported under `distribute: multi_worker`",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kspec.training.checkpoint import Checkpoint
+from kspec.training.class_weights import class_of
 from kspec.training.objects import compile_args, user_callbacks
 from kspec.training.progress import Progress
 from kspec.training.recipes.loop_parts import resume
@@ -40,10 +41,14 @@ def tape(s: Session) -> dict[str, list[float]]:
     strategy = tf.distribute.get_strategy() if s.spec.distribute == "multi_worker" else None
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
 
+    weights = s.class_weight()  # multi_worker only: the spec refuses class_weight for recipe tape
+    table = tf.constant([weights[c] for c in range(len(weights))], tf.float32) if weights else None
+
     def step(x: Any, y: Any) -> None:
+        sw = None if table is None else tf.gather(table, class_of(y, tuple(y.shape[1:])))  # as fit weighs
         with tf.GradientTape() as gt:
             pred = model(x, training=True)
-            loss = model.compute_loss(x=x, y=y, y_pred=pred, training=True)
+            loss = model.compute_loss(x=x, y=y, y_pred=pred, sample_weight=sw, training=True)
             if strategy is not None:  # Keras divides by the replica count; weight by the share of the batch instead
                 n, total = _batch_share(x)
                 loss = loss * replicas
@@ -56,7 +61,7 @@ def tape(s: Session) -> dict[str, list[float]]:
             loss_mean.update_state(loss, sample_weight=n)
         else:
             loss_mean.update_state(loss)
-        model.compute_metrics(x, y, pred)
+        model.compute_metrics(x, y, pred, sample_weight=sw)
 
     step_fn: Any = step if strategy is None else _replicated(strategy, step)
     step_fn = tf.function(step_fn, jit_compile=s.jit(model), reduce_retracing=True)
