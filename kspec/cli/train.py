@@ -69,6 +69,9 @@ def run_train(args: argparse.Namespace) -> int:
         if stop.epoch is None:
             print(f"kspec: interrupted ({stop.signal_name}) before the first epoch ended; nothing to resume, and the "
                   f"new run folder {stop.run_dir} was removed", file=sys.stderr)  # fmt: skip
+        elif resolved.spec.train is not None and resolved.spec.train.distribute == "multi_worker":
+            print(f"kspec: interrupted ({stop.signal_name}); the run folder {stop.run_dir} holds the checkpoint after "
+                  f"epoch {stop.epoch} (no --resume under multi_worker yet)", file=sys.stderr)  # fmt: skip
         else:
             print(f"kspec: interrupted ({stop.signal_name}); the run folder {stop.run_dir} holds the checkpoint "
                   f"after epoch {stop.epoch}; resume with:", file=sys.stderr)  # fmt: skip

@@ -244,6 +244,7 @@ def test_sigterm_on_either_worker_stops_both_cleanly(tmp_path: Path, stopped: in
                 p.communicate()
     assert procs[stopped].returncode in (130, 143), errors[stopped][-2000:]
     assert "interrupted" in errors[stopped]
+    assert "resume with" not in errors[0]  # the chief names its checkpoint, but offers no --resume it would refuse
     assert procs[1 - stopped].returncode not in (0, None), errors[1 - stopped][-2000:]
     assert not any("Traceback" in e for e in errors), errors
     assert json.loads((out / "status.json").read_text())["status"] in ("interrupted", "failed")
