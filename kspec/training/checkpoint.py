@@ -69,6 +69,7 @@ class Checkpoint:
         }
         runs.write_json(self.root / f"{stem}.json", meta)
         self._prune(epochs_done)
+        self.session.epoch_saved()
 
     def _epochs(self) -> list[int]:
         """Epochs with a checkpoint record, newest first."""

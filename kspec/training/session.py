@@ -97,6 +97,7 @@ class Session:
     evaluator: Callable[[Arrays], dict[str, float]] | None = None
     _epoch: Any = None
     _stream: Any = None
+    _saved_logs: dict[str, float] | None = None
 
     @property
     def model(self) -> keras.Model:
@@ -212,9 +213,14 @@ class Session:
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
         runs.write_history(self.run_dir, self.history)
+        self._saved_logs = {k: float(v) for k, v in logs.items()}
+
+    def epoch_saved(self) -> None:
+        """After the epoch's checkpoint is written: the `on_epoch` hook may stop the run (a pruned trial keeps it)."""
         hook = EPOCH_HOOK.get()
-        if hook is not None:
-            hook(max((len(v) for v in self.history.values()), default=0), {k: float(v) for k, v in logs.items()})
+        if hook is not None and self._saved_logs is not None:
+            logs, self._saved_logs = self._saved_logs, None
+            hook(max((len(v) for v in self.history.values()), default=0), logs)
 
     def test_metrics(self) -> dict[str, float]:
         test = self.splits.test

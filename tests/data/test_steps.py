@@ -254,7 +254,9 @@ def test_text_folder(tmp_path: Path) -> None:
 
 def test_synthetic_from_model_shapes() -> None:
     s = _prepare({"source": {"type": "synthetic", "samples": 50, "test_samples": 10}}, shapes=ModelShapes((8,), (3,)))
-    assert s.train.x.shape == (50, 8) and s.train.y.shape == (50, 3) and s.test.x.shape == (10, 8)
+    # classification targets are class labels, one-hot encoded per batch (so a sparse loss trains on them too)
+    assert s.train.x.shape == (50, 8) and s.train.y.shape == (50,) and s.one_hot == 3 and s.test.x.shape == (10, 8)
+    assert set(s.train.y.tolist()) <= {0, 1, 2}
     s = _prepare({"source": {"type": "synthetic", "samples": 20, "vocab": 30}}, shapes=ModelShapes((5,), (1,), "int32"))
     assert s.train.x.dtype == np.int32 and s.train.x.max() < 30
 

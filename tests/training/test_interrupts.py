@@ -60,9 +60,10 @@ def test_a_signal_saves_names_the_run_and_prints_the_resume_command(tmp_path: Pa
     assert list((run / "checkpoint").glob("epoch-*.npz")) and not (run / "manifest.json").exists()
     if sig == signal.SIGTERM:  # the printed command continues the run to the end
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        argv = [sys.executable, "-m", *shlex.split(command), "--set", "train.epochs=3"]
+        # another spec (more epochs would be accepted: that extends the run): refused, not resumed
+        argv = [sys.executable, "-m", *shlex.split(command), "--set", "train.batch_size=4"]
         refused = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-        assert refused.returncode == 1 and "train.epochs" in refused.stderr  # another spec: refused, not resumed
+        assert refused.returncode == 1 and "train.batch_size" in refused.stderr
         done = subprocess.run([sys.executable, "-m", *shlex.split(command)], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=900)  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
