@@ -4,18 +4,10 @@
 repeated runs, skip connections and blocks, `render` turns DOT into an image, `options` holds `DrawOptions`.
 """
 
-from kspec.diagram.dot import (
-    COLORS,
-    HYPERPARAMS,
-    collapse_runs,
-    draw,
-    family,
-    format_shape,
-    hyperparams,
-    skip_edges,
-    to_dot,
-)
+from kspec.diagram.dot import draw, to_dot
 from kspec.diagram.options import DrawOptions
+from kspec.diagram.structure import collapse_runs, skip_edges
+from kspec.diagram.style import COLORS, HYPERPARAMS, family, format_shape, hyperparams
 
 __all__ = [
     "COLORS",

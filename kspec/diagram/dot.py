@@ -13,24 +13,11 @@ from typing import TYPE_CHECKING, Any
 from kspec.analysis.graph import Resolved
 from kspec.diagram.builder import Builder
 from kspec.diagram.options import DrawOptions
-from kspec.diagram.structure import collapse_runs, skip_edges
-from kspec.diagram.style import COLORS, HYPERPARAMS, family, format_shape, hyperparams
 
 if TYPE_CHECKING:
     from kspec.analysis.shapes import ShapeReport
 
-__all__ = [
-    "COLORS",
-    "HYPERPARAMS",
-    "DrawOptions",
-    "collapse_runs",
-    "draw",
-    "family",
-    "format_shape",
-    "hyperparams",
-    "skip_edges",
-    "to_dot",
-]
+__all__ = ["draw", "to_dot"]
 
 
 def draw(
