@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from kspec.errors import SET_SOURCE, Path, SpecError, SpecErrors, shorten
+from kspec.lang import signatures
 from kspec.lang.events import MAX_DEPTH, MAX_INT, MAX_NODES, MAX_SCALAR, Builder
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_INT", "MAX_NODES", "MAX_SCALAR", "Document", "parse_text", "read"]
@@ -118,9 +119,19 @@ def _build(loader_cls: type[Any], text: str, file: str) -> Document:
     try:
         builder = Builder(loader)
         data = builder.run()
-        return Document(file, data, builder.positions, aliased=builder.aliased)
+        doc = Document(file, data, builder.positions, aliased=builder.aliased)
+        try:
+            signatures.rewrite(data, builder.positions, _value)  # `name(param=default): [layers]` blocks
+        except SpecErrors as exc:
+            raise SpecErrors([doc.locate(e) for e in exc.errors]) from None
+        return doc
     finally:
         loader.dispose()
+
+
+def _value(text: str) -> Any:
+    """One YAML value read with the spec's rules (a block signature's default)."""
+    return parse_text(text, "<signature>").data
 
 
 def parse_text(text: str, file: str = "<string>") -> Document:
