@@ -274,6 +274,55 @@ def build_denoising_autoencoder() -> dict[str, Any]:
     return {"denoising_autoencoder": keras.Model(input, x)}
 
 
+# -- vit_classifier -------------------------------------------------------------------------------------------------
+# keras.io's ViT with its Patches layer + PatchEncoder's Dense projection written as one Conv2D (kernel = stride =
+# patch size) and a Reshape -- the same linear map of each patch -- and without the data augmentation model.
+
+
+def mlp(x: Any, hidden_units: list[int], dropout_rate: float) -> Any:
+    for units in hidden_units:
+        x = layers.Dense(units, activation=keras.activations.gelu)(x)
+        x = layers.Dropout(dropout_rate)(x)
+    return x
+
+
+class PatchEncoder(layers.Layer):  # type: ignore[misc]
+    def __init__(self, num_patches: int, projection_dim: int, patch_size: int) -> None:
+        super().__init__()
+        self.num_patches = num_patches
+        self.projection = layers.Conv2D(projection_dim, patch_size, strides=patch_size)
+        self.reshape = layers.Reshape((num_patches, projection_dim))
+        self.position_embedding = layers.Embedding(input_dim=num_patches, output_dim=projection_dim)
+
+    def call(self, images: Any) -> Any:
+        positions = ops.expand_dims(ops.arange(start=0, stop=self.num_patches, step=1), axis=0)
+        projected_patches = self.reshape(self.projection(images))
+        return projected_patches + self.position_embedding(positions)
+
+
+def build_vit_classifier(
+    image_size: int = 72, patch_size: int = 6, num_patches: int = 144, hidden_dim: int = 256,
+    projection_dim: int = 64, num_heads: int = 4, transformer_layers: int = 8, ff_dim: int = 512,
+    mlp_head_units: tuple[int, ...] = (2048, 1024), num_classes: int = 100,
+) -> dict[str, Any]:  # fmt: skip
+    inputs = keras.Input(shape=(32, 32, 3))
+    resized = layers.Resizing(image_size, image_size)(inputs)
+    encoded_patches = PatchEncoder(num_patches, hidden_dim, patch_size)(resized)
+    for _ in range(transformer_layers):
+        x1 = layers.LayerNormalization(epsilon=1e-6)(encoded_patches)
+        attention_output = layers.MultiHeadAttention(num_heads=num_heads, key_dim=projection_dim, dropout=0.1)(x1, x1)
+        x2 = layers.Add()([attention_output, encoded_patches])
+        x3 = layers.LayerNormalization(epsilon=1e-6)(x2)
+        x3 = mlp(x3, hidden_units=[ff_dim, hidden_dim], dropout_rate=0.1)
+        encoded_patches = layers.Add()([x3, x2])
+    representation = layers.LayerNormalization(epsilon=1e-6)(encoded_patches)
+    representation = layers.Flatten()(representation)
+    representation = layers.Dropout(0.5)(representation)
+    features = mlp(representation, hidden_units=list(mlp_head_units), dropout_rate=0.5)
+    logits = layers.Dense(num_classes)(features)
+    return {"vit_classifier": keras.Model(inputs=inputs, outputs=logits)}
+
+
 #: spec name -> the functions and classes of this module that make up its Keras code (counted in specs/README.md)
 KERAS_CODE: dict[str, list[str]] = {
     "transformer_text_classifier": [
@@ -288,4 +337,5 @@ KERAS_CODE: dict[str, list[str]] = {
     "bidirectional_lstm_imdb": ["build_bidirectional_lstm_imdb"],
     "conv1d_timeseries": ["build_conv1d_timeseries"],
     "denoising_autoencoder": ["noise", "build_denoising_autoencoder"],
+    "vit_classifier": ["mlp", "PatchEncoder", "build_vit_classifier"],
 }

@@ -76,6 +76,11 @@ CASES: dict[str, Example] = {
                                  lambda: RNG.random((4, 40, 1)).astype("float32")),
     "denoising_autoencoder": Example({}, lambda: DATA.digits(n=16), "digits.npz",
                                      lambda: RNG.random((4, 28, 28, 1)).astype("float32")),
+    "vit_classifier": Example(
+        {"image_size": 16, "patch_size": 4, "num_patches": 16, "hidden_dim": 8, "projection_dim": 4, "num_heads": 2,
+         "transformer_layers": 2, "ff_dim": 16, "mlp_head_units": [12, 6], "num_classes": 10},
+        lambda: DATA.images(n=16), "images.npz", lambda: RNG.random((4, 32, 32, 3)).astype("float32"),
+    ),
 }  # fmt: skip
 
 
@@ -96,6 +101,8 @@ def _weighted_classes(layer: Any) -> list[str]:
 
 
 def _inputs(model: Any, x: Any) -> Any:
+    if isinstance(x, dict):  # a batch per model
+        return x[model.name]
     if model.name == "generator" or model.name == "decoder":  # latent vectors
         return RNG.standard_normal((4, *model.inputs[0].shape[1:])).astype("float32")
     return x

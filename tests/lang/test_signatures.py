@@ -83,7 +83,8 @@ def test_a_missing_required_parameter_is_reported(tmp_path: Path) -> None:
 
 def test_overrides_reach_a_signature_block(tmp_path: Path) -> None:
     resolved = _load(tmp_path, SHORT, ("blocks.stage.params.strides=1",))
-    assert infer(resolved).models["blocks"].outputs == {"s_2_dropout": (None, 12, 12, 8)}  # two valid 3 x 3 convolutions, stride 1
+    outputs = infer(resolved).models["blocks"].outputs
+    assert outputs == {"s_2_dropout": (None, 12, 12, 8)}  # two valid 3 x 3 convolutions, stride 1
 
 
 @pytest.mark.parametrize(
