@@ -116,7 +116,7 @@ def _problems(
     max_synthetic_values: int | None,
 ) -> list[SpecError]:
     """The diagnostics of `check`, not yet located."""
-    from kspec.analysis import checks, shapes
+    from kspec.analysis import checks, loss_formulas, shapes
     from kspec.compiler import plugins as plugin_registry
 
     installed = list(plugin_registry.registered())
@@ -125,7 +125,7 @@ def _problems(
     found = [*resolved.diagnostics, *checks.run(resolved, ctx)]
     if not any(e.severity == "error" for e in found):
         report = shapes.infer(resolved)
-        found += report.errors
+        found += report.errors + loss_formulas.check_shapes(resolved, report)
         for name, model in report.models.items():
             if model.params is not None and model.params > max_params:
                 found.append(

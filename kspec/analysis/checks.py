@@ -12,7 +12,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from kspec import catalog, paths
-from kspec.analysis import losses
+from kspec.analysis import loss_formulas, losses
 from kspec.analysis.graph import ModelGraph, Node, Resolved
 from kspec.catalog import calls
 from kspec.errors import Path, SpecError, did_you_mean, name_problem, shorten
@@ -135,7 +135,7 @@ def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     if train is None:
         return
     objects: list[tuple[str, Any, Path]] = [("optimizer", train.optimizer, ("train", "optimizer"))]
-    if train.loss is not None and not losses.named_losses(res):
+    if train.loss is not None and not losses.named_losses(res) and not loss_formulas.uses(res):
         objects.append(("loss", train.loss, ("train", "loss")))
     if train.schedule is not None:
         objects.append(("schedule", train.schedule, ("train", "schedule")))
@@ -377,6 +377,8 @@ CHECKS: tuple[Check, ...] = (
     check_ops,
     check_train,
     losses.check_losses,
+    loss_formulas.check_defined,
+    loss_formulas.check_uses,
     losses.check_feedable,
     check_data,
     check_init,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from kspec import catalog
 from kspec.errors import SpecError, did_you_mean
+from kspec.lang.loss_spec import reference
 from kspec.lang.train_spec import per_output
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def check_losses(res: Resolved, ctx: Any) -> Iterator[SpecError]:
         return
     if named_losses(res):
         assert isinstance(train.loss, dict)
-        yield from _named(train.loss, names, model, "loss", lambda k, v: _check_loss(v, ("train", "loss", k)))
+        yield from _named(train.loss, names, model, "loss", lambda k, v: _check_loss(v, ("train", "loss", k), res))
         missing = [n for n in names if n not in train.loss]
         if missing:
             yield SpecError(
@@ -59,7 +60,9 @@ def check_losses(res: Resolved, ctx: Any) -> Iterator[SpecError]:
         yield from _named(train.loss_weights, names, model, "loss_weights", lambda k, v: iter(()))
 
 
-def _check_loss(value: Any, path: tuple[str | int, ...]) -> Iterator[SpecError]:
+def _check_loss(value: Any, path: tuple[str | int, ...], res: Resolved) -> Iterator[SpecError]:
+    if reference(value, res.spec.losses) is not None:
+        return  # a loss of `losses:` (checked by `loss_formulas`)
     for err in catalog.check_object("loss", value):
         yield err.prefixed(path)
 

@@ -35,6 +35,8 @@ class Compiled:
     frozen: dict[str, set[str]] = field(default_factory=dict)
     #: model name -> its output names as the spec writes them (`decoded`, `encoder[2]`), in output order
     outputs: dict[str, list[str]] = field(default_factory=dict)
+    #: the spec's `losses:` (name -> LossSpec), for `train.loss` entries that name one
+    losses: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model(self) -> keras.Model:
@@ -276,7 +278,7 @@ def build(res: Resolved) -> Compiled:
     if builder.errors:
         raise SpecErrors(builder.errors)
     outputs = {name: graph.output_names() for name, graph in res.models.items()}
-    compiled = Compiled(builder.models, res.main, builder.frozen, outputs)
+    compiled = Compiled(builder.models, res.main, builder.frozen, outputs, dict(res.spec.losses))
     init_weights.load(res, compiled.model)
     return compiled
 

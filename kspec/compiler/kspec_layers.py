@@ -2,7 +2,8 @@
 
 One of the few modules that import keras. The layers are registered as serializable (package `kspec`), so a
 `model.keras` holding them loads with `keras.saving.load_model` once this module is imported (`import
-kspec.compiler.kspec_layers`); models without them need no kspec at all.
+kspec.compiler.kspec_layers`, which also registers the `losses:` section's `FormulaLoss`); models without them need
+no kspec at all.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 import keras
 from keras import ops
+
+from kspec.compiler import spec_losses as _spec_losses  # noqa: F401  # registers FormulaLoss for loading
 
 
 @keras.saving.register_keras_serializable(package="kspec")

@@ -14,6 +14,7 @@ from kspec.errors import CODES, Path, SpecError, did_you_mean, name_problem, sho
 from kspec.lang.base import StrictModel
 from kspec.lang.data_spec import DataSpec, explain_error
 from kspec.lang.init_spec import InitSpec
+from kspec.lang.loss_spec import LossSpec
 from kspec.lang.search_spec import PrunerSpec, SamplerSpec, SearchSpec, SpaceSpec
 from kspec.lang.train_spec import TrainSpec
 
@@ -195,6 +196,7 @@ class Spec(StrictModel):
     )
     data: DataSpec | None = Field(None, description="where training data comes from and how it is prepared")
     train: TrainSpec | None = Field(None, description="how the model is compiled and trained")
+    losses: dict[str, LossSpec] = Field(default_factory=dict, description="losses written as formulas of ops")
     search: SearchSpec | None = Field(None, description="the hyperparameter search `kspec tune` runs")
 
     @model_validator(mode="after")
@@ -340,23 +342,14 @@ def _model_at(path: Path) -> str:
         if len(path) >= 3 and path[1] == "space":
             return "SpaceSpec"
         return {"pruner": "PrunerSpec", "sampler": "SamplerSpec"}.get(str(path[1:2] and path[1]), "SearchSpec")
+    if head == "losses":
+        return "LossSpec"
     return {"data": "DataSpec", "train": "TrainSpec", "init": "InitSpec"}.get(head, "Spec")
 
 
 def _fields() -> dict[str, list[str]]:
-    models = (
-        Spec,
-        ModelSpec,
-        InputSpec,
-        BlockSpec,
-        DataSpec,
-        TrainSpec,
-        SearchSpec,
-        SpaceSpec,
-        PrunerSpec,
-        SamplerSpec,
-        InitSpec,
-    )
+    models = (Spec, ModelSpec, InputSpec, BlockSpec, DataSpec, TrainSpec, SearchSpec, SpaceSpec, PrunerSpec,
+              SamplerSpec, InitSpec, LossSpec)  # fmt: skip
     return {m.__name__: [f.alias or name for name, f in m.model_fields.items()] for m in models}
 
 

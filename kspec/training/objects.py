@@ -5,12 +5,14 @@ Keras is imported inside the functions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from kspec import paths as data_paths
 from kspec.compiler.functional import to_keras_config
 from kspec.errors import SpecError, SpecErrors
+from kspec.lang.loss_spec import LossSpec, reference
 from kspec.lang.train_spec import CALLBACK_PATHS, TrainSpec, callback_path_keys, per_output
 from kspec.training import atomic_callbacks
 
@@ -37,25 +39,36 @@ def make_optimizer(spec: TrainSpec, value: Any = None, path: tuple[str | int, ..
         raise _keras_error(path, exc) from None
 
 
-def make_loss(value: Any, path: tuple[str | int, ...]) -> Any:
-    """A Keras loss from an identifier or `{type: ..., ...}`."""
+def make_loss(value: Any, path: tuple[str | int, ...], defined: Mapping[str, LossSpec] | None = None) -> Any:
+    """A Keras loss from an identifier or `{type: ..., ...}`, or from a loss of the spec's `losses:` (`defined`)
+    named so (`contrastive`, `{type: contrastive, margin: 2}`)."""
     import keras
 
+    found = reference(value, defined or {})
     try:
+        if found is not None:
+            from kspec.compiler.spec_losses import FormulaLoss
+
+            name, overrides = found
+            loss = (defined or {})[name]
+            return FormulaLoss(loss.formula, {**loss.params, **overrides}, name=name)
         return keras.losses.get(to_keras_config(value))
     except (ValueError, TypeError) as exc:
         raise _keras_error(path, exc) from None
 
 
-def compile_args(spec: TrainSpec, outputs: list[str] | None = None) -> dict[str, Any]:
+def compile_args(
+    spec: TrainSpec, outputs: list[str] | None = None, defined: Mapping[str, LossSpec] | None = None
+) -> dict[str, Any]:
     """`optimizer`, `loss`, `metrics`, `loss_weights` for `Model.compile`; per-output losses and weights given by
-    output name become lists in the model's output order (`outputs`, as the spec names them)."""
+    output name become lists in the model's output order (`outputs`, as the spec names them); `defined` are the
+    spec's `losses:`."""
     weights: Any = spec.loss_weights
-    if per_output(spec.loss) and outputs is not None:
+    if per_output(spec.loss) and reference(spec.loss, defined or {}) is None and outputs is not None:
         assert isinstance(spec.loss, dict)
-        loss: Any = [make_loss(spec.loss[o], ("train", "loss", o)) for o in outputs]
+        loss: Any = [make_loss(spec.loss[o], ("train", "loss", o), defined) for o in outputs]
     else:
-        loss = make_loss(spec.loss, ("train", "loss"))
+        loss = make_loss(spec.loss, ("train", "loss"), defined)
     if isinstance(weights, dict) and outputs is not None:
         weights = [float(weights.get(o, 1.0)) for o in outputs]
     return {

@@ -16,7 +16,7 @@ from kspec.data.steps import prepare
 from kspec.errors import SpecErrors
 from kspec.lang.train_spec import TrainSpec
 from kspec.training import manifest, run_folder, runs, status
-from kspec.training.objects import make_optimizer
+from kspec.training.objects import compile_args
 from kspec.training.preflight import (
     check_distribute,
     check_shapes,
@@ -260,7 +260,7 @@ def evaluate(resolved: Resolved, model_path: Path) -> dict[str, float]:
     if not model_path.is_file():
         raise TrainingError(f"no model file {model_path}; pass a run folder or a .keras file")
     spec = _train_spec(resolved)
-    import kspec.compiler.kspec_layers  # noqa: F401  # registers kspec's op layers for loading
+    import kspec.compiler.kspec_layers  # noqa: F401  # registers kspec's op layers and formula losses for loading
     from kspec.compiler.depth import room_for
 
     try:
@@ -280,7 +280,11 @@ def evaluate(resolved: Resolved, model_path: Path) -> dict[str, float]:
     if part is None:
         raise TrainingError("the spec's data has no test or validation split to evaluate on")
     if model.optimizer is None or not getattr(model, "compiled_loss", True):
-        model.compile(optimizer=make_optimizer(spec), loss=spec.loss, metrics=spec.metrics)
+        from kspec.analysis.losses import trained_outputs
+
+        found = trained_outputs(resolved)
+        args = compile_args(spec, found[1] if found else None, resolved.spec.losses)
+        model.compile(optimizer=args["optimizer"], loss=args["loss"], metrics=args["metrics"])
     from kspec.data.pipeline import pipeline
 
     result = model.evaluate(

@@ -56,7 +56,7 @@ def fit(s: Session) -> dict[str, list[float]]:
         jit = s.jit(model)
         while True:
             model.compile(
-                **compile_args(s.spec, s.compiled.outputs.get(s.name)),
+                **compile_args(s.spec, s.compiled.outputs.get(s.name), s.compiled.losses),
                 jit_compile=jit,
                 steps_per_execution=s.steps_per_execution(),
             )

@@ -34,7 +34,11 @@ def gan(s: Session) -> dict[str, list[float]]:
     g_opt = make_optimizer(s.spec, g.g_optimizer, ("train", "gan", "g_optimizer") if g.g_optimizer else None)
     d_opt.build(disc.trainable_variables)
     g_opt.build(gen.trainable_variables)
-    bce = make_loss(s.spec.loss, ("train", "loss")) if s.spec.loss is not None else keras.losses.BinaryCrossentropy()
+    bce = (
+        make_loss(s.spec.loss, ("train", "loss"), s.compiled.losses)
+        if s.spec.loss is not None
+        else keras.losses.BinaryCrossentropy()
+    )
     latent = tuple(int(d) for d in gen.inputs[0].shape[1:])
     lo, hi = g.noise_range
     seeds = keras.random.SeedGenerator(s.spec.seed if s.spec.seed is not None else None)

@@ -34,7 +34,7 @@ def tape(s: Session) -> dict[str, list[float]]:
     import tensorflow as tf
 
     model = s.model
-    model.compile(**compile_args(s.spec, s.compiled.outputs.get(s.name)))
+    model.compile(**compile_args(s.spec, s.compiled.outputs.get(s.name), s.compiled.losses))
     opt = model.optimizer
     opt.build(model.trainable_variables)
     loss_mean = keras.metrics.Mean(name="loss")
