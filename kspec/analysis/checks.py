@@ -17,6 +17,7 @@ from kspec.analysis.graph import ModelGraph, Node, Resolved
 from kspec.catalog import calls
 from kspec.errors import Path, SpecError, did_you_mean, name_problem, shorten
 from kspec.lang import data_spec as spec_data
+from kspec.lang import loss_spec
 from kspec.lang import train_spec as spec_train
 from kspec.lang.spec import NAME_PATTERN
 
@@ -139,7 +140,8 @@ def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
         objects.append(("loss", train.loss, ("train", "loss")))
     if train.schedule is not None:
         objects.append(("schedule", train.schedule, ("train", "schedule")))
-    objects += [("metric", m, ("train", "metrics", i)) for i, m in enumerate(train.metrics)]
+    objects += [("metric", m, ("train", "metrics", i)) for i, m in enumerate(train.metrics)
+                if loss_spec.reference(m, res.spec.losses) is None]  # fmt: skip
     objects += [("callback", c, ("train", "callbacks", i)) for i, c in enumerate(train.callbacks)]
     if train.gan is not None:
         for key in ("d_optimizer", "g_optimizer"):

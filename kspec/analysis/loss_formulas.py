@@ -121,7 +121,17 @@ def _at_step(err: SpecError, step: formulas.Step, path: Path) -> SpecError:
 
 
 def check_uses(res: Resolved, ctx: Any) -> Iterator[SpecError]:
-    """`{type: NAME, param: value}` under `train.loss` sets parameters the loss has, to numbers."""
+    """`{type: NAME, param: value}` under `train.loss` sets parameters the loss has, to numbers; a formula loss is
+    not a metric."""
+    train = res.spec.train
+    for i, metric in enumerate(train.metrics if train is not None else []):
+        if reference(metric, res.spec.losses) is not None:
+            yield SpecError(
+                "a loss of `losses:` cannot be a metric",
+                ("train", "metrics", i),
+                "unknown-object",
+                hint="formula losses are usable as `train.loss` only (the history's `loss` is its value)",
+            )
     for use in uses(res):
         params = res.spec.losses[use.loss].params
         for key, value in use.overrides.items():
