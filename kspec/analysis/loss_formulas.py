@@ -101,6 +101,15 @@ def check_defined(res: Resolved, ctx: Any) -> Iterator[SpecError]:
         for step in parsed_formula.steps:
             for err in catalog.check_op(step.op, step.args, n_inputs=len(step.inputs)):
                 yield _at_step(err, step, (*at, "formula"))
+        same = keras_equivalent(parsed_formula)
+        if same is not None:
+            yield SpecError(
+                f"loss '{name}' is Keras's {same}",
+                (*at, "formula"),
+                "duplicate-name",
+                severity="warning",
+                hint=f"write `loss: {same}` and remove this entry (Keras's own is tested and faster)",
+            )
         for key in spec.params:
             if key not in parsed_formula.used:
                 yield SpecError(
@@ -113,6 +122,25 @@ def check_defined(res: Resolved, ctx: Any) -> Iterator[SpecError]:
         if name not in used:
             yield SpecError(f"loss '{name}' is never used", at, "unused-variable", severity="warning",
                             hint=f"train with it: `train: {{loss: {name}}}`")  # fmt: skip
+
+
+#: Formulas that compute a Keras loss exactly (the same values per example): a formula equal to one of them, step by
+#: step, is a warning naming the Keras loss to use instead.
+KERAS_EQUIVALENTS: dict[str, str] = {
+    "mean(square(y_true - y_pred), axis=-1)": "mean_squared_error",
+    "mean(square(y_pred - y_true), axis=-1)": "mean_squared_error",
+    "mean(abs(y_true - y_pred), axis=-1)": "mean_absolute_error",
+    "mean(abs(y_pred - y_true), axis=-1)": "mean_absolute_error",
+}
+
+
+def keras_equivalent(parsed_formula: formulas.Formula) -> str | None:
+    """The Keras loss a formula computes exactly (`KERAS_EQUIVALENTS`), if any."""
+    mine = [(s.op, s.inputs, s.args, s.bind) for s in parsed_formula.steps]
+    for text, name in KERAS_EQUIVALENTS.items():
+        if mine == [(s.op, s.inputs, s.args, s.bind) for s in formulas.parse(text, {}).steps]:
+            return name
+    return None
 
 
 def _at_step(err: SpecError, step: formulas.Step, path: Path) -> SpecError:

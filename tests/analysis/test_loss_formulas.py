@@ -29,7 +29,7 @@ losses:
     params: {margin: 1.0}
     formula: (1 - y_true) * square(y_pred) + y_true * square(maximum(margin - y_pred, 0))
   per_row:
-    formula: mean(square(y_true - y_pred), axis=AXIS)
+    formula: mean(0.5 * square(y_true - y_pred), axis=AXIS)
 """
 
 
@@ -55,7 +55,7 @@ def test_shapes_follow_the_output_each_loss_trains(write_spec: Callable[..., Pat
         kspec.validate(write_spec(text))
     (err,) = info.value.errors
     assert (err.code, err.path, err.line) == ("shape-mismatch", ("losses", "per_row", "formula"), 18)
-    assert "`mean(square(y_true - y_pred), axis=2)`" in err.message and "out of range" in err.message
+    assert "`mean(0.5 * square(y_true - y_pred), axis=2)`" in err.message and "out of range" in err.message
     assert err.notes == ["y_pred is output 'kind' of model 'head', shaped (None, 3)"]
 
 
@@ -102,3 +102,20 @@ def test_a_formula_loss_is_no_keras_object_and_validate_imports_no_keras(write_s
     path = write_spec(SIAMESE_HEAD.replace("AXIS", "-1") + "train: {loss: {similar: contrastive, kind: per_row}}\n")
     code = f"import sys, kspec; kspec.validate({str(path)!r}); assert 'keras' not in sys.modules, 'keras'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_formula_that_is_a_keras_loss_is_named(write_spec: Callable[..., Path]) -> None:
+    text = """
+        kspec: 1
+        name: one
+        model:
+          inputs: {x: {shape: [4]}}
+          layers: [{type: Dense, units: 2}]
+        losses:
+          my_mse:
+            formula: mean(square(y_pred - y_true), axis=-1)
+        train: {loss: my_mse}
+    """
+    assert _problems(write_spec, text) == [("duplicate-name", "losses.my_mse.formula",
+                                            "loss 'my_mse' is Keras's mean_squared_error")]  # fmt: skip
+    assert _problems(write_spec, text.replace("axis=-1", "axis=0")) == []
