@@ -12,7 +12,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from kspec import catalog, paths
-from kspec.analysis import loss_formulas, losses
+from kspec.analysis import feeding, loss_formulas, losses
 from kspec.analysis.graph import ModelGraph, Node, Resolved
 from kspec.catalog import calls
 from kspec.errors import Path, SpecError, did_you_mean, name_problem, shorten
@@ -381,7 +381,7 @@ CHECKS: tuple[Check, ...] = (
     losses.check_losses,
     loss_formulas.check_defined,
     loss_formulas.check_uses,
-    losses.check_feedable,
+    feeding.check_feedable,
     check_data,
     check_init,
     check_unused,

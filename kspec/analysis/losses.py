@@ -78,23 +78,3 @@ def _named(table: dict[str, Any], names: list[str], model: str, key: str, check:
             )
         else:
             yield from check(out, value)
-
-
-def check_feedable(res: Resolved, ctx: Any) -> Iterator[SpecError]:
-    """The data section feeds one input array and one target array: a trained model with several inputs or
-    outputs cannot be trained from it (refused here, not by Keras in the middle of `kspec train`)."""
-    train, data = res.spec.train, res.spec.data
-    found = trained_outputs(res)
-    if train is None or data is None or found is None or train.recipe == "gan":
-        return
-    graph = res.models[found[0]]
-    n_in, n_out = len(graph.inputs), len(graph.outputs)
-    if n_in > 1 or n_out > 1:
-        what = f"{n_in} inputs ({', '.join(graph.inputs)})" if n_in > 1 else f"{n_out} outputs"
-        yield SpecError(
-            f"model '{graph.name}' has {what}, but the data section feeds one input and one target array",
-            ("data",),
-            "data-mismatch",
-            hint="named multi-input/multi-output data is not supported yet; train a single-input, single-output "
-            "model (e.g. a nested model with `train.model`), or build and export this one without training",
-        )

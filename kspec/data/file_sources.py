@@ -3,13 +3,13 @@ folders. Paths resolve (after symlinks) inside the spec's folder."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kspec import paths as data_paths
+from kspec.data import named
 from kspec.data.registry import SOURCE_PATH, Arrays, Context, Splits, holdout, loader
 from kspec.errors import SpecError, SpecErrors, shorten
 from kspec.lang import data_sources as sd
@@ -43,9 +43,26 @@ def resolve_path(
     return full
 
 
-def _npz_member(archive: Any, key: str | None, field_name: str) -> Any:
+def _npz_member(archive: Any, key: str | dict[str, str] | None, field_name: str) -> Any:
+    """The array `key` of the archive, or for `{name: key, ...}` the named arrays (one per model input or output)."""
     if key is None:
         return None
+    if isinstance(key, dict):
+        out = {name: _npz_member(archive, member, field_name) for name, member in key.items()}
+        lengths = {name: len(a) for name, a in out.items()}
+        if len(set(lengths.values())) > 1:
+            raise SpecErrors(
+                [
+                    SpecError(
+                        "the named arrays have different numbers of examples: "
+                        + ", ".join(f"{k} {n}" for k, n in lengths.items()),
+                        (*SOURCE_PATH, field_name),
+                        "data-mismatch",
+                        hint="every named array holds one row per example, in the same order",
+                    )
+                ]
+            )
+        return out
     if key not in archive.files:
         from kspec.errors import did_you_mean
 
@@ -62,15 +79,33 @@ def _npz_member(archive: Any, key: str | None, field_name: str) -> Any:
     return archive[key]
 
 
+def _present(archive: Any, key: str | dict[str, str] | None, default: str) -> bool:
+    """Whether the optional member `key` is there: an explicit name must be; Keras's default name may be missing."""
+    return key is not None and (isinstance(key, dict) or key in archive.files or key != default)
+
+
 @loader("npz")
 def _npz(src: sd.Npz, ctx: Context) -> Splits:
     with np.load(resolve_path(ctx, src.path), allow_pickle=False) as archive:
         x = _npz_member(archive, src.x, "x")
-        y = _npz_member(archive, src.y, "y") if src.y in archive.files or src.y != "y_train" else None
-        has_test = src.x_test is not None and (src.x_test in archive.files or src.x_test != "x_test")
+        y = _npz_member(archive, src.y, "y") if _present(archive, src.y, "y_train") else None
+        has_test = _present(archive, src.x_test, "x_test")
         xt = _npz_member(archive, src.x_test, "x_test") if has_test else None
         yt = _npz_member(archive, src.y_test, "y_test") if has_test and y is not None else None
-    return Splits(Arrays(x, y), test=Arrays(xt, yt) if xt is not None else None)
+    splits = Splits(Arrays(x, y), test=Arrays(xt, yt) if xt is not None else None)
+    for name, part in splits.named().items():
+        if part.y is not None and len(part) != named.length(part.y):
+            raise SpecErrors(
+                [
+                    SpecError(
+                        f"the {name} inputs have {len(part)} examples but the targets {named.length(part.y)}",
+                        (*SOURCE_PATH, "y" if name == "train" else "y_test"),
+                        "data-mismatch",
+                        hint="inputs and targets hold one row per example, in the same order",
+                    )
+                ]
+            )
+    return splits
 
 
 @loader("npy")
@@ -78,75 +113,6 @@ def _npy(src: sd.Npy, ctx: Context) -> Splits:
     x = np.load(resolve_path(ctx, src.path), allow_pickle=False)
     y = np.load(resolve_path(ctx, src.targets, (*SOURCE_PATH, "targets")), allow_pickle=False) if src.targets else None
     return Splits(Arrays(x, y))
-
-
-@loader("csv")
-def _csv(src: sd.Csv, ctx: Context) -> Splits:
-    from kspec.errors import did_you_mean
-
-    with resolve_path(ctx, src.path).open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh, delimiter=src.delimiter))
-    empty = not rows
-    if not src.header:
-        rows.insert(0, [str(i) for i in range(max((len(r) for r in rows), default=0))])
-    header, body = (rows[0] if rows else []), [r for r in rows[1 : len(rows) - src.skip_footer] if r]
-    if empty or not header or not body:
-        what = "is empty" if empty else "has no data rows" if header else "starts with a blank line"
-        raise SpecErrors(
-            [
-                SpecError(
-                    f"the CSV file {shorten(src.path)} {what}",
-                    (*SOURCE_PATH, "path"),
-                    "data-error",
-                    hint="a CSV source needs "
-                    + ("a header row naming the columns, then " if src.header else "")
-                    + "one row per example",
-                )
-            ]
-        )
-    errors = []
-    for key in ("features", "targets"):
-        for i, name in enumerate(getattr(src, key)):
-            if _column(name, header, src.header) not in range(len(header)):
-                errors.append(
-                    SpecError(
-                        f"the CSV file has no column '{name}'",
-                        (*SOURCE_PATH, key, i),
-                        "data-error",
-                        hint=did_you_mean(str(name), header) or f"its columns: {', '.join(header)}",
-                    )
-                )
-    if errors:
-        raise SpecErrors(errors)
-
-    def columns(names: list[str | int], labels: dict[str, int] | None = None) -> Any:
-        idx = [_column(n, header, src.header) for n in names]
-        try:
-            if labels is not None:
-                return np.array([[labels[r[i].strip()] for i in idx] for r in body], dtype=np.int32)
-            return np.array([[float(r[i]) for i in idx] for r in body], dtype=np.float32)
-        except KeyError as exc:
-            raise SpecErrors([SpecError(f"the target label {exc} is not in `label_map`", (*SOURCE_PATH, "label_map"),
-                                        "data-error", hint="add it with its class id")]) from None  # fmt: skip
-        except (ValueError, IndexError) as exc:
-            raise SpecErrors(
-                [
-                    SpecError(
-                        f"the CSV file has a non-numeric or missing value ({exc})", (*SOURCE_PATH, "path"), "data-error"
-                    )
-                ]
-            ) from None
-
-    targets = columns(src.targets, src.label_map) if src.targets else None
-    return Splits(Arrays(columns(src.features), targets))
-
-
-def _column(name: str | int, header: list[str], named: bool) -> int:
-    """A column's position: a name in the header row, or a position (`header: false`, or an integer); -1 if none."""
-    if isinstance(name, int) or not named:
-        pos = int(name) if str(name).lstrip("-").isdigit() else -1
-        return pos if 0 <= pos < len(header) else -1
-    return header.index(name) if name in header else -1
 
 
 @loader("image_folder")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kspec.data import named
 from kspec.data.registry import Arrays
 from kspec.errors import SpecError, SpecErrors
 from kspec.lang import data_steps as sd
@@ -94,18 +95,18 @@ def pipeline(
     import tensorflow as tf
 
     n, bs = len(part), batch_size
-    x = tf.convert_to_tensor(part.x)
+    x = tf.nest.map_structure(tf.convert_to_tensor, part.x)  # one tensor, or a tuple/dict of them (several inputs)
     same = part.y is part.x
-    y = None if part.y is None or same else tf.convert_to_tensor(part.y)
+    y = None if part.y is None or same else tf.nest.map_structure(tf.convert_to_tensor, part.y)
     full = n // bs
 
     def take(i: tf.Tensor) -> Any:
-        xb = tf.gather(x, i)
+        xb = tf.nest.map_structure(lambda t: tf.gather(t, i), x)
         if same:
             return xb, xb
         if y is None:
             return xb
-        yb = tf.gather(y, i)
+        yb = tf.nest.map_structure(lambda t: tf.gather(t, i), y)
         return xb, (tf.one_hot(yb, one_hot, dtype=tf.float32) if one_hot else yb)
 
     layers = augment or []
@@ -168,10 +169,9 @@ def pipeline(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def example_shapes(part: Arrays, one_hot: int | None) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
-    """Per-example input and target shapes as the pipeline yields them."""
-    x_shape = tuple(part.x.shape[1:])
+def example_shapes(part: Arrays, one_hot: int | None) -> tuple[Any, Any]:
+    """Per-example input and target shapes as the pipeline yields them (one tuple, or one per named array)."""
+    x_shape = named.shapes(part.x)
     if part.y is None:
         return x_shape, None
-    y_shape = tuple(part.y.shape[1:])
-    return x_shape, ((one_hot,) if one_hot else y_shape)
+    return x_shape, ((one_hot,) if one_hot else named.shapes(part.y))

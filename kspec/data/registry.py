@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from kspec.data import named
+
 SOURCE_PATH = ("data", "source")
 DOWNLOAD_TIMEOUT_S = 20.0
 
@@ -22,21 +24,22 @@ class DataUnavailableError(RuntimeError):
 
 @dataclass
 class Arrays:
-    """Inputs and (optionally) targets of one split; `y is x` means the inputs are the targets."""
+    """Inputs and (optionally) targets of one split; `y is x` means the inputs are the targets. Each is one array
+    or named arrays (a dict name -> array, see `kspec.data.named`)."""
 
     x: Any
     y: Any | None = None
 
     def __len__(self) -> int:
-        return len(self.x)
+        return named.length(self.x)
 
     def to_tensors(self) -> Arrays:
         """The same split held as TensorFlow tensors instead of NumPy arrays, so the training pipeline does not keep
         a second copy of the data (the NumPy arrays are released once nothing else refers to them)."""
         import tensorflow as tf
 
-        x = tf.convert_to_tensor(self.x)
-        y = x if self.y is self.x else None if self.y is None else tf.convert_to_tensor(self.y)
+        x = tf.nest.map_structure(tf.convert_to_tensor, self.x)
+        y = x if self.y is self.x else None if self.y is None else tf.nest.map_structure(tf.convert_to_tensor, self.y)
         return Arrays(x, y)
 
 
@@ -86,7 +89,8 @@ def holdout(x: Any, y: Any, fraction: float, seed: int) -> Splits:
     """Hold out `fraction` of the examples (a seeded shuffle) as the test split."""
     if fraction <= 0:
         return Splits(Arrays(x, y))
-    order = np.random.default_rng(seed).permutation(len(x))
-    cut = len(x) - max(1, round(len(x) * fraction))
+    n = named.length(x)
+    order = np.random.default_rng(seed).permutation(n)
+    cut = n - max(1, round(n * fraction))
     tr, te = order[:cut], order[cut:]
-    return Splits(Arrays(x[tr], None if y is None else y[tr]), test=Arrays(x[te], None if y is None else y[te]))
+    return Splits(Arrays(named.rows(x, tr), named.rows(y, tr)), test=Arrays(named.rows(x, te), named.rows(y, te)))

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from kspec.data import csv_source as _csv_source  # noqa: F401  (registers csv)
 from kspec.data import file_sources as _file_sources  # noqa: F401  (registers the file loaders)
 from kspec.data import mask_sources as _mask_sources  # noqa: F401  (registers image_mask_folder)
 from kspec.data.registry import (

@@ -1,20 +1,32 @@
 """Stage data: `DataSpec` -> prepared splits. NumPy; behind the import wall.
 
 `prepare` loads the source and runs the preprocessing steps in order (one function per step name, registered with
-`@_step`); statistics of fitted steps come from the training split only. `kspec.data.pipeline` turns the splits into
-batches.
+`@_step`, see `kspec.data.step_registry`); statistics of fitted steps come from the training split only.
+`kspec.data.pipeline` turns the splits into batches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kspec.data import named
+from kspec.data import pair_steps as _pair_steps  # noqa: F401  (registers `pairs`)
 from kspec.data.registry import Arrays, Context, DataUnavailableError, ModelShapes, Splits
 from kspec.data.sources import load
+from kspec.data.step_registry import (
+    STEP_FUNCTIONS,
+    fitted,
+    labels,
+    map_arrays,
+    single,
+    subset,
+)
+from kspec.data.step_registry import (
+    step as _step,
+)
 from kspec.errors import SpecError, SpecErrors
 from kspec.lang import data_steps as sd
 from kspec.lang.data_spec import DataSpec
@@ -24,25 +36,15 @@ if TYPE_CHECKING:
 
 __all__ = ["Arrays", "DataUnavailableError", "ModelShapes", "Splits", "prepare"]
 
-StepFn = Callable[[Any, Splits, tuple[str | int, ...]], Splits]
-STEP_FUNCTIONS: dict[str, StepFn] = {}
 
-
-def _step(name: str) -> Callable[[StepFn], StepFn]:
-    def deco(fn: StepFn) -> StepFn:
-        STEP_FUNCTIONS[name] = fn
-        return fn
-
-    return deco
-
-
-def prepare(spec: DataSpec, folder: Path, shapes: ModelShapes | None = None) -> Splits:
+def prepare(spec: DataSpec, folder: Path, shapes: ModelShapes | None = None, env: sd.StepEnv | None = None) -> Splits:
     """Load `spec.source` and apply `spec.preprocess` in order.
 
     Args:
         spec: the `data:` section.
         folder: the spec file's folder; relative paths resolve against it and must stay inside it.
         shapes: the main model's per-example input/output shapes (for `synthetic`).
+        env: defaults steps take from the spec beyond `data:` (`train.seed`, the model's input names for `pairs`).
 
     Returns:
         NumPy splits (float inputs as float32) and the per-batch work for the pipeline.
@@ -52,14 +54,17 @@ def prepare(spec: DataSpec, folder: Path, shapes: ModelShapes | None = None) -> 
         DataUnavailableError: a Keras dataset is missing from the cache and cannot be downloaded.
     """
     splits = load(spec.source, Context(folder, shapes))
-    for i, step in enumerate(spec.preprocess):
+    env = env or sd.StepEnv()
+    for i, written in enumerate(spec.preprocess):
         path = ("data", "preprocess", i)
+        step = written.resolved(env)
+        _check_on(step, splits, path)
         try:
             splits = STEP_FUNCTIONS[step.type](step, splits, path)
         except (ValueError, IndexError, TypeError) as exc:
             raise SpecErrors([SpecError(f"step `{step.type}` failed on the data: {exc}", path, "data-error")]) from None
     for part in splits.named().values():
-        if part.x.dtype == object:
+        if any(a.dtype == object for a in named.leaves(part.x)):
             raise SpecErrors(
                 [
                     SpecError(
@@ -70,9 +75,34 @@ def prepare(spec: DataSpec, folder: Path, shapes: ModelShapes | None = None) -> 
                     )
                 ]
             )
-        part.x = _narrow(part.x)
-        part.y = part.x if part.y is part.x else _narrow(part.y)
+        same = part.y is part.x
+        part.x = named.apply(part.x, _narrow)
+        part.y = part.x if same else named.apply(part.y, _narrow)
     return splits
+
+
+def _check_on(step: Any, splits: Splits, path: tuple[str | int, ...]) -> None:
+    """A step's `on: [names]` names arrays the data has by name, on either side."""
+    on = getattr(step, "on", None)
+    if not isinstance(on, list):
+        return
+    from kspec.errors import did_you_mean
+
+    train = splits.train
+    have = [*(train.x if named.is_named(train.x) else ()), *(train.y if named.is_named(train.y) else ())]
+    for j, name in enumerate(on):
+        if name not in have:
+            what = f"named arrays {', '.join(have)}" if have else "no named arrays (one input and one target array)"
+            raise SpecErrors(
+                [
+                    SpecError(
+                        f"step `{step.type}` names the array '{name}', but the data has {what}",
+                        (*path, "on", j),
+                        "data-mismatch",
+                        hint=did_you_mean(name, have) or ("use on: x, y or both" if not have else None),
+                    )
+                ]
+            )
 
 
 def _narrow(a: Any) -> Any:
@@ -86,36 +116,6 @@ def _narrow(a: Any) -> Any:
     return a
 
 
-def _map(splits: Splits, on: str, fn: Callable[[Any], Any]) -> Splits:
-    """Apply `fn` to the inputs and/or targets of every split."""
-    for part in splits.named().values():
-        same = part.y is part.x
-        old_x = part.x
-        if on in ("x", "both"):
-            part.x = fn(part.x)
-        if same:  # targets copied from the inputs: `x` steps leave them as they were
-            part.y = part.x if on == "both" else fn(old_x) if on == "y" else old_x
-        elif on in ("y", "both") and part.y is not None:
-            part.y = fn(part.y)
-    return splits
-
-
-def _fitted(splits: Splits, on: str, stats: Callable[[Any], tuple[Any, Any]]) -> Splits:
-    """A step whose (shift, divisor) come from the training split only: the inputs' for the inputs, the targets'
-    for the targets (`on: both` fits each on its own)."""
-
-    def fit(ref: Any) -> Callable[[Any], Any]:
-        shift, div = stats(np.asarray(ref, dtype=np.float64))
-        div = np.where(div == 0, 1.0, div)
-        return lambda a: ((a - shift) / div).astype(np.float32)
-
-    train = splits.train
-    if on == "both" and train.y is not None and train.y is not train.x:
-        on_x, on_y = fit(train.x), fit(train.y)
-        return _map(_map(splits, "x", on_x), "y", on_y)
-    return _map(splits, on, fit(train.x if on != "y" else train.y))
-
-
 def _axis(a: Any, mode: str) -> tuple[int, ...] | None:
     return None if mode == "all" else (0,)
 
@@ -124,7 +124,7 @@ def _axis(a: Any, mode: str) -> tuple[int, ...] | None:
 def _scale(step: sd.Scale, splits: Splits, path: Any) -> Splits:
     if step.range:
         lo, hi = step.range
-        return _map(splits, step.on, lambda a: (a.astype(np.float32) / 255.0 * (hi - lo) + lo).astype(np.float32))
+        return map_arrays(splits, step.on, lambda a: (a.astype(np.float32) / 255.0 * (hi - lo) + lo).astype(np.float32))
 
     def scale(a: Any) -> Any:
         out = np.array(a, dtype=np.float32)  # one float32 copy, then in place: no full-size temporaries
@@ -135,12 +135,12 @@ def _scale(step: sd.Scale, splits: Splits, path: Any) -> Splits:
             out += step.offset
         return out
 
-    return _map(splits, step.on, scale)
+    return map_arrays(splits, step.on, scale)
 
 
 @_step("standardize")
 def _standardize(step: sd.Standardize, splits: Splits, path: Any) -> Splits:
-    return _fitted(splits, step.on, lambda a: (a.mean(axis=_axis(a, step.axis)), a.std(axis=_axis(a, step.axis))))
+    return fitted(splits, step.on, lambda a: (a.mean(axis=_axis(a, step.axis)), a.std(axis=_axis(a, step.axis))))
 
 
 @_step("minmax")
@@ -149,42 +149,37 @@ def _minmax(step: sd.MinMax, splits: Splits, path: Any) -> Splits:
         lo = a.min(axis=_axis(a, step.axis))
         return lo, a.max(axis=_axis(a, step.axis)) - lo
 
-    return _fitted(splits, step.on, stats)
+    return fitted(splits, step.on, stats)
 
 
 @_step("reshape")
 def _reshape(step: sd.Reshape, splits: Splits, path: Any) -> Splits:
-    return _map(splits, step.on, lambda a: a.reshape(len(a), *step.shape))
+    return map_arrays(splits, step.on, lambda a: a.reshape(len(a), *step.shape))
 
 
 @_step("flatten")
 def _flatten(step: sd.Flatten, splits: Splits, path: Any) -> Splits:
-    return _map(splits, step.on, lambda a: a.reshape(len(a), -1))
+    return map_arrays(splits, step.on, lambda a: a.reshape(len(a), -1))
 
 
 @_step("add_channel")
 def _add_channel(step: sd.AddChannel, splits: Splits, path: Any) -> Splits:
-    return _map(splits, step.on, lambda a: a[..., np.newaxis])
+    return map_arrays(splits, step.on, lambda a: a[..., np.newaxis])
 
 
 @_step("cast")
 def _cast(step: sd.Cast, splits: Splits, path: Any) -> Splits:
-    return _map(splits, step.on, lambda a: a.astype(step.dtype))
-
-
-def _labels(splits: Splits, path: Any) -> list[Any]:
-    ys = [p.y for p in splits.named().values() if p.y is not None and p.y is not p.x]
-    if not ys:
-        raise SpecErrors([SpecError("this step needs labels, but the data has no targets", path, "data-error")])
-    return ys
+    return map_arrays(splits, step.on, lambda a: a.astype(step.dtype))
 
 
 @_step("one_hot")
 def _one_hot(step: sd.OneHot, splits: Splits, path: Any) -> Splits:
-    ys = _labels(splits, path)
+    single(splits, path, "y", "give each output its labels as they are and a sparse loss (sparse_categorical_"
+            "crossentropy), or store one-hot targets in the file")  # fmt: skip
+    ys = labels(splits, path)
     if any(y.ndim > 1 and y.shape[-1] > 1 for y in ys):
         raise SpecErrors([SpecError("the labels are already one-hot", path, "data-error", hint="remove this step")])
-    splits = _map(splits, "y", lambda a: a.reshape(len(a)).astype(np.int32))
+    splits = map_arrays(splits, "y", lambda a: a.reshape(len(a)).astype(np.int32))
     classes = step.classes or int(max(int(y.max()) for y in ys)) + 1
     top = max(int(y.max()) for y in ys)
     if top >= classes:
@@ -204,9 +199,9 @@ def _one_hot(step: sd.OneHot, splits: Splits, path: Any) -> Splits:
 
 @_step("sparse")
 def _sparse(step: sd.Sparse, splits: Splits, path: Any) -> Splits:
-    _labels(splits, path)
+    labels(splits, path)
     splits.one_hot = None
-    return _map(
+    return map_arrays(
         splits, "y", lambda a: (a.argmax(-1) if a.ndim > 1 and a.shape[-1] > 1 else a.reshape(len(a))).astype(np.int32)
     )
 
@@ -215,7 +210,7 @@ def _sparse(step: sd.Sparse, splits: Splits, path: Any) -> Splits:
 def _pad(step: sd.PadSequences, splits: Splits, path: Any) -> Splits:
     from keras.utils import pad_sequences
 
-    return _map(
+    return map_arrays(
         splits,
         "x",
         lambda a: pad_sequences(
@@ -235,7 +230,7 @@ def _input_as_target(step: sd.InputAsTarget, splits: Splits, path: Any) -> Split
 @_step("rgb_to_gray")
 def _gray(step: sd.RgbToGray, splits: Splits, path: Any) -> Splits:
     luma = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return _map(splits, step.on, lambda a: (a.astype(np.float32) @ luma)[..., np.newaxis])
+    return map_arrays(splits, step.on, lambda a: (a.astype(np.float32) @ luma)[..., np.newaxis])
 
 
 @_step("noise")
@@ -246,19 +241,19 @@ def _noise(step: sd.Noise, splits: Splits, path: Any) -> Splits:
         out = (a + rng.normal(step.mean, step.stddev, a.shape)).astype(np.float32)
         return np.clip(out, step.clip[0], step.clip[1]) if step.clip else out
 
-    return _map(splits, step.on, noisy)
+    return map_arrays(splits, step.on, noisy)
 
 
 @_step("channels")
 def _channels(step: sd.Channels, splits: Splits, path: Any) -> Splits:
-    return _map(splits, step.on, lambda a: a[..., step.keep])
+    return map_arrays(splits, step.on, lambda a: a[..., step.keep])
 
 
 @_step("preprocess_input")
 def _preprocess_input(step: sd.PreprocessInput, splits: Splits, path: Any) -> Splits:
     from keras.applications import imagenet_utils
 
-    return _map(
+    return map_arrays(
         splits,
         step.on,
         lambda a: np.asarray(imagenet_utils.preprocess_input(a.astype(np.float32), mode=step.mode), dtype=np.float32),
@@ -267,6 +262,8 @@ def _preprocess_input(step: sd.PreprocessInput, splits: Splits, path: Any) -> Sp
 
 @_step("window")
 def _window(step: sd.Window, splits: Splits, path: Any) -> Splits:
+    single(splits, path, "x", "windows are cut from one series; read it as one array")
+
     def windows(part: Arrays) -> Arrays:
         series = part.x.reshape(len(part.x), -1)
         n = len(series) - step.size - step.horizon + 1
@@ -282,11 +279,6 @@ def _window(step: sd.Window, splits: Splits, path: Any) -> Splits:
     return splits
 
 
-def _subset(part: Arrays, index: Any) -> Arrays:
-    x = part.x[index]
-    return Arrays(x, x if part.y is part.x else None if part.y is None else part.y[index])
-
-
 @_step("take")
 def _take(step: sd.Take, splits: Splits, path: Any) -> Splits:
     names = list(splits.named()) if step.split == "all" else [step.split]
@@ -300,7 +292,7 @@ def _take(step: sd.Take, splits: Splits, path: Any) -> Splits:
             if step.seed is None
             else np.sort(np.random.default_rng(step.seed).permutation(len(part))[:count])
         )
-        setattr(splits, name, _subset(part, index))
+        setattr(splits, name, subset(part, index))
     return splits
 
 
@@ -323,11 +315,11 @@ def _split(step: sd.Split, splits: Splits, path: Any) -> Splits:
     if len(part) - n_val - n_test < 1:
         raise ValueError("no training examples would be left")
     val, test, train = order[:n_val], order[n_val : n_val + n_test], order[n_val + n_test :]
-    splits.train = _subset(part, train)
+    splits.train = subset(part, train)
     if n_val:
-        splits.validation = _subset(part, val)
+        splits.validation = subset(part, val)
     if step.test or step.replace_test:
-        splits.test = _subset(part, test) if n_test else None
+        splits.test = subset(part, test) if n_test else None
     return splits
 
 
@@ -335,6 +327,7 @@ def _split(step: sd.Split, splits: Splits, path: Any) -> Splits:
 def _augment(step: sd.Augment, splits: Splits, path: Any) -> Splits:
     from kspec.data.pipeline import augmentation_layers
 
+    single(splits, path, "x", "augmentation layers take one image array")
     augmentation_layers(step.layers, path)  # build once now so a bad layer is reported at its path
     splits.augment.extend(step.layers)
     return splits

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
 
@@ -151,10 +151,18 @@ class Npz(_File):
     """A NumPy `.npz` archive; the array names default to Keras's own (`x_train`, `y_train`, `x_test`, `y_test`)."""
 
     type: Literal["npz"] = "npz"
-    x: str = Field("x_train", description="array name of the training inputs in the .npz file")
-    y: str | None = Field("y_train", description="array name of the training targets (null: none)")
-    x_test: str | None = Field("x_test", description="array name of the test inputs (null: no test split)")
-    y_test: str | None = Field("y_test", description="array name of the test targets")
+    x: str | dict[str, str] = Field(
+        "x_train",
+        description="array name of the training inputs in the .npz file, or one per model input: "
+        "{title: title_ids, body: body_ids}",
+    )
+    y: str | dict[str, str] | None = Field(
+        "y_train", description="array name of the training targets (null: none), or one per model output"
+    )
+    x_test: str | dict[str, str] | None = Field(
+        "x_test", description="array name(s) of the test inputs, as `x` (null: no test split)"
+    )
+    y_test: str | dict[str, str] | None = Field("y_test", description="array name(s) of the test targets, as `y`")
 
 
 @register(SOURCES)
@@ -166,17 +174,28 @@ class Npy(_File):
     path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "file", "targets": "file"}
 
 
+#: CSV columns: names (header row) or positions from 0; an entry `first..last` is that run of columns, both included
+Columns = Annotated[list[str | int], Field(min_length=1)]
+
+
 @register(SOURCES)
 class Csv(_File):
     """A CSV file; columns are chosen by name (header row) or by position from 0 (`header: false`)."""
 
     type: Literal["csv"] = "csv"
-    features: list[str | int] = Field(min_length=1, description="CSV columns used as inputs (names or positions)")
-    targets: list[str | int] = Field(default_factory=list, description="empty: no targets (e.g. for a `window` step)")
+    features: Columns | dict[str, Columns] = Field(
+        description="CSV columns used as inputs (names, positions, or a range `first..last`), or columns per model "
+        "input: {title: [t0..t11], tags: [tag_a, tag_b]}"
+    )
+    targets: list[str | int] | dict[str, Columns] = Field(
+        default_factory=list, description="empty: no targets (e.g. for a `window` step); or columns per model output"
+    )
     delimiter: str = Field(",", min_length=1, max_length=1, description='the CSV field separator, e.g. "\\t"')
     header: bool = Field(True, description="false: the first row is data; columns are chosen by position")
-    label_map: dict[str, int] | None = Field(
-        None, description="text labels of the target columns -> class ids, e.g. {cat: 0, dog: 1}"
+    label_map: dict[str, int] | dict[str, dict[str, int]] | None = Field(
+        None,
+        description="text labels of the target columns -> class ids, e.g. {cat: 0, dog: 1}; with targets per "
+        "output, one map per output name: {department: {sales: 0, support: 1}}",
     )
     skip_footer: int = Field(0, ge=0, description="lines to ignore at the end (the book's airline file has 3)")
 

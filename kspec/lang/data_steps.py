@@ -3,6 +3,7 @@ in `STEPS`. Pure Python and Pydantic; no numpy, no keras."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -19,6 +20,15 @@ STEPS: dict[str, type[StepBase]] = {}
 Part = Literal["x", "y", "both"]
 
 
+@dataclass(frozen=True)
+class StepEnv:
+    """What a step may take its defaults from besides the data: the spec's `train.seed` and the trained model's
+    input names (in order)."""
+
+    seed: int | None = None
+    input_names: tuple[str, ...] = ()
+
+
 class StepBase(StrictModel):
     """One preprocessing step; steps run in the order written."""
 
@@ -26,9 +36,25 @@ class StepBase(StrictModel):
     #: whether the step runs inside the tf.data pipeline on every batch (augmentation) rather than once up front
     on_the_fly: ClassVar[bool] = False
 
+    def resolved(self, env: StepEnv) -> StepBase:
+        """The step with the defaults it takes from `env` filled in (most steps take none)."""
+        return self
+
 
 class _XStep(StepBase):
-    on: Part = Field("x", description="which arrays the step changes: x (inputs), y (targets) or both")
+    on: Part | list[str] = Field(
+        "x",
+        description="which arrays the step changes: x (inputs), y (targets), both, or named arrays by model input "
+        "or output name, e.g. [title, body]",
+    )
+
+    @model_validator(mode="after")
+    def _names(self) -> _XStep:
+        if isinstance(self.on, list) and not self.on:
+            raise PydanticCustomError(
+                "wrong_type", "`on` names no array", {"at": ("on",), "hint": "e.g. on: [title], or on: x"}
+            )
+        return self
 
 
 @register(STEPS)
@@ -233,3 +259,27 @@ class Augment(StepBase):
     type: Literal["augment"] = "augment"
     on_the_fly: ClassVar[bool] = True
     layers: list[dict[str, Any]] = Field(min_length=1, description="`{type: RandomFlip, mode: horizontal}` ...")
+
+
+@register(STEPS)
+class Pairs(StepBase):
+    """Pairs for a Siamese network from labelled single examples (keras.io's "Image similarity estimation using a
+    Siamese Network with a contrastive loss"): every example is paired once with a random example of its own class
+    (target `same`) and once with a random example of another class (target `different`), so the pairs are balanced.
+    Each split is paired within itself; the inputs become two named arrays, the targets the pair labels."""
+
+    type: Literal["pairs"] = "pairs"
+    inputs: list[str] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="the two model inputs the pair feeds, e.g. [left, right] (default: the model's two inputs)",
+    )
+    same: float = Field(1.0, allow_inf_nan=False, description="target of a pair of one class (keras.io: 1)")
+    different: float = Field(0.0, allow_inf_nan=False, description="target of a pair of two classes (keras.io: 0)")
+    per_example: int = Field(1, ge=1, le=100, description="same-class and other-class pairs made per example")
+    seed: int | None = Field(None, description="seed of the pairing (default: train.seed, else 0)")
+
+    def resolved(self, env: StepEnv) -> Pairs:
+        inputs = self.inputs or (list(env.input_names) if len(env.input_names) == 2 else None)
+        return self.model_copy(update={"inputs": inputs, "seed": self.seed if self.seed is not None else env.seed or 0})

@@ -61,8 +61,8 @@ def compile_args(
     spec: TrainSpec, outputs: list[str] | None = None, defined: Mapping[str, LossSpec] | None = None
 ) -> dict[str, Any]:
     """`optimizer`, `loss`, `metrics`, `loss_weights` for `Model.compile`; per-output losses and weights given by
-    output name become lists in the model's output order (`outputs`, as the spec names them); `defined` are the
-    spec's `losses:`."""
+    output name become lists in the model's output order (`outputs`, as the spec names them); with several outputs,
+    every output is measured with each of the spec's metrics; `defined` are the spec's `losses:`."""
     weights: Any = spec.loss_weights
     if per_output(spec.loss) and reference(spec.loss, defined or {}) is None and outputs is not None:
         assert isinstance(spec.loss, dict)
@@ -71,10 +71,13 @@ def compile_args(
         loss = make_loss(spec.loss, ("train", "loss"), defined)
     if isinstance(weights, dict) and outputs is not None:
         weights = [float(weights.get(o, 1.0)) for o in outputs]
+    metrics: Any = [to_keras_config(m) for m in spec.metrics]
+    if metrics and outputs is not None and len(outputs) > 1:  # Keras wants them per output: each output gets all
+        metrics = [[to_keras_config(m) for m in spec.metrics] for _ in outputs]
     return {
         "optimizer": make_optimizer(spec),
         "loss": loss,
-        "metrics": [to_keras_config(m) for m in spec.metrics],
+        "metrics": metrics,
         "loss_weights": weights,
     }
 

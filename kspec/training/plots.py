@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kspec.data import named
 from kspec.training import runs
 
 if TYPE_CHECKING:
@@ -206,12 +207,15 @@ def plot_run(run_dir: Path, session: Session, title: str = "", class_names: Sequ
     history_wanted = wanted is None or "history" in wanted
     paths = plot_history({run_dir.name: session.history}, run_dir, title) if history_wanted else []
     part = session.splits.test or session.splits.validation
-    if spec.recipe == "gan" or part is None or part.y is None:
+    # several outputs (targets as a tuple): the history only; several inputs: plots that do not show the inputs
+    if spec.recipe == "gan" or part is None or part.y is None or isinstance(part.y, tuple):
         return paths
     count = min(len(part), 2000)
-    x, y = part.x[:count], part.y[:count]
+    x, y = named.rows(part.x, slice(0, count)), part.y[:count]
     pred = np.asarray(session.model.predict(x, batch_size=spec.batch_size, verbose=0))
     kind = _kind(spec.recipe, pred.shape[1:], np.asarray(y), session.splits.one_hot)
+    if isinstance(x, tuple) and kind in ("reconstructions", "image_pairs"):
+        return paths
     if wanted is not None and kind not in wanted:
         return paths
     if kind == "confusion_matrix":

@@ -8,9 +8,12 @@ import contextlib
 import importlib.util
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from kspec.data import named
 from kspec.data.registry import ModelShapes, Splits
 from kspec.errors import SpecError, SpecErrors
-from kspec.lang.train_spec import TrainSpec
+from kspec.lang.data_names import FedNames
+from kspec.lang.train_spec import TrainSpec, per_output
+from kspec.training.feeding import check_side, fits, in_model_order
 
 if TYPE_CHECKING:
     import keras
@@ -118,7 +121,7 @@ def _loss_name(spec: TrainSpec) -> str:
 
 
 def _fits(data: tuple[int, ...], model: tuple[int | None, ...]) -> bool:
-    return len(data) == len(model) and all(m is None or m == d for d, m in zip(data, model, strict=True))
+    return fits(data, model)
 
 
 def _sparse_fits(y_shape: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
@@ -126,45 +129,97 @@ def _sparse_fits(y_shape: tuple[int, ...], want: tuple[int | None, ...]) -> bool
     return _fits(y_shape, want[:-1]) or _fits(y_shape, (*want[:-1], 1))
 
 
-def check_shapes(spec: TrainSpec, splits: Splits, model: keras.Model, name: str) -> None:
-    """Data against the model's first input and output before any training step; one-hot on the fly if needed."""
-    x_shape = tuple(splits.train.x.shape[1:])
-    want_x = tuple(model.inputs[0].shape[1:])
-    errors = []
-    if not _fits(x_shape, want_x):
-        errors.append(
-            SpecError(
-                f"the data's inputs have shape {list(x_shape)} per example, but model '{name}' takes {list(want_x)}",
-                ("data",),
-                "data-mismatch",
-                hint="add a preprocessing step (flatten, reshape, add_channel, ...)",
+def _target_fits(loss: str, y_shape: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
+    return (
+        _fits(y_shape, want)
+        or (loss in _SPARSE_LOSSES and (y_shape in ((), (1,)) or _sparse_fits(y_shape, want)))
+        or (y_shape == () and want == (1,))
+    )
+
+
+def check_shapes(
+    spec: TrainSpec,
+    splits: Splits,
+    model: keras.Model,
+    name: str,
+    outputs: list[str] | None = None,
+    fed: FedNames | None = None,
+) -> None:
+    """Data against the model's inputs and outputs before any training step; one-hot on the fly if needed.
+
+    One array feeds a model with one input (one target array, one output); named arrays feed inputs and outputs by
+    name (`outputs`: the model's output names as the spec writes them; default Keras's). Afterwards every split
+    holds its arrays in the model's order (`feeding.in_model_order`). `fed` locates named arrays in the document.
+    """
+    in_names = [str(t.name) for t in model.inputs]
+    out_names = outputs if outputs is not None and len(outputs) == len(model.outputs) else list(model.output_names)
+    train = splits.train
+    fed = fed or FedNames(x_at=("data",), y_at=("data",))
+    if not named.is_named(train.x) and len(in_names) == 1:
+        errors = _single_input(train, model, name)
+    else:
+        want_x = {n: tuple(t.shape[1:]) for n, t in zip(in_names, model.inputs, strict=True)}
+        errors = check_side(train.x, want_x, side="inputs", model=name, where=fed.x, at=fed.x_at)
+    if spec.recipe != "gan" and train.y is not None:
+        if not named.is_named(train.y) and len(out_names) == 1:
+            errors += _single_target(spec, splits, model, name)
+        else:
+            want_y = {n: tuple(t.shape[1:]) for n, t in zip(out_names, model.outputs, strict=True)}
+            errors += check_side(
+                train.y, want_y, side="targets", model=name, where=fed.y, at=fed.y_at, fits_one=_named_target(spec)
             )
-        )
-    if spec.recipe != "gan" and splits.train.y is not None:
-        want_y = tuple(model.outputs[0].shape[1:])
-        y_shape = (splits.one_hot,) if splits.one_hot else tuple(splits.train.y.shape[1:])
-        loss = _loss_name(spec)
-        integer = splits.train.y.dtype.kind in "iu" and y_shape in ((), (1,))
-        if integer and loss in _CATEGORICAL_LOSSES and want_y[-1:] != (1,) and not splits.one_hot:
-            splits.one_hot = int(want_y[-1] or 0)  # the loss wants one-hot rows: encode per batch, no stored copy
-        elif splits.one_hot and loss in _SPARSE_LOSSES:
-            splits.one_hot = None
-        elif not (
-            _fits(y_shape, want_y)
-            or (loss in _SPARSE_LOSSES and (y_shape in ((), (1,)) or _sparse_fits(y_shape, want_y)))
-            or (y_shape == () and want_y == (1,))
-        ):
-            errors.append(
-                SpecError(
-                    f"the data's targets have shape {list(y_shape)} per example, but model '{name}' "
-                    f"outputs {list(want_y)}",
-                    ("data",),
-                    "data-mismatch",
-                    hint="one_hot or sparse labels, or a loss that fits the targets",
-                )
-            )
+            if spec.class_weight and not errors:
+                errors.append(SpecError(f"`class_weight` weighs the examples of one output, but model '{name}' has "
+                                        f"{len(out_names)}", ("train", "class_weight"), "train-error",
+                                        hint="remove class_weight"))  # fmt: skip
     if errors:
         raise SpecErrors(errors)
+    in_model_order(splits, in_names, out_names)
+
+
+def _named_target(spec: TrainSpec) -> Any:
+    def fits_one(output: str, y_shape: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
+        loss = spec.loss.get(output) if per_output(spec.loss) and isinstance(spec.loss, dict) else spec.loss
+        name = str(loss.get("type", "")) if isinstance(loss, dict) else str(loss or "")
+        return _target_fits(name, y_shape, want)
+
+    return fits_one
+
+
+def _single_input(train: Any, model: keras.Model, name: str) -> list[SpecError]:
+    x_shape = tuple(train.x.shape[1:])
+    want_x = tuple(model.inputs[0].shape[1:])
+    if _fits(x_shape, want_x):
+        return []
+    return [
+        SpecError(
+            f"the data's inputs have shape {list(x_shape)} per example, but model '{name}' takes {list(want_x)}",
+            ("data",),
+            "data-mismatch",
+            hint="add a preprocessing step (flatten, reshape, add_channel, ...)",
+        )
+    ]
+
+
+def _single_target(spec: TrainSpec, splits: Splits, model: keras.Model, name: str) -> list[SpecError]:
+    want_y = tuple(model.outputs[0].shape[1:])
+    y_shape = (splits.one_hot,) if splits.one_hot else tuple(splits.train.y.shape[1:])
+    loss = _loss_name(spec)
+    integer = splits.train.y.dtype.kind in "iu" and y_shape in ((), (1,))
+    if integer and loss in _CATEGORICAL_LOSSES and want_y[-1:] != (1,) and not splits.one_hot:
+        splits.one_hot = int(want_y[-1] or 0)  # the loss wants one-hot rows: encode per batch, no stored copy
+    elif splits.one_hot and loss in _SPARSE_LOSSES:
+        splits.one_hot = None
+    elif not _target_fits(loss, y_shape, want_y):
+        return [
+            SpecError(
+                f"the data's targets have shape {list(y_shape)} per example, but model '{name}' outputs {list(want_y)}",
+                ("data",),
+                "data-mismatch",
+                hint="one_hot or sparse labels, or a loss that fits the targets",
+            )
+        ]
+    return []
 
 
 def prepare_targets(spec: TrainSpec, splits: Splits) -> None:
@@ -181,8 +236,8 @@ def prepare_targets(spec: TrainSpec, splits: Splits) -> None:
         same = tr.y is tr.x
 
         def rows_of(rows: slice, copy: bool) -> Arrays:
-            x = tr.x[rows].copy() if copy else tr.x[rows]
-            y = x if same else None if tr.y is None else (tr.y[rows].copy() if copy else tr.y[rows])
+            x = named.apply(named.rows(tr.x, rows), lambda a: a.copy() if copy else a)
+            y = x if same else named.apply(named.rows(tr.y, rows), lambda a: a.copy() if copy else a)
             return Arrays(x, y)
 
         # the (small) validation part is copied, so the full arrays can be freed once training holds its tensors

@@ -44,9 +44,9 @@ class Feed:
         import tensorflow as tf
 
         self.n, self.batch_size = len(part), batch_size
-        self.x = tf.convert_to_tensor(part.x)
+        self.x = tf.nest.map_structure(tf.convert_to_tensor, part.x)  # a tensor, or a tuple of them (several inputs)
         self.same = part.y is part.x
-        self.y = None if part.y is None or self.same else tf.convert_to_tensor(part.y)
+        self.y = None if part.y is None or self.same else tf.nest.map_structure(tf.convert_to_tensor, part.y)
         self.one_hot = one_hot
         self.weights = None
         if class_weight and self.y is not None:
@@ -71,10 +71,12 @@ class Feed:
 
     def _runner(self, kind: str, jit: bool) -> Callable[[tf.Tensor], dict[str, Any]]:
         """A call running the model's train or test step once per row of `rows` ([steps, batch] example indices)."""
+        import tensorflow as tf
+
         layout = (
             self.same,
             self.one_hot,
-            *(None if t is None else (t.dtype, tuple(t.shape[1:])) for t in self.tensors),
+            *(None if t is None else tf.nest.map_structure(_example_spec, t) for t in self.tensors),
         )
         calls = _compiled_calls(self.model, kind, jit, layout)
         return lambda rows: calls(rows, self.tensors, self.batch_size)
@@ -96,7 +98,9 @@ class Feed:
 
     def step_bytes(self) -> int:
         """Bytes one batch gathers (inputs and targets)."""
-        parts = [self.x] if self.same or self.y is None else [self.x, self.y]
+        import tensorflow as tf
+
+        parts = tf.nest.flatten([self.x] if self.same or self.y is None else [self.x, self.y])
         return self.batch_size * sum(int(t.dtype.size) * int(t.shape[1:].num_elements() or 1) for t in parts)
 
     def train(self, rows: tf.Tensor, pace: Pace) -> dict[str, Any]:
@@ -122,17 +126,24 @@ class Feed:
         return out
 
 
+def _example_spec(t: Any) -> Any:
+    """The per-example shape and dtype of one tensor (hashable: part of a compiled call's key)."""
+    import tensorflow as tf
+
+    return tf.TensorSpec(t.shape[1:], t.dtype)
+
+
 def _gather(tensors: tuple[Any, Any, Any], i: tf.Tensor, *, same: bool, one_hot: int | None) -> Any:
     """The examples `i` of the split (`Feed.tensors`) as `train_step` takes them."""
     import tensorflow as tf
 
     x, y, weights = tensors
-    xb = tf.gather(x, i)
+    xb = tf.nest.map_structure(lambda t: tf.gather(t, i), x)
     if same:
         return xb, xb
     if y is None:
         return xb
-    yb = tf.gather(y, i)
+    yb = tf.nest.map_structure(lambda t: tf.gather(t, i), y)
     target = tf.one_hot(yb, one_hot, dtype=tf.float32) if one_hot else yb
     if weights is None:
         return xb, target
@@ -165,7 +176,7 @@ def _compiled_calls(model: keras.Model, kind: str, jit: bool, layout: tuple[Any,
     step = model.train_step if kind == "train" else model.test_step
 
     def tensor_spec(spec: Any) -> Any:
-        return None if spec is None else tf.TensorSpec([None, *spec[1]], spec[0])
+        return None if spec is None else tf.nest.map_structure(lambda s: tf.TensorSpec([None, *s.shape], s.dtype), spec)
 
     def loop(one: Callable[[Any], Any], width: int | None) -> Any:
         def run(rows: tf.Tensor, x: tf.Tensor, y: tf.Tensor | None, w: tf.Tensor | None) -> dict[str, Any]:
@@ -191,7 +202,10 @@ def _compiled_calls(model: keras.Model, kind: str, jit: bool, layout: tuple[Any,
         if int(rows.shape[1]) != batch_size:
             return rest(rows, *parts)  # type: ignore[no-any-return]
         if batch_size not in full:  # XLA compiles the step alone, inside the graph loop
-            full[batch_size] = loop(tf.function(step, jit_compile=True) if jit else step, batch_size)
+            # several outputs: Keras weighs each output's loss metric by the static batch size, which `fit` leaves
+            # unknown; so does this trace, and the per-output losses average over batches as in `fit`
+            width = batch_size if len(model.outputs) == 1 else None
+            full[batch_size] = loop(tf.function(step, jit_compile=True) if jit else step, width)
         return full[batch_size](rows, *parts)  # type: ignore[no-any-return]
 
     per_model[key] = call

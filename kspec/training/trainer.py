@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from kspec.data.registry import ModelShapes, Splits
 from kspec.data.steps import prepare
 from kspec.errors import SpecErrors
+from kspec.lang.data_names import FedNames, fed_names
+from kspec.lang.data_steps import StepEnv
 from kspec.lang.train_spec import TrainSpec
 from kspec.training import manifest, run_folder, runs, status
 from kspec.training.objects import compile_args
@@ -102,7 +104,18 @@ def train(
         EPOCH_HOOK.reset(hook)
 
 
-def _prepare(resolved: Resolved, shapes: ModelShapes) -> Splits:
+def _fed(resolved: Resolved, name: str) -> tuple[StepEnv, FedNames | None, list[str] | None]:
+    """For model `name` (the one the data feeds): the defaults steps take (`train.seed`, its input names), where the
+    data's named arrays are written, and its output names as the spec writes them."""
+    graph = resolved.models.get(name)
+    train, data = resolved.spec.train, resolved.spec.data
+    inputs = list(graph.inputs) if graph is not None else []
+    env = StepEnv(seed=train.seed if train is not None else None, input_names=tuple(inputs))
+    fed = fed_names(data, inputs) if data is not None and graph is not None else None
+    return env, fed, (graph.output_names() if graph is not None else None)
+
+
+def _prepare(resolved: Resolved, shapes: ModelShapes, env: StepEnv | None = None) -> Splits:
     """`data.prepare`, with unreadable data files (truncated, corrupt, wrong encoding) as a located data-error."""
     import csv
     import zipfile
@@ -111,7 +124,7 @@ def _prepare(resolved: Resolved, shapes: ModelShapes) -> Splits:
     assert resolved.spec.data is not None
     source = resolved.spec.data.source
     try:
-        return prepare(resolved.spec.data, resolved.doc.folder, shapes)
+        return prepare(resolved.spec.data, resolved.doc.folder, shapes, env)
     except (OSError, EOFError, ValueError, IndexError, zipfile.BadZipFile, zlib.error, csv.Error) as exc:
         files = [
             str(getattr(source, key)) for key in ("path", "targets") if isinstance(getattr(source, key, None), str)
@@ -182,9 +195,10 @@ def _train_in(
         fed = spec.gan_settings.discriminator if spec.recipe == "gan" else name
         if fed not in compiled.models:
             fail(f"there is no model '{fed}'", ("train", "gan", "discriminator"), "unknown-model")
-        splits = _prepare(resolved, shapes_of(compiled.models[fed]))
+        env, named, outputs = _fed(resolved, fed)
+        splits = _prepare(resolved, shapes_of(compiled.models[fed]), env)
         prepare_targets(spec, splits)
-        check_shapes(spec, splits, compiled.models[fed], fed)
+        check_shapes(spec, splits, compiled.models[fed], fed, compiled.outputs.get(fed, outputs), named)
         session = Session(spec, compiled, name, splits, run_dir, resuming)
         history = RECIPES[spec.recipe](session)
     metrics = session.test_metrics() if spec.evaluate else {}
@@ -271,9 +285,10 @@ def evaluate(resolved: Resolved, model_path: Path) -> dict[str, float]:
             f"cannot load {model_path} ({type(exc).__name__}); `kspec verify` checks a run folder against its manifest"
         ) from None
     try:
-        splits = _prepare(resolved, shapes_of(model))
+        env, named, outputs = _fed(resolved, spec.model or resolved.main)
+        splits = _prepare(resolved, shapes_of(model), env)
         prepare_targets(spec, splits)
-        check_shapes(spec, splits, model, model.name)
+        check_shapes(spec, splits, model, model.name, outputs, named)
     except SpecErrors as exc:
         raise SpecErrors([resolved.doc.locate(e) for e in exc.errors]) from None
     part = splits.test or splits.validation
