@@ -62,15 +62,14 @@ def fitted(splits: Splits, on: Any, stats: Callable[[Any], tuple[Any, Any]]) -> 
         return lambda a: ((a - shift) / div).astype(np.float32)
 
     train = splits.train
-    if train.y is train.x or train.y is None:  # one set of arrays: fitted once, as `_map` applies it
+    if train.y is train.x or train.y is None:  # one set of arrays: fitted once, as `map_arrays` applies it
         if not named.is_named(train.x):
             return map_arrays(splits, on, fit(train.x))
         on_x, on_y = sides(on)
         for key in [k for k in train.x if not isinstance(on, list) or k in on]:
-            sel = [key]
-            fn = fit(train.x[key])
-            splits = map_sides(splits, sel if on_x is not False else False, sel if on_y is not False else False, fn,
-                                both=on == "both")  # fmt: skip
+            one = [key]
+            splits = map_sides(splits, one if on_x is not False else False, one if on_y is not False else False,
+                               fit(train.x[key]), both=on == "both")  # fmt: skip
         return splits
     on_x, on_y = sides(on)
     for side, want in (("x", on_x), ("y", on_y)):
@@ -80,7 +79,7 @@ def fitted(splits: Splits, on: Any, stats: Callable[[Any], tuple[Any, Any]]) -> 
         for key in list(arrays) if named.is_named(arrays) else [None]:
             if key is not None and want is not None and key not in want:
                 continue
-            sel = None if key is None else [key]
+            sel: list[str] | None = None if key is None else [key]
             fn = fit(arrays if key is None else arrays[key])
             splits = map_sides(splits, sel if side == "x" else False, sel if side == "y" else False, fn)
     return splits

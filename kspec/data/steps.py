@@ -89,7 +89,7 @@ def _check_on(step: Any, splits: Splits, path: tuple[str | int, ...]) -> None:
     from kspec.errors import did_you_mean
 
     train = splits.train
-    have = [*(train.x if named.is_named(train.x) else ()), *(train.y if named.is_named(train.y) else ())]
+    have = [name for side in (train.x, train.y) if isinstance(side, dict) for name in side]
     for j, name in enumerate(on):
         if name not in have:
             what = f"named arrays {', '.join(have)}" if have else "no named arrays (one input and one target array)"

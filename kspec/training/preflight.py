@@ -203,9 +203,11 @@ def _single_input(train: Any, model: keras.Model, name: str) -> list[SpecError]:
 
 def _single_target(spec: TrainSpec, splits: Splits, model: keras.Model, name: str) -> list[SpecError]:
     want_y = tuple(model.outputs[0].shape[1:])
-    y_shape = (splits.one_hot,) if splits.one_hot else tuple(splits.train.y.shape[1:])
+    y = splits.train.y
+    assert y is not None
+    y_shape = (splits.one_hot,) if splits.one_hot else tuple(y.shape[1:])
     loss = _loss_name(spec)
-    integer = splits.train.y.dtype.kind in "iu" and y_shape in ((), (1,))
+    integer = y.dtype.kind in "iu" and y_shape in ((), (1,))
     if integer and loss in _CATEGORICAL_LOSSES and want_y[-1:] != (1,) and not splits.one_hot:
         splits.one_hot = int(want_y[-1] or 0)  # the loss wants one-hot rows: encode per batch, no stored copy
     elif splits.one_hot and loss in _SPARSE_LOSSES:
