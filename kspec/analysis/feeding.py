@@ -31,9 +31,9 @@ def check_feedable(res: Resolved, ctx: Any) -> Iterator[SpecError]:
     fed = fed_names(data, inputs)
     if not fed.known:
         if len(inputs) > 1 or len(outputs) > 1:
+            what = f"{len(inputs)} inputs ({', '.join(inputs)})" if len(inputs) > 1 else f"{len(outputs)} outputs"
             yield SpecError(
-                f"model '{graph.name}' has {len(inputs)} inputs and {len(outputs)} outputs, but a synthetic source "
-                "makes one input and one target array",
+                f"model '{graph.name}' has {what}, but a synthetic source makes one input and one target array",
                 ("data", "source"),
                 "data-mismatch",
                 hint="write the data to an .npz file with one array per input and output (npz `x: {name: key}`)",
