@@ -119,7 +119,8 @@ def _problems(
     from kspec.analysis import checks, loss_formulas, shapes
     from kspec.compiler import plugins as plugin_registry
 
-    installed = list(plugin_registry.registered())
+    scan = plugin_registry.needs_scan([*resolved.spec.plugins, *(plugins or ())])
+    installed = list(plugin_registry.registered() if scan else plugin_registry.BUILTIN)
     declared = [p for p in resolved.spec.plugins if p in installed] if plugins is None else list(plugins)
     ctx = checks.Context(plugins=declared, allow_unsafe=allow_unsafe, installed=installed)
     found = [*resolved.diagnostics, *checks.run(resolved, ctx)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kspec.cli.common import OK, Command, UsageError, add_common, import_tensorflow
+from kspec.cli.common import OK, Command, UsageError, add_common, few_collections, import_tensorflow
 
 
 def add_arguments(d: argparse.ArgumentParser) -> None:
@@ -47,6 +47,7 @@ def add_arguments(d: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Draw the architecture from the spec, without building it (unless --deep)."""
+    few_collections()
     import kspec
     from kspec import diagram
     from kspec.analysis import shapes

@@ -12,6 +12,7 @@ from kspec.cli.common import (
     Command,
     add_common,
     counts,
+    few_collections,
     find_spec_files,
     import_tensorflow,
     json_report,
@@ -37,6 +38,7 @@ def add_arguments(v: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate specs; text, JSON or GitHub annotations. Exit code 0 when all are valid, 1 when one is not, 2 when a
     path does not exist (the others are still validated)."""
+    few_collections()
     import kspec
 
     if args.deep:
