@@ -5,8 +5,9 @@ Imports kspec only (no keras, no pydantic models beyond reading them).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -95,6 +96,8 @@ class Resolved:
     main: str
     layers: dict[str, Node] = field(default_factory=dict)
     diagnostics: list[SpecError] = field(default_factory=list)
+    #: results later stages derive from the graphs alone, kept so that checking and then drawing derive them once
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def model_order(self) -> list[str]:
         """Model names so that every model comes after the models it nests and those defining layers it reuses."""
@@ -120,6 +123,7 @@ class Resolved:
         return out
 
 
+@functools.lru_cache(maxsize=4096)
 def snake_case(name: str) -> str:
     """Keras's auto-name rule: `Conv2D` -> `conv2d`, `BatchNormalization` -> `batch_normalization`."""
     name = re.sub(r"\W+", "", name)
@@ -392,9 +396,3 @@ def _main_model(spec: Spec, models: dict[str, ModelGraph]) -> str:
     if isinstance(wanted, str) and wanted in models:
         return wanted
     return list(models)[-1]
-
-
-def iter_nodes(resolved: Resolved) -> Iterator[tuple[ModelGraph, Node]]:
-    for graph in resolved.models.values():
-        for node in graph.nodes.values():
-            yield graph, node

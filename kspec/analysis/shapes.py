@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from kspec import catalog
 from kspec.analysis import call_shapes
@@ -378,5 +378,10 @@ def infer(resolved: Resolved) -> ShapeReport:
     Returns:
         A `ShapeReport`: per model and node the shape, params and whether it was checked, model totals, and
         `errors` holding `shape-mismatch` errors and `unchecked-layer` notes (paths unlocated, as every stage's).
+        The report is kept in `resolved.memo` (the graphs do not change once resolved): `kspec draw` checks the spec
+        and then labels the diagram with the same report.
     """
-    return _Walker(resolved).run()
+    report = resolved.memo.get("shapes")
+    if report is None:
+        report = resolved.memo["shapes"] = _Walker(resolved).run()
+    return cast(ShapeReport, report)

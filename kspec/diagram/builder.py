@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import graphviz
 
 from kspec.analysis.graph import ModelGraph, Node, Resolved
-from kspec.diagram.lines import add_edge, add_node
+from kspec.diagram.lines import Cluster, Graph, add_edge, add_node
 from kspec.diagram.structure import Collapsed, block_members, block_tree, block_types, collapse_runs, skip_edges
 from kspec.diagram.style import (
     CLUSTER_GREYS,
@@ -80,12 +80,12 @@ class Builder:
         )
         root.attr("edge", color="#4d4d4d", arrowsize="0.7")
         for name in names:
-            sub = graphviz.Digraph(name=f"cluster_{name}")
+            sub = Cluster(f"cluster_{name}")
             sub.attr(
                 label=self._title(name), labelloc="t", style="rounded", color="#7f7f7f", penwidth="1.5", fontsize="13"
             )
             self._model(sub, name, f"{name}/" if len(names) > 1 else "", False, ())
-            root.subgraph(sub)
+            sub.add_to(root)
         drawn: set[tuple[str, str]] = set()
         for tail, head, attrs in self.edges:
             tail, head = self._follow(tail), self._follow(head)
@@ -116,7 +116,7 @@ class Builder:
     # -- one model --------------------------------------------------------------------------------------------
     def _model(
         self,
-        g: graphviz.Digraph,
+        g: Graph,
         name: str,
         prefix: str,
         frozen: bool,
@@ -132,7 +132,7 @@ class Builder:
         items = block_tree(visible)  # one pass: each cluster lists its own nodes and sub-clusters
         members = block_members(graph, col)
 
-        def emit(container: graphviz.Digraph, blk: tuple[str, ...]) -> None:
+        def emit(container: Graph, blk: tuple[str, ...]) -> None:
             for item in items.get(blk, ()):
                 if isinstance(item, Node):
                     self._node(container, graph, item, prefix, frozen, col, stack, outputs)
@@ -146,7 +146,7 @@ class Builder:
                     if self.o.show_params and params and None not in params and sum(p or 0 for p in params):
                         total = small(f"{format_count(sum(p or 0 for p in params))} params")
                     cid = f"{prefix}{'/'.join(child)}"
-                    sub = graphviz.Digraph(name=f"cluster_{cid}")
+                    sub = Cluster(f"cluster_{cid}")
                     sub.attr(
                         style="rounded,filled",
                         fillcolor=CLUSTER_GREYS[len(child) % 2],
@@ -159,7 +159,7 @@ class Builder:
                     self._header(sub, cid + "/", html_table([label, total], "LEFT"), first and prefix + first)
                     self.used.update({"repeat": None} if times > 1 else {})
                     emit(sub, child)
-                    container.subgraph(sub)
+                    sub.add_to(container)
 
         skips = skip_edges(graph)
         self.skip_from.update({prefix + v: skip_source(graph.nodes[u], graph.nodes[v]) for u, v in skips})
@@ -181,7 +181,7 @@ class Builder:
         """Whether `node` is a nested model drawn as its own layers (a cluster) rather than one box."""
         return node.kind == "model" and self.o.expand_nested and node.type in self.r.models and node.type not in stack
 
-    def _header(self, g: graphviz.Digraph, hid: str, html: str, first: str | None) -> None:
+    def _header(self, g: Graph, hid: str, html: str, first: str | None) -> None:
         """Label a cluster with a node beside its first layer: edges are routed around nodes, across labels."""
         if first is None:
             g.attr(label=html, labeljust="l", fontsize="11")
@@ -192,7 +192,7 @@ class Builder:
 
     def _node(
         self,
-        g: graphviz.Digraph,
+        g: Graph,
         graph: ModelGraph,
         node: Node,
         prefix: str,
@@ -204,7 +204,7 @@ class Builder:
         frozen = inherited or not node.trainable
         if self._expands(node, stack):
             inner, sub_prefix = self.r.models[node.type], f"{prefix}{node.name}/"
-            sub = graphviz.Digraph(name=f"cluster_{prefix}{node.name}")
+            sub = Cluster(f"cluster_{prefix}{node.name}")
             title = f"<B>{escape(node.name)}</B>" + ("" if node.name == node.type else f": {escape(node.type)}")
             title += " (nested model" + (", frozen)" if frozen else ")")
             sub.attr(style="rounded,filled" + (",dashed" if frozen else ""), fillcolor="#f0f0f8", color="#7f7f7f")
@@ -220,7 +220,7 @@ class Builder:
                 outputs and node.name in graph.outputs,
                 html_table([title], "LEFT"),
             )
-            g.subgraph(sub)
+            sub.add_to(g)
             return
         attrs: dict[str, str] = {}
         layer_type, fam, details = node.type, "input", []
