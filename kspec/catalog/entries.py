@@ -35,7 +35,10 @@ class ParamInfo:
     has_default: bool = False
     default: Any = None
     nullable: bool = False
-    choices: tuple[str, ...] = ()
+    #: the values of an `enum` (strings; `true`/`false` where Keras also takes those)
+    choices: tuple[Any, ...] = ()
+    #: an enum whose strings Keras lower-cases before it compares them (`padding: SAME`)
+    ignore_case: bool = False
     minimum: float | None = None
     maximum: float | None = None
     #: `file` or `folder` when Keras opens a string value as a path (a lookup vocabulary, a weights file): such a
@@ -119,6 +122,7 @@ def _params(raw: Mapping[str, Any]) -> dict[str, ParamInfo]:
             default=p.get("default"),
             nullable=p.get("nullable", False),
             choices=tuple(p.get("choices", ())),
+            ignore_case=p.get("ignore_case", False),
             minimum=p.get("min"),
             maximum=p.get("max"),
             path=p.get("path"),

@@ -47,8 +47,17 @@ _FAMILIES = {"activations": "activation", "attention": "attention", "convolution
              "layer": "core"}  # fmt: skip
 _DATA_FORMATS = ["channels_first", "channels_last"]
 _PADDINGS = ("causal", "same", "valid")
-#: Dummy values for required arguments, to probe which `padding` strings a layer accepts.
-_PROBE_ARGS = {"filters": 1, "kernel_size": 1, "pool_size": 1}
+_A_LAYER = object()
+#: Dummy values for required arguments, to probe which strings (`padding`, `score_mode`, ...) a layer accepts.
+_PROBE_ARGS: dict[str, Any] = {"filters": 1, "kernel_size": 1, "pool_size": 1, "units": 1, "num_bins": 2,
+                               "num_tokens": 2, "axes": 1, "layer": _A_LAYER, "num_heads": 1, "key_dim": 1,
+                               "head_dim": 1, "num_query_heads": 1, "num_key_value_heads": 1, "height": 2,
+                               "width": 2, "factor": 0.1, "height_factor": 0.1, "input_dim": 2, "output_dim": 2,
+                               "rate": 0.1, "stddev": 0.1, "output_size": 1}  # fmt: skip
+#: Where the common values do not fit a layer.
+_PROBE_OVERRIDES: dict[str, dict[str, Any]] = {"RandomPosterization": {"factor": 2}}
+_NOT_A_CHOICE = "not-a-choice"
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 # Modules with identifier strings (`keras.<module>.get(name)`) and configurable classes, by object kind.
 _OBJECT_MODULES: dict[str, tuple[str, str | None]] = {
@@ -105,9 +114,13 @@ def _kind(name: str, default: Any, has_default: bool, doc: str) -> dict[str, Any
     if name in _PROBABILITY:
         return {"kind": "number", "min": 0, "max": 1}
     if name == "data_format":
-        return {"kind": "enum", "choices": _DATA_FORMATS}
+        return {"kind": "enum", "choices": _DATA_FORMATS, "ignore_case": True}  # Keras lower-cases both
     if name == "padding" and isinstance(default, str):
-        return {"kind": "enum", "choices": [p for p in _PADDINGS if p in doc.lower() or p != "causal"]}
+        return {
+            "kind": "enum",
+            "choices": [p for p in _PADDINGS if p in doc.lower() or p != "causal"],
+            "ignore_case": True,
+        }
     if name in _INT_OR_TUPLE or name == "padding":
         return {"kind": "int_or_tuple"}
     if name in _NAMED_KINDS:
@@ -214,23 +227,75 @@ def _family(cls: type) -> str:
     return _FAMILIES.get(group, "other")
 
 
-def _paddings(cls: type, params: dict[str, dict[str, Any]]) -> None:
+def _probe_args(layer: str, params: dict[str, dict[str, Any]], keras: Any) -> dict[str, Any] | None:
+    """Values for a layer's required arguments with which it constructs, or None when kspec has none."""
+    out: dict[str, Any] = {}
+    for name, p in params.items():
+        if p["required"]:
+            value = _PROBE_OVERRIDES.get(layer, {}).get(name, _PROBE_ARGS.get(name, _A_LAYER))
+            if value is _A_LAYER and name not in ("layer", "backward_layer"):
+                return None
+            out[name] = keras.layers.LSTM(1) if value is _A_LAYER else value
+    try:
+        getattr(keras.layers, layer)(**out)
+    except Exception:  # noqa: BLE001 - the probe values do not fit this layer
+        return None
+    return out
+
+
+def _accepts(cls: type, required: dict[str, Any], name: str, value: Any) -> tuple[bool, str]:
+    """Whether `cls(**required, name=value)` constructs, and the error's message when not."""
+    try:
+        cls(**{**required, name: value})
+    except Exception as exc:  # noqa: BLE001 - constructors refuse values with ValueError, TypeError, ...
+        return False, str(exc)
+    return True, ""
+
+
+def _paddings(cls: type, params: dict[str, dict[str, Any]], required: dict[str, Any]) -> None:
     """Narrow a string `padding` to the values this layer's constructor really accepts."""
     entry = params.get("padding")
     if entry is None or entry["kind"] != "enum":
         return
-    required = {n: _PROBE_ARGS.get(n) for n, p in params.items() if p["required"]}
-    if None in required.values():
-        return
-    accepted = []
-    for value in (*_PADDINGS, "not-a-padding"):
-        try:
-            cls(padding=value, **required)
-            accepted.append(value)
-        except (ValueError, TypeError):
-            pass
-    if "not-a-padding" not in accepted:  # else the constructor checks nothing (pooling); keep what the docs say
+    accepted = [v for v in (*_PADDINGS, _NOT_A_CHOICE) if _accepts(cls, required, "padding", v)[0]]
+    if _NOT_A_CHOICE not in accepted:  # else the constructor checks nothing (pooling); keep what the docs say
         entry["choices"] = accepted
+
+
+def _cases(cls: type, params: dict[str, dict[str, Any]], required: dict[str, Any]) -> None:
+    """`padding` and `data_format` ignore case where the constructor takes upper case, or checks nothing (Keras
+    lower-cases them where it uses them)."""
+    for name in ("padding", "data_format"):
+        entry = params.get(name)
+        if entry is not None and entry["kind"] == "enum" and not _accepts(cls, required, name, _NOT_A_CHOICE)[0]:
+            entry["ignore_case"] = all(_accepts(cls, required, name, c.upper())[0] for c in entry["choices"])
+
+
+def _enumerations(cls: type, params: dict[str, dict[str, Any]], required: dict[str, Any]) -> None:
+    """Record a string argument as an enumeration when the constructor refuses other values.
+
+    A parameter is enumerated when its default is a string and the constructor refuses a made-up value. Its choices
+    are the words of that refusal's message (Keras names the allowed values there: "Expected one of {'dot',
+    'concat'}") that the constructor accepts, each tried, in alphabetical order (Keras may print a set);
+    `true`/`false` when the message names them and they are accepted, null when accepted. Words the constructor
+    refuses are dropped, so every recorded value is one Keras takes; a message that does not name the default (a
+    scipy window name) leaves the parameter a plain string.
+    """
+    for name, entry in params.items():
+        default = entry.get("default")
+        if name == "name" or entry["kind"] not in ("str", "any") or not isinstance(default, str):
+            continue
+        free, message = _accepts(cls, required, name, _NOT_A_CHOICE)
+        if free:
+            continue
+        words = [w for w in dict.fromkeys(_WORD.findall(message)) if w != _NOT_A_CHOICE]
+        choices: list[Any] = sorted(w for w in words if _accepts(cls, required, name, w)[0])  # Keras may print a set
+        if default not in choices:
+            continue
+        choices += [b for b in (True, False) if str(b) in words and _accepts(cls, required, name, b)[0]]
+        entry.update(kind="enum", choices=choices, nullable=_accepts(cls, required, name, None)[0])
+        if all(_accepts(cls, required, name, c.upper())[0] for c in choices if isinstance(c, str)):
+            entry["ignore_case"] = True
 
 
 def _layers(keras: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -245,7 +310,11 @@ def _layers(keras: Any) -> tuple[dict[str, Any], dict[str, str]]:
             base_docs,
             paths=path_args(cls.__doc__),
         )
-        _paddings(cls, params)
+        required = None if name in UNSAFE_LAYERS else _probe_args(name, params, keras)
+        if required is not None:
+            _paddings(cls, params, required)
+            _cases(cls, params, required)
+            _enumerations(cls, params, required)
         clash = set(params) & set(RESERVED)
         assert not clash, f"{name} has a parameter named like a reserved spec key: {clash}"
         layers[name] = {"doc": _summary(cls), "family": _family(cls), "params": params}

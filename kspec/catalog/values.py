@@ -63,7 +63,8 @@ def expectation(param: ParamInfo) -> str:
             return "a positive integer"
         return f"{noun} >= {low:g}" if low is not None else noun
     if kind == "enum":
-        return "one of " + ", ".join(f"'{c}'" for c in param.choices) + (" or null" if param.nullable else "")
+        words = [f"'{c}'" if isinstance(c, str) else str(c).lower() for c in param.choices]
+        return "one of " + ", ".join(words) + (" or null" if param.nullable else "")
     return {
         "bool": "true or false",
         "str": "a string",
@@ -83,9 +84,10 @@ def check_value(owner: str, param: ParamInfo, value: Any, dtypes: Collection[str
             yield _bad(owner, param, value)
         return
     if param.kind == "enum":
-        if not (isinstance(value, str) and value.lower() in param.choices):
-            hint = did_you_mean(value, param.choices) if isinstance(value, str) else None
-            yield _bad(owner, param, value, hint)
+        if not _chosen(value, param):
+            words = [c for c in param.choices if isinstance(c, str)]
+            hint = did_you_mean(value, words) if isinstance(value, str) else None
+            yield _bad(owner, param, value, hint or "allowed: " + expectation(param).removeprefix("one of "))
         return
     if param.kind == "dtype":
         if isinstance(value, str) and value not in dtypes:
@@ -98,6 +100,13 @@ def check_value(owner: str, param: ParamInfo, value: Any, dtypes: Collection[str
         yield _bad(owner, param, value, _BOOL_HINT if isinstance(value, bool) else None)
     elif _is_number(value) and not _in_range(value, param):
         yield _bad(owner, param, value)
+
+
+def _chosen(value: Any, param: ParamInfo) -> bool:
+    """Whether `value` is one of the enum's choices (`True` is not `1`; case only where Keras ignores it)."""
+    if isinstance(value, str):
+        return (value.lower() if param.ignore_case else value) in [c for c in param.choices if isinstance(c, str)]
+    return isinstance(value, bool) and any(c is value for c in param.choices)
 
 
 def _in_range(value: float, param: ParamInfo) -> bool:

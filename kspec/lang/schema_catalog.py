@@ -135,7 +135,12 @@ class Builder:
         if p.kind == "layers":
             return {"type": "array", "items": ref("kspec.layer")}
         if p.kind == "enum":
-            return {"type": "string", "if": {"pattern": ci_pattern(p.choices)}, "else": {"enum": list(p.choices)}}
+            words = [c for c in p.choices if isinstance(c, str)]
+            text = {"type": "string", "if": {"pattern": ci_pattern(words)}, "else": {"enum": words}}
+            if not p.ignore_case:
+                text = {"type": "string", "enum": words}
+            flags = [c for c in p.choices if isinstance(c, bool)]
+            return {"anyOf": [text, {"enum": flags}]} if flags else text
         if p.kind == "dtype":
             return {"anyOf": [{"enum": sorted(catalog.load().dtypes)}, {"type": "object"}]}
         if p.kind in ("int", "number"):
@@ -151,7 +156,8 @@ class Builder:
             variant = json.dumps([core, p.nullable], sort_keys=True)
             name = self.kinds.get(variant)
             if name is None:
-                label = p.kind + ("." + "-".join(p.choices) if p.choices else "")
+                label = p.kind + ("." + "-".join(str(c).lower() for c in p.choices) if p.choices else "")
+                label += ".exact" if p.kind == "enum" and not p.ignore_case else ""  # its case matters
                 label += "".join(f".{k}{v:g}" for k, v in (("min", p.minimum), ("max", p.maximum)) if v is not None)
                 name = self.kinds[variant] = f"kspec.kind.{label}" + (".nullable" if p.nullable else "")
                 self.defs[name] = or_variable({"if": _NULL, "else": core} if p.nullable else core)
