@@ -57,6 +57,8 @@ _PROBE_ARGS: dict[str, Any] = {"filters": 1, "kernel_size": 1, "pool_size": 1, "
 #: Where the common values do not fit a layer.
 _PROBE_OVERRIDES: dict[str, dict[str, Any]] = {"RandomPosterization": {"factor": 2}}
 _NOT_A_CHOICE = "not-a-choice"
+#: Inputs a layer is run on when its constructor checks nothing: image, sequence, vector, volume (batch of one).
+_PROBE_SHAPES = ((1, 8, 8, 3), (1, 8, 3), (1, 8), (1, 4, 4, 4, 3))
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 # Modules with identifier strings (`keras.<module>.get(name)`) and configurable classes, by object kind.
@@ -243,13 +245,43 @@ def _probe_args(layer: str, params: dict[str, dict[str, Any]], keras: Any) -> di
     return out
 
 
-def _accepts(cls: type, required: dict[str, Any], name: str, value: Any) -> tuple[bool, str]:
-    """Whether `cls(**required, name=value)` constructs, and the error's message when not."""
+def _accepts(cls: type, required: dict[str, Any], name: str, value: Any, data: Any = None) -> tuple[bool, str]:
+    """Whether `cls(**required, name=value)` constructs (and, given `data`, runs on it); the error's message if not."""
     try:
-        cls(**{**required, name: value})
-    except Exception as exc:  # noqa: BLE001 - constructors refuse values with ValueError, TypeError, ...
+        layer = cls(**{**required, name: value})
+        if data is not None:
+            layer(data)
+    except Exception as exc:  # noqa: BLE001 - Keras refuses values with ValueError, TypeError, ...
         return False, str(exc)
     return True, ""
+
+
+def _runs_on(cls: type, required: dict[str, Any]) -> Any:
+    """A small float array the layer with its defaults runs on (image, sequence, vector, volume), or None."""
+    import numpy as np
+
+    for shape in _PROBE_SHAPES:
+        data = np.zeros(shape, "float32")
+        if _accepts(cls, required, "name", None, data)[0]:
+            return data
+    return None
+
+
+Probe = Callable[[Any], bool]
+
+
+def value_probe(cls: type, required: dict[str, Any], name: str) -> tuple[Probe, str] | None:
+    """How to test a value of argument `name`: by constructing the layer, or -- when the constructor takes anything
+    (`UpSampling2D(interpolation)`) -- by running it on a small input; with the refusal of a made-up value. None
+    when Keras refuses no value of it at construction or on the first call."""
+    free, message = _accepts(cls, required, name, _NOT_A_CHOICE)
+    if not free:
+        return (lambda v: _accepts(cls, required, name, v)[0]), message
+    data = _runs_on(cls, required)
+    if data is None:
+        return None
+    free, message = _accepts(cls, required, name, _NOT_A_CHOICE, data)
+    return None if free else ((lambda v: _accepts(cls, required, name, v, data)[0]), message)
 
 
 def _paddings(cls: type, params: dict[str, dict[str, Any]], required: dict[str, Any]) -> None:
@@ -272,29 +304,30 @@ def _cases(cls: type, params: dict[str, dict[str, Any]], required: dict[str, Any
 
 
 def _enumerations(cls: type, params: dict[str, dict[str, Any]], required: dict[str, Any]) -> None:
-    """Record a string argument as an enumeration when the constructor refuses other values.
+    """Record a string argument as an enumeration when Keras refuses other values.
 
-    A parameter is enumerated when its default is a string and the constructor refuses a made-up value. Its choices
-    are the words of that refusal's message (Keras names the allowed values there: "Expected one of {'dot',
-    'concat'}") that the constructor accepts, each tried, in alphabetical order (Keras may print a set);
-    `true`/`false` when the message names them and they are accepted, null when accepted. Words the constructor
-    refuses are dropped, so every recorded value is one Keras takes; a message that does not name the default (a
-    scipy window name) leaves the parameter a plain string.
+    A parameter is enumerated when its default is a string and Keras refuses a made-up value, at construction or on
+    the first call (`value_probe`). Its choices are the words of that refusal's message (Keras names the allowed
+    values there: "Expected one of {'dot', 'concat'}") that Keras accepts, each tried, in alphabetical order (Keras
+    may print a set); `true`/`false` when the message names them and they are accepted, null when accepted. Words
+    Keras refuses are dropped, so every recorded value is one Keras takes; a message that does not name the default
+    (a scipy window name) leaves the parameter a plain string.
     """
     for name, entry in params.items():
         default = entry.get("default")
         if name == "name" or entry["kind"] not in ("str", "any") or not isinstance(default, str):
             continue
-        free, message = _accepts(cls, required, name, _NOT_A_CHOICE)
-        if free:
+        found = value_probe(cls, required, name)
+        if found is None:
             continue
+        accepts, message = found
         words = [w for w in dict.fromkeys(_WORD.findall(message)) if w != _NOT_A_CHOICE]
-        choices: list[Any] = sorted(w for w in words if _accepts(cls, required, name, w)[0])  # Keras may print a set
+        choices: list[Any] = sorted(w for w in words if accepts(w))  # Keras may print a set
         if default not in choices:
             continue
-        choices += [b for b in (True, False) if str(b) in words and _accepts(cls, required, name, b)[0]]
-        entry.update(kind="enum", choices=choices, nullable=_accepts(cls, required, name, None)[0])
-        if all(_accepts(cls, required, name, c.upper())[0] for c in choices if isinstance(c, str)):
+        choices += [b for b in (True, False) if str(b) in words and accepts(b)]
+        entry.update(kind="enum", choices=choices, nullable=accepts(None))
+        if all(accepts(c.upper()) for c in choices if isinstance(c, str)):
             entry["ignore_case"] = True
 
 

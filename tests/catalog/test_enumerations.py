@@ -22,6 +22,7 @@ EXPECTED = {
     ("RandomZoom", "interpolation"): ("nearest", "bilinear"),
     ("Hashing", "output_mode"): ("int", "one_hot", "multi_hot", "count"),
     ("LSTM", "use_cudnn"): ("auto", True, False),
+    ("UpSampling2D", "interpolation"): ("area", "bicubic", "bilinear", "lanczos3", "lanczos5", "nearest"),  # on call
 }
 
 
@@ -87,6 +88,11 @@ def test_case_matters_only_where_keras_ignores_it() -> None:
     assert not _errors("Bidirectional", merge_mode=None, layer={"type": "LSTM", "units": 1})
 
 
+def test_an_argument_keras_checks_on_the_first_call_is_checked_statically() -> None:
+    (err,) = _errors("UpSampling2D", interpolation="linear")
+    assert err.code == "bad-value" and "'bilinear'" in err.message
+
+
 def test_flags_beside_strings() -> None:
     assert not _errors("LSTM", units=1, use_cudnn=True)
     assert not _errors("LSTM", units=1, use_cudnn="auto")
@@ -97,7 +103,8 @@ def test_flags_beside_strings() -> None:
 @pytest.mark.keras
 @pytest.mark.parametrize(("layer", "arg"), _enums())
 def test_recorded_choices_are_what_keras_accepts(layer: str, arg: str) -> None:
-    """Each recorded value constructs the layer; a value outside them, or in the wrong case, does not."""
+    """Each recorded value constructs the layer (and runs it, where only a call checks the value); a value outside
+    them, or in the wrong case, is refused."""
     keras = pytest.importorskip("keras")
     from kspec.catalog import introspect
 
@@ -108,15 +115,13 @@ def test_recorded_choices_are_what_keras_accepts(layer: str, arg: str) -> None:
     raw = {n: {"required": p.required} for n, p in info.params.items()}
     required = introspect._probe_args(layer, raw, keras)
     assert required is not None, f"no probe values for the required arguments of {layer}"
-
-    def accepts(value: Any) -> bool:
-        return introspect._accepts(cls, required, arg, value)[0]
-
+    found = introspect.value_probe(cls, required, arg)
+    if found is None:  # Keras checks nothing of it here: only padding and data_format, which Keras lower-cases
+        assert arg in BY_NAME and param.ignore_case
+        return
+    accepts = found[0]
     for choice in param.choices:
         assert accepts(choice), f"{layer}({arg}={choice!r}) is recorded but refused"
-    if arg in BY_NAME and accepts("not-one-of-them"):  # the constructor checks nothing (pooling): Keras
-        assert param.ignore_case  # lower-cases it where it uses it
-        return
     assert not accepts("not-one-of-them")
     assert accepts(None) == param.nullable
     for choice in param.choices:
