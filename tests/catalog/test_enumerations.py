@@ -50,9 +50,9 @@ def test_the_probe_values_are_the_introspections() -> None:
     import ast
     import inspect
 
-    from kspec.catalog import introspect  # imports keras only inside build()
+    from kspec.catalog import probe  # imports keras only inside its functions
 
-    tree = ast.parse(inspect.getsource(introspect))
+    tree = ast.parse(inspect.getsource(probe))
     node = next(
         n for n in ast.walk(tree) if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", "") == "_PROBE_ARGS"
     )
@@ -106,16 +106,16 @@ def test_recorded_choices_are_what_keras_accepts(layer: str, arg: str) -> None:
     """Each recorded value constructs the layer (and runs it, where only a call checks the value); a value outside
     them, or in the wrong case, is refused."""
     keras = pytest.importorskip("keras")
-    from kspec.catalog import introspect
+    from kspec.catalog import probe
 
     info = catalog.layer_info(layer)
     assert info is not None
     param = info.params[arg]
     cls = getattr(keras.layers, layer)
     raw = {n: {"required": p.required} for n, p in info.params.items()}
-    required = introspect._probe_args(layer, raw, keras)
+    required = probe.probe_args(layer, raw, keras)
     assert required is not None, f"no probe values for the required arguments of {layer}"
-    found = introspect.value_probe(cls, required, arg)
+    found = probe.value_probe(cls, required, arg)
     if found is None:  # Keras checks nothing of it here: only padding and data_format, which Keras lower-cases
         assert arg in BY_NAME and param.ignore_case
         return
