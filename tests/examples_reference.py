@@ -324,6 +324,24 @@ def build_vit_classifier(
 
 
 #: spec name -> the functions and classes of this module that make up its Keras code (counted in specs/README.md)
+# -- ticket_classifier -----------------------------------------------------------------------------------------------
+
+
+def build_ticket_classifier(num_tags: int = 12, num_words: int = 10000, num_departments: int = 4) -> dict[str, Any]:
+    title_input = keras.Input(shape=(None,), name="title")
+    body_input = keras.Input(shape=(None,), name="body")
+    tags_input = keras.Input(shape=(num_tags,), name="tags")
+    title_features = layers.Embedding(num_words, 64)(title_input)
+    body_features = layers.Embedding(num_words, 64)(body_input)
+    title_features = layers.LSTM(128)(title_features)
+    body_features = layers.LSTM(32)(body_features)
+    x = layers.concatenate([title_features, body_features, tags_input])
+    priority_pred = layers.Dense(1, name="priority")(x)
+    department_pred = layers.Dense(num_departments, name="department")(x)
+    model = keras.Model(inputs=[title_input, body_input, tags_input], outputs=[priority_pred, department_pred])
+    return {"ticket_classifier": model}
+
+
 KERAS_CODE: dict[str, list[str]] = {
     "transformer_text_classifier": [
         "TokenAndPositionEmbedding",
@@ -338,4 +356,5 @@ KERAS_CODE: dict[str, list[str]] = {
     "conv1d_timeseries": ["build_conv1d_timeseries"],
     "denoising_autoencoder": ["noise", "build_denoising_autoencoder"],
     "vit_classifier": ["mlp", "PatchEncoder", "build_vit_classifier"],
+    "ticket_classifier": ["build_ticket_classifier"],
 }

@@ -81,6 +81,12 @@ CASES: dict[str, Example] = {
          "transformer_layers": 2, "ff_dim": 16, "mlp_head_units": [12, 6], "num_classes": 10},
         lambda: DATA.images(n=16), "images.npz", lambda: RNG.random((4, 32, 32, 3)).astype("float32"),
     ),
+    "ticket_classifier": Example(
+        {"num_words": 100, "num_tags": 12, "num_departments": 4},
+        lambda: DATA.tickets(n=16, title=6, body=12, words=100), "tickets.npz",
+        lambda: [RNG.integers(1, 100, (4, 6)).astype("float32"), RNG.integers(1, 100, (4, 12)).astype("float32"),
+                 RNG.integers(0, 2, (4, 12)).astype("float32")],
+    ),
 }  # fmt: skip
 
 

@@ -59,7 +59,26 @@ def series(n: int = 32, steps: int = 500) -> dict[str, np.ndarray]:
     return {"x_train": x.astype("float32"), "y_train": y.astype("int32")}
 
 
-FILES = {"imdb_tokens.npz": tokens, "digits.npz": digits, "images.npz": images, "pets.npz": pets, "series.npz": series}
+def tickets(
+    n: int = 64, title: int = 10, body: int = 100, words: int = 10000, tags: int = 12, departments: int = 4
+) -> dict[str, np.ndarray]:
+    """Support tickets as the functional API guide's ticket model reads them: title and body word ids, binary tags;
+    targets a priority in [0, 1] (the share of set tags) and a one-hot department (decided by the first title word)."""
+    rng = np.random.default_rng(0)
+    tag_bits = rng.integers(0, 2, (n, tags)).astype("float32")
+    title_ids = rng.integers(1, words, (n, title))
+    department = title_ids[:, 0] % departments
+    return {
+        "title": title_ids.astype("int32"),
+        "body": rng.integers(1, words, (n, body)).astype("int32"),
+        "tags": tag_bits,
+        "priority": tag_bits.mean(1, keepdims=True),
+        "department": np.eye(departments, dtype="float32")[department],
+    }
+
+
+FILES = {"imdb_tokens.npz": tokens, "digits.npz": digits, "images.npz": images, "pets.npz": pets, "series.npz": series,
+         "tickets.npz": tickets}  # fmt: skip
 
 
 def main() -> None:
