@@ -30,7 +30,7 @@ def check_feedable(res: Resolved, ctx: Any) -> Iterator[SpecError]:
     inputs, outputs = list(graph.inputs), found[1]
     fed = fed_names(data, inputs)
     if not fed.known:
-        if len(inputs) > 1 or len(outputs) > 1:
+        if not fed.by_model and (len(inputs) > 1 or len(outputs) > 1):
             what = f"{len(inputs)} inputs ({', '.join(inputs)})" if len(inputs) > 1 else f"{len(outputs)} outputs"
             yield SpecError(
                 f"model '{graph.name}' has {what}, but a synthetic source makes one input and one target array",

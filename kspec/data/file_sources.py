@@ -108,6 +108,56 @@ def _npz(src: sd.Npz, ctx: Context) -> Splits:
     return splits
 
 
+@loader("npy_folder")
+def _npy_folder(src: sd.NpyFolder, ctx: Context) -> Splits:
+    shapes = ctx.shapes
+    inputs, outputs = (shapes.input_names, shapes.output_names) if shapes else ((), ())
+    train = _named_files(ctx, src.path, "path", inputs, outputs)
+    test = _named_files(ctx, src.test, "test", inputs, outputs) if src.test else None
+    return Splits(train, test=test)
+
+
+def _named_files(ctx: Context, rel: str, key: str, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> Arrays:
+    """`<name>.npy` of folder `rel` for each model input (the inputs) and output (the targets)."""
+    from kspec.errors import did_you_mean
+
+    at = (*SOURCE_PATH, key)
+    folder = resolve_path(ctx, rel, at, kind="folder")
+    found = sorted(p.stem for p in folder.iterdir() if p.suffix == ".npy")
+    names = [*inputs, *outputs]
+    for stem in found:
+        if stem not in names:
+            raise SpecErrors(
+                [
+                    SpecError(
+                        f"the folder {shorten(rel)} has {stem}.npy, but the model has no input or output '{stem}'",
+                        at,
+                        "data-mismatch",
+                        hint=did_you_mean(stem, names)
+                        or f"name each file after an input or output: {', '.join(names)}",
+                    )
+                ]
+            )
+
+    def load(names: tuple[str, ...]) -> dict[str, Any] | None:
+        out = {n: np.load(resolve_path(ctx, f"{rel}/{n}.npy", at), allow_pickle=False) for n in names if n in found}
+        return out or None
+
+    x = load(inputs)
+    problem = None
+    if x is None:
+        problem = f"the folder {shorten(rel)} has no .npy file named after an input of the model"
+        hint = "write " + ", ".join(f"{n}.npy" for n in inputs)
+    y = load(outputs)
+    lengths = {f"{n}.npy": len(a) for n, a in {**(x or {}), **(y or {})}.items()}
+    if problem is None and len(set(lengths.values())) > 1:
+        problem = "the files hold different numbers of examples: " + ", ".join(f"{k} {v}" for k, v in lengths.items())
+        hint = "every file holds one row per example, in the same order"
+    if problem is not None:
+        raise SpecErrors([SpecError(problem, at, "data-mismatch", hint=hint)])
+    return Arrays(x, y)
+
+
 @loader("npy")
 def _npy(src: sd.Npy, ctx: Context) -> Splits:
     x = np.load(resolve_path(ctx, src.path), allow_pickle=False)

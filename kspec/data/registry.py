@@ -59,11 +59,14 @@ class Splits:
 
 @dataclass
 class ModelShapes:
-    """Per-example shapes of the main model, used by `synthetic` (batch axis excluded)."""
+    """Per-example shapes of the main model, used by `synthetic` (batch axis excluded), and its input and output
+    names (`npy_folder` reads one file per name)."""
 
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
     input_dtype: str = "float32"
+    input_names: tuple[str, ...] = ()
+    output_names: tuple[str, ...] = ()
 
 
 @dataclass

@@ -29,6 +29,8 @@ class FedNames:
     x_at: Path = ("data", "source")
     y_at: Path = ("data", "source")
     known: bool = True
+    #: the source names its arrays after the model's inputs and outputs (`npy_folder`): checked when read
+    by_model: bool = False
     targets: bool = True
     steps: dict[str, Path] = field(default_factory=dict)
     #: steps that name arrays (`on: [title]`): (the step's path, the names it gives, the names the data has there)
@@ -58,6 +60,8 @@ def fed_names(data: DataSpec, input_names: list[str]) -> FedNames:
         out.targets = src.targets is not None
     elif isinstance(src, ds.Synthetic):
         out.known = False
+    elif isinstance(src, ds.NpyFolder):  # the folder's files are named after the model's inputs and outputs
+        out.known, out.by_model = False, True
     for i, step in enumerate(data.preprocess):
         at: Path = ("data", "preprocess", i)
         out.steps[step.type] = at

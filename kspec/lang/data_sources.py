@@ -179,6 +179,16 @@ Columns = Annotated[list[str | int], Field(min_length=1)]
 
 
 @register(SOURCES)
+class NpyFolder(_File):
+    """A folder of `.npy` files named after the trained model's inputs and outputs (`title.npy`, `body.npy`,
+    `priority.npy`): each file feeds the input or output of its name."""
+
+    type: Literal["npy_folder"] = "npy_folder"
+    path_fields: ClassVar[dict[str, data_paths.Kind]] = {"path": "folder", "test": "folder"}
+    test: str | None = Field(None, description="a folder of the same files for the test split (null: none)")
+
+
+@register(SOURCES)
 class Csv(_File):
     """A CSV file; columns are chosen by name (header row) or by position from 0 (`header: false`)."""
 

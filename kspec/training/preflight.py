@@ -108,11 +108,16 @@ def check_tensorboard(spec: TrainSpec) -> None:
         )
 
 
-def shapes_of(model: keras.Model) -> ModelShapes:
+def shapes_of(model: keras.Model, outputs: list[str] | None = None) -> ModelShapes:
+    """The model's first input and output shapes, and its input and output names (`outputs`: as the spec writes
+    them, when it names as many as the model has)."""
+
     def dims(t: Any) -> tuple[int, ...]:
         return tuple(int(d) if d is not None else 1 for d in t.shape[1:])
 
-    return ModelShapes(dims(model.inputs[0]), dims(model.outputs[0]), str(model.inputs[0].dtype))
+    names = outputs if outputs is not None and len(outputs) == len(model.outputs) else list(model.output_names)
+    inputs = tuple(str(t.name) for t in model.inputs)
+    return ModelShapes(dims(model.inputs[0]), dims(model.outputs[0]), str(model.inputs[0].dtype), inputs, tuple(names))
 
 
 def _loss_name(spec: TrainSpec) -> str:

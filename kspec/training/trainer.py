@@ -196,9 +196,10 @@ def _train_in(
         if fed not in compiled.models:
             fail(f"there is no model '{fed}'", ("train", "gan", "discriminator"), "unknown-model")
         env, named, outputs = _fed(resolved, fed)
-        splits = _prepare(resolved, shapes_of(compiled.models[fed]), env)
+        outputs = compiled.outputs.get(fed, outputs)
+        splits = _prepare(resolved, shapes_of(compiled.models[fed], outputs), env)
         prepare_targets(spec, splits)
-        check_shapes(spec, splits, compiled.models[fed], fed, compiled.outputs.get(fed, outputs), named)
+        check_shapes(spec, splits, compiled.models[fed], fed, outputs, named)
         session = Session(spec, compiled, name, splits, run_dir, resuming)
         history = RECIPES[spec.recipe](session)
     metrics = session.test_metrics() if spec.evaluate else {}
@@ -286,7 +287,7 @@ def evaluate(resolved: Resolved, model_path: Path) -> dict[str, float]:
         ) from None
     try:
         env, named, outputs = _fed(resolved, spec.model or resolved.main)
-        splits = _prepare(resolved, shapes_of(model), env)
+        splits = _prepare(resolved, shapes_of(model, outputs), env)
         prepare_targets(spec, splits)
         check_shapes(spec, splits, model, model.name, outputs, named)
     except SpecErrors as exc:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from kspec.data.registry import ModelShapes
 from kspec.data.steps import prepare
 from kspec.errors import SpecErrors
 from kspec.lang.data_spec import DataSpec
@@ -189,3 +190,41 @@ def test_pairs_without_names_or_classes_are_located(tmp_path: Path) -> None:
         _prepare(tmp_path, {**data, "preprocess": ["pairs"]}, StepEnv(input_names=("only",)))
     (err,) = info.value.errors
     assert err.path == ("data", "preprocess", 0) and "inputs: [left, right]" in (err.hint or "")
+
+
+def _folder(folder: Path, **arrays: Any) -> None:
+    folder.mkdir()
+    for name, array in arrays.items():
+        np.save(folder / f"{name}.npy", array)
+
+
+_SHAPES = ModelShapes((6,), (1,), input_names=("title", "tags"), output_names=("priority",))
+
+
+def test_npy_folder_files_named_after_inputs_and_outputs(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    title, tags, priority = rng.integers(0, 9, (8, 6)), rng.random((8, 4)), rng.random((8, 1))
+    _folder(tmp_path / "train", title=title, tags=tags, priority=priority)
+    _folder(tmp_path / "test", title=title[:2], tags=tags[:2], priority=priority[:2])
+    data = DataSpec.model_validate({"source": {"type": "npy_folder", "path": "train", "test": "test"}})
+    splits = prepare(data, tmp_path, _SHAPES)
+    assert list(splits.train.x) == ["title", "tags"] and list(splits.train.y) == ["priority"]
+    np.testing.assert_allclose(splits.train.x["tags"], tags.astype(np.float32))
+    assert len(splits.test) == 2
+
+
+@pytest.mark.parametrize(
+    ("arrays", "word"),
+    [
+        ({"title": np.zeros((3, 6)), "tagz": np.zeros((3, 4))}, "has tagz.npy"),
+        ({"priority": np.zeros((3, 1))}, "no .npy file named after an input"),
+        ({"title": np.zeros((3, 6)), "tags": np.zeros((2, 4))}, "title.npy 3, tags.npy 2"),
+    ],
+)
+def test_npy_folder_problems_are_located(tmp_path: Path, arrays: dict[str, Any], word: str) -> None:
+    _folder(tmp_path / "train", **arrays)
+    data = DataSpec.model_validate({"source": {"type": "npy_folder", "path": "train"}})
+    with pytest.raises(SpecErrors) as info:
+        prepare(data, tmp_path, _SHAPES)
+    (err,) = info.value.errors
+    assert err.path == ("data", "source", "path") and err.code == "data-mismatch" and word in err.message

@@ -24,8 +24,11 @@ TICKET: dict[str, Any] = {
     "kspec": 1,
     "name": "tickets",
     "model": {
-        "inputs": {"title": {"shape": [6], "dtype": "int32"}, "body": {"shape": [9], "dtype": "int32"},
-                   "tags": {"shape": [4]}},  # fmt: skip
+        "inputs": {
+            "title": {"shape": [6], "dtype": "int32"},
+            "body": {"shape": [9], "dtype": "int32"},
+            "tags": {"shape": [4]},
+        },  # fmt: skip
         "layers": [
             {"type": "Embedding", "name": "title_emb", "inputs": ["title"], "input_dim": 50, "output_dim": 4},
             {"type": "GlobalAveragePooling1D", "name": "title_avg"},
@@ -48,8 +51,10 @@ TICKET: dict[str, Any] = {
         }
     },
     "train": {
-        "loss": {"priority": {"type": "BinaryCrossentropy", "from_logits": True},
-                 "department": {"type": "CategoricalCrossentropy", "from_logits": True}},  # fmt: skip
+        "loss": {
+            "priority": {"type": "BinaryCrossentropy", "from_logits": True},
+            "department": {"type": "CategoricalCrossentropy", "from_logits": True},
+        },  # fmt: skip
         "loss_weights": {"priority": 1.0, "department": 0.2},
         "metrics": ["mae"],
         "epochs": 2,
@@ -107,6 +112,21 @@ def test_three_inputs_two_outputs_train_alike_on_both_feeds(tmp_path: Path) -> N
     assert evaluated["loss"] == pytest.approx(a.metrics["loss"], rel=1e-5)
 
 
+def test_npy_folder_feeds_inputs_and_outputs_by_file_name(tmp_path: Path) -> None:
+    _write_tickets(tmp_path)
+    arrays = np.load(tmp_path / "tickets.npz")
+    folder = tmp_path / "tickets"
+    folder.mkdir()
+    for name, key in (("title", "title_ids"), ("body", "body_ids"), ("tags", "tags"), ("priority", "priority"),
+                      ("department", "dept")):  # fmt: skip
+        np.save(folder / f"{name}.npy", arrays[key])
+    doc = copy.deepcopy(TICKET)
+    doc["data"]["source"] = {"type": "npy_folder", "path": "tickets"}
+    from_folder = trainer.train(_load(tmp_path, doc), out=tmp_path / "folder")
+    from_npz = trainer.train(_load(tmp_path, TICKET), out=tmp_path / "npz")
+    np.testing.assert_allclose(from_folder.history["loss"], from_npz.history["loss"], rtol=1e-6)
+
+
 def test_tape_recipe_takes_named_arrays(tmp_path: Path) -> None:
     _write_tickets(tmp_path)
     doc = copy.deepcopy(TICKET)
@@ -162,8 +182,14 @@ SIAMESE: dict[str, Any] = {
         "source": "digits",
         "preprocess": [{"type": "scale", "divide": 16}, {"type": "take", "count": 400}, "pairs"],
     },
-    "train": {"loss": "binary_crossentropy", "metrics": ["accuracy"], "epochs": 3, "batch_size": 40,
-              "validation_split": 0.2, "seed": 2},  # fmt: skip
+    "train": {
+        "loss": "binary_crossentropy",
+        "metrics": ["accuracy"],
+        "epochs": 3,
+        "batch_size": 40,
+        "validation_split": 0.2,
+        "seed": 2,
+    },  # fmt: skip
 }
 
 
