@@ -17,6 +17,7 @@ from kspec.lang.data_spec import SOURCES, STEPS, DataSpec, check_data, explain_e
 MINIMAL: dict[str, dict[str, Any]] = {
     "npz": {"path": "d.npz"},
     "npy": {"path": "x.npy"},
+    "npy_folder": {"path": "train"},
     "csv": {"path": "d.csv", "features": ["a"]},
     "image_folder": {"path": "imgs"},
     "image_mask_folder": {"path": "imgs", "masks": "masks"},
