@@ -323,6 +323,46 @@ def build_vit_classifier(
     return {"vit_classifier": keras.Model(inputs=inputs, outputs=logits)}
 
 
+# -- siamese_contrastive ----------------------------------------------------------------------------------------------
+
+
+def euclidean_distance(vects: Any) -> Any:
+    x, y = vects
+    sum_square = ops.sum(ops.square(x - y), axis=1, keepdims=True)
+    return ops.sqrt(ops.maximum(sum_square, keras.backend.epsilon()))
+
+
+def build_siamese_contrastive() -> dict[str, Any]:
+    input = layers.Input((28, 28, 1))
+    x = layers.BatchNormalization()(input)
+    x = layers.Conv2D(4, (5, 5), activation="tanh")(x)
+    x = layers.AveragePooling2D(pool_size=(2, 2))(x)
+    x = layers.Conv2D(16, (5, 5), activation="tanh")(x)
+    x = layers.AveragePooling2D(pool_size=(2, 2))(x)
+    x = layers.Flatten()(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dense(10, activation="tanh")(x)
+    embedding_network = keras.Model(input, x)
+    input_1 = layers.Input((28, 28, 1))
+    input_2 = layers.Input((28, 28, 1))
+    tower_1 = embedding_network(input_1)
+    tower_2 = embedding_network(input_2)
+    merge_layer = layers.Lambda(euclidean_distance, output_shape=(1,))([tower_1, tower_2])
+    normal_layer = layers.BatchNormalization()(merge_layer)
+    output_layer = layers.Dense(1, activation="sigmoid")(normal_layer)
+    siamese = keras.Model(inputs=[input_1, input_2], outputs=output_layer)
+    return {"embedding": embedding_network, "siamese": siamese}
+
+
+def loss(margin: float = 1) -> Any:
+    def contrastive_loss(y_true: Any, y_pred: Any) -> Any:
+        square_pred = ops.square(y_pred)
+        margin_square = ops.square(ops.maximum(margin - (y_pred), 0))
+        return ops.mean((1 - y_true) * square_pred + (y_true) * margin_square)
+
+    return contrastive_loss
+
+
 #: spec name -> the functions and classes of this module that make up its Keras code (counted in specs/README.md)
 # -- ticket_classifier -----------------------------------------------------------------------------------------------
 
@@ -357,4 +397,5 @@ KERAS_CODE: dict[str, list[str]] = {
     "denoising_autoencoder": ["noise", "build_denoising_autoencoder"],
     "vit_classifier": ["mlp", "PatchEncoder", "build_vit_classifier"],
     "ticket_classifier": ["build_ticket_classifier"],
+    "siamese_contrastive": ["euclidean_distance", "build_siamese_contrastive", "loss"],
 }

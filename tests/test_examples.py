@@ -87,6 +87,10 @@ CASES: dict[str, Example] = {
         lambda: [RNG.integers(1, 100, (4, 6)).astype("float32"), RNG.integers(1, 100, (4, 12)).astype("float32"),
                  RNG.integers(0, 2, (4, 12)).astype("float32")],
     ),
+    "siamese_contrastive": Example({}, lambda: DATA.digits(n=20), "digits.npz",
+                                   lambda: {"siamese": [RNG.random((4, 28, 28, 1)).astype("float32") for _ in "lr"],
+                                            "embedding": RNG.random((4, 28, 28, 1)).astype("float32")},
+                                   ["siamese", "embedding"]),
 }  # fmt: skip
 
 
@@ -190,3 +194,30 @@ def test_noise_step_makes_noisy_inputs_and_clean_targets(tmp_path: Path) -> None
     np.testing.assert_allclose(splits.train.y, clean, atol=1e-6)
     assert splits.train.x.min() >= 0.0 and splits.train.x.max() <= 1.0
     assert 0.1 < float(np.abs(splits.train.x - clean).mean()) < 0.25  # E|max(N(0, 0.4), 0)| = 0.16 on black pixels
+
+
+def test_siamese_contrastive_loss_equals_the_keras_example() -> None:
+    """The spec's `losses:` formula, compiled by kspec, gives the loss and gradients of the example's
+    `contrastive_loss` closure on the same model, weights and pairs (margin 1, then 0.5 set with --set)."""
+    from kspec.training.objects import compile_args
+
+    x = [RNG.random((8, 28, 28, 1)).astype("float32") for _ in "lr"]
+    y = (np.arange(8) % 2).astype("float32")
+    for margin in (1.0, 0.5):
+        resolved = kspec.load(EXAMPLES / "siamese_contrastive.yaml", [f"vars.margin={margin}"])
+        compiled = compiler.build(resolved)
+        ours = compiled.models["siamese"]
+        assert resolved.spec.train is not None
+        ours.compile(**compile_args(resolved.spec.train, compiled.outputs["siamese"], compiled.losses))
+        theirs = ref.build_siamese_contrastive()["siamese"]
+        theirs.set_weights(ours.get_weights())
+        theirs.compile(loss=ref.loss(margin=margin), optimizer="RMSprop", metrics=["accuracy"])
+        got, want = ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0)
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        pred = ours.predict(x, verbose=0)[:, 0]
+        by_hand = np.mean((1 - y) * pred**2 + y * np.maximum(margin - pred, 0) ** 2)
+        assert got[0] == pytest.approx(float(by_hand), rel=1e-5)
+        ours.train_on_batch(x, y)
+        theirs.train_on_batch(x, y)
+        for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -147,7 +147,7 @@ def rows() -> list[list[str]]:
 
 EXAMPLES = SPECS / "examples"
 REFERENCE = ROOT / "tests" / "examples_reference.py"
-_MODEL_SECTIONS = ("defaults", "blocks", "model", "models")
+_MODEL_SECTIONS = ("defaults", "blocks", "model", "models", "losses")
 
 EXAMPLES_HEADER = """\
 ## Beyond the book: well-known Keras examples
@@ -156,8 +156,9 @@ EXAMPLES_HEADER = """\
 hand-written Keras 3 construction in `tests/examples_reference.py` (same layer classes, same parameter counts, same
 outputs for the same weights) and trains each a few steps on small data it writes. `python -m tools.example_data`
 writes the small stand-in data files under `examples/data/`. *Spec lines* counts the model part of the spec
-(`defaults:`, `blocks:`, `model:`/`models:`), *Keras lines* the code of the reference that builds the same model
-(its functions and classes); neither counts blank lines, comments or docstrings.
+(`defaults:`, `blocks:`, `model:`/`models:`, and `losses:` where the example writes its own loss), *Keras lines* the
+code of the reference that builds the same model and loss (its functions and classes); neither counts blank lines,
+comments or docstrings.
 """
 
 
@@ -167,7 +168,8 @@ def code_lines(text: str) -> int:
 
 
 def spec_model_lines(path: Path) -> int:
-    """Lines of the spec's model part: its top-level `defaults:`, `blocks:`, `model:` or `models:` sections."""
+    """Lines of the spec's model part: its top-level `defaults:`, `blocks:`, `model:`, `models:` or `losses:`
+    sections."""
     count, inside = 0, False
     for line in path.read_text(encoding="utf-8").splitlines():
         if line and not line[0].isspace() and not line.startswith("#"):
