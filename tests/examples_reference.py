@@ -361,6 +361,23 @@ def loss(margin: float = 1) -> Any:
         return ops.mean((1 - y_true) * square_pred + (y_true) * margin_square)
 
     return contrastive_loss
+# -- lstm_seq2seq ---------------------------------------------------------------------------------------------------
+
+
+def build_lstm_seq2seq(
+    num_encoder_tokens: int = 71, num_decoder_tokens: int = 93, latent_dim: int = 256
+) -> dict[str, Any]:
+    encoder_inputs = keras.Input(shape=(None, num_encoder_tokens))
+    encoder = keras.layers.LSTM(latent_dim, return_state=True)
+    encoder_outputs, state_h, state_c = encoder(encoder_inputs)
+    encoder_states = [state_h, state_c]
+    decoder_inputs = keras.Input(shape=(None, num_decoder_tokens))
+    decoder_lstm = keras.layers.LSTM(latent_dim, return_sequences=True, return_state=True)
+    decoder_outputs, _, _ = decoder_lstm(decoder_inputs, initial_state=encoder_states)
+    decoder_dense = keras.layers.Dense(num_decoder_tokens, activation="softmax")
+    decoder_outputs = decoder_dense(decoder_outputs)
+    model = keras.Model([encoder_inputs, decoder_inputs], decoder_outputs)
+    return {"lstm_seq2seq": model}
 
 
 #: spec name -> the functions and classes of this module that make up its Keras code (counted in specs/README.md)
@@ -395,6 +412,7 @@ KERAS_CODE: dict[str, list[str]] = {
     "bidirectional_lstm_imdb": ["build_bidirectional_lstm_imdb"],
     "conv1d_timeseries": ["build_conv1d_timeseries"],
     "denoising_autoencoder": ["noise", "build_denoising_autoencoder"],
+    "lstm_seq2seq": ["build_lstm_seq2seq"],
     "vit_classifier": ["mlp", "PatchEncoder", "build_vit_classifier"],
     "ticket_classifier": ["build_ticket_classifier"],
     "siamese_contrastive": ["euclidean_distance", "build_siamese_contrastive", "loss"],

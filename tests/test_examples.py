@@ -91,6 +91,11 @@ CASES: dict[str, Example] = {
                                    lambda: {"siamese": [RNG.random((4, 28, 28, 1)).astype("float32") for _ in "lr"],
                                             "embedding": RNG.random((4, 28, 28, 1)).astype("float32")},
                                    ["siamese", "embedding"]),
+    "lstm_seq2seq": Example(
+        {"num_encoder_tokens": 7, "num_decoder_tokens": 9, "latent_dim": 8},
+        lambda: DATA.translations(n=16, encoder_tokens=7, decoder_tokens=9, steps=6), "fra_eng.npz",
+        lambda: [RNG.random((4, 5, 7)).astype("float32"), RNG.random((4, 6, 9)).astype("float32")],
+    ),
 }  # fmt: skip
 
 
@@ -111,8 +116,6 @@ def _weighted_classes(layer: Any) -> list[str]:
 
 
 def _inputs(model: Any, x: Any) -> Any:
-    if isinstance(x, dict):  # a batch per model
-        return x[model.name]
     if model.name == "generator" or model.name == "decoder":  # latent vectors
         return RNG.standard_normal((4, *model.inputs[0].shape[1:])).astype("float32")
     return x

@@ -77,8 +77,25 @@ def tickets(
     }
 
 
+def translations(
+    n: int = 64, encoder_tokens: int = 71, decoder_tokens: int = 93, steps: int = 16
+) -> dict[str, np.ndarray]:
+    """One-hot character sequences as the seq2seq example feeds them: the target sentence spells the source's
+    characters (shifted into the target alphabet), the decoder reads it one step behind its target."""
+    rng = np.random.default_rng(0)
+    source = rng.integers(0, encoder_tokens, (n, steps))
+    target = (source % (decoder_tokens - 1)) + 1  # token 0 is the start character
+    decoder_in = np.concatenate([np.zeros((n, 1), "int64"), target[:, :-1]], axis=1)
+    eye_enc, eye_dec = np.eye(encoder_tokens, dtype="float32"), np.eye(decoder_tokens, dtype="float32")
+    return {
+        "encoder_input_data": eye_enc[source],
+        "decoder_input_data": eye_dec[decoder_in],
+        "decoder_target_data": eye_dec[target],
+    }
+
+
 FILES = {"imdb_tokens.npz": tokens, "digits.npz": digits, "images.npz": images, "pets.npz": pets, "series.npz": series,
-         "tickets.npz": tickets}  # fmt: skip
+         "tickets.npz": tickets, "fra_eng.npz": translations}  # fmt: skip
 
 
 def main() -> None:
