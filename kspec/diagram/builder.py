@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import graphviz
 
 from kspec.analysis.graph import ModelGraph, Node, Resolved
+from kspec.analysis.selectors import output_labels
 from kspec.diagram.lines import Cluster, Graph, add_edge, add_node
 from kspec.diagram.structure import Collapsed, block_members, block_tree, block_types, collapse_runs, skip_edges
 from kspec.diagram.style import (
@@ -86,11 +87,11 @@ class Builder:
             )
             self._model(sub, name, f"{name}/" if len(names) > 1 else "", False, ())
             sub.add_to(root)
-        drawn: set[tuple[str, str]] = set()
+        drawn: set[tuple[str, str, str | None]] = set()
         for tail, head, attrs in self.edges:
             tail, head = self._follow(tail), self._follow(head)
-            if (tail, head) not in drawn:
-                drawn.add((tail, head))
+            if (tail, head, attrs.get("label")) not in drawn:  # two selected outputs of one layer: two edges
+                drawn.add((tail, head, attrs.get("label")))
                 add_edge(root, tail, head, **attrs)
         # several models: the spec's description goes under the diagram (one model shows it in its own title)
         desc = self.r.spec.description if len(names) > 1 else None
@@ -170,12 +171,27 @@ class Builder:
         for node in visible:
             if node.kind == "model" and f"{prefix}{node.name}" in self.via:
                 continue  # expanded: its inner layers take the edges
-            for dep in node.inputs:
+            for i, dep in enumerate(node.inputs):
                 attrs: dict[str, str] = {}
                 if (dep, node.name) in skips:
                     attrs = {"color": SKIP_COLOR, "penwidth": "1.6"}
                     self.used["skip"] = None
+                selection = self._selection(graph, node, i)
+                if selection is not None:  # one output of several: the edge says which
+                    attrs.update(label=selection, fontsize="9", fontcolor="#4d4d4d")
                 self.edges.append((prefix + col.find(dep), prefix + node.name, attrs))
+
+    def _selection(self, graph: ModelGraph, node: Node, i: int) -> str | None:
+        """How input `i` of `node` selects one output of its producer (`[1] state_h`, `.scores`); None: all of it."""
+        select = node.selects[i] if i < len(node.selects) else None
+        producer = graph.nodes.get(node.inputs[i])
+        if select is None or producer is None:
+            return None
+        if isinstance(select, str):
+            return f".{select}"
+        target = self.r.layers.get(producer.layer, producer) if producer.kind == "use" else producer
+        names = output_labels(target, self.r.models)
+        return f"[{select}] {names[select]}" if names is not None and select < len(names) else f"[{select}]"
 
     def _expands(self, node: Node, stack: tuple[str, ...]) -> bool:
         """Whether `node` is a nested model drawn as its own layers (a cluster) rather than one box."""

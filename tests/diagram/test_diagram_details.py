@@ -49,3 +49,39 @@ def test_arguments_are_shown_as_written(tmp_path: Path) -> None:
         "    - {type: Concatenate, name: c, inputs: [a, b], axis: -1}\n"
     )
     assert "axis -1" in _dot(spec) and "axis 3" not in _dot(spec)
+
+
+SELECTIONS = """
+kspec: 1
+name: selections
+models:
+  encoder:
+    inputs: {x: {shape: [4]}}
+    layers:
+      - {type: Dense, name: z_mean, units: 2}
+      - {type: Dense, name: z_log_var, units: 2, inputs: [x]}
+    outputs: [z_mean, z_log_var]
+  seq:
+    inputs: {tokens: {shape: [5, 3]}, x: {shape: [4]}}
+    layers:
+      - {type: LSTM, name: lstm, units: 2, return_state: true, inputs: [tokens]}
+      - {type: LSTM, name: again, units: 2, inputs: {sequences: tokens, initial_state: ["lstm[1]", lstm.state_c]}}
+      - {model: encoder, name: enc, inputs: [x]}
+      - {type: Add, name: add, inputs: ["lstm[0]", again, "enc[1]"]}
+"""
+
+
+def test_an_edge_carrying_a_selected_output_is_labelled_with_it(tmp_path: Path) -> None:
+    path = tmp_path / "selections.yaml"
+    path.write_text(SELECTIONS, encoding="utf-8")
+    resolved = kspec.load(path)
+    dot = to_dot(resolved, DrawOptions(expand_nested=False), shapes=shapes.infer(resolved))
+    edges = re.findall(r"\t(\S+) -> (\S+)(?: \[(.*)\])?\n", dot)
+    labels = {(a, b, m.group(1) if (m := re.search(r'label="([^"]*)"', attrs)) else None) for a, b, attrs in edges}
+    assert {
+        ("\"seq/lstm\"", "\"seq/again\"", "[1] state_h"),  # by position: the output's name beside it
+        ("\"seq/lstm\"", "\"seq/again\"", "[2] state_c"),  # by name: the same words
+        ("\"seq/lstm\"", "\"seq/add\"", "[0] output"),
+        ("\"seq/enc\"", "\"seq/add\"", "[1] z_log_var"),  # a nested model's output, named after its layer
+        ("\"seq/tokens\"", "\"seq/lstm\"", None),  # a whole tensor: no label
+    } <= labels
