@@ -1,7 +1,15 @@
-"""Benchmark: cold-process wall time of `kspec draw` (UNET spec -> SVG) beside `keras.utils.plot_model`.
+"""Benchmark: cold-process time of `kspec draw` (UNET spec -> SVG) beside `keras.utils.plot_model`, and of writing
+the DOT text of long residual stacks.
 
-Run: `python benchmarks/bench_draw.py [--repeats N] [--spec PATH]`. Prints a table; asserts nothing.
-The issue's target is <= 0.5 s for `kspec draw`; `plot_model` needs TensorFlow's import alone (~3.5 s).
+Run: `python benchmarks/bench_draw.py [--repeats N] [--spec PATH] [--sizes 1000,5000] [--against DIR]`. Prints
+tables; asserts nothing. The targets: <= 0.5 s for `kspec draw` of the UNET, and <= 0.5 s for the DOT of a
+5,000-layer residual stack (`deep_specs.residual`); `plot_model` needs TensorFlow's import alone (~3.5 s).
+
+- DOT of N layers: `kspec draw residualN.yaml -o out.dot` as whole processes, wall and CPU time (user + system of the
+  child: less sensitive to other work on a shared machine than wall time).
+- `--against DIR`: the same DOT commands with the kspec package of another checkout (e.g. `git worktree add /tmp/base
+  main~3`), interleaved with this one (A B A B ...); the ratio column is the median of the pairwise ratios, and the
+  DOT texts of the two sides are compared.
 """
 
 from __future__ import annotations
@@ -9,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -18,6 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from deep_specs import residual  # noqa: E402
+
 UNET = ROOT / "specs" / "ch08_unet_cifar10.yaml"
 
 # Used only while specs/ch08_unet_cifar10.yaml does not exist: the book's ch8 U-Net, 40 layers.
@@ -92,12 +104,66 @@ def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     return wall, proc.stdout
 
 
+def _cpu_timed(cmd: list[str], tree: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of one child process, with `tree`'s kspec first on the path."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(tree)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def dot_scaling(sizes: list[int], repeats: int, against: Path | None, tmp: Path) -> None:
+    """The DOT of residual stacks of each size, this tree (and `against`, interleaved): medians, ratios."""
+    trees = {"this": ROOT} | ({"against": against.resolve()} if against else {})
+    print(f"\nDOT of residual stacks (kspec draw -o X.dot), {repeats} runs each; trees: "
+          + ", ".join(f"{k} = {v}" for k, v in trees.items()))  # fmt: skip
+    load = os.getloadavg()[0]
+    heads = ("wall med", "wall min", "cpu med", "cpu min")
+    print(f"{'layers':>7} {'side':8} " + " ".join(f"{h:>9}" for h in heads) + f" {'this/against':>13}")
+    for n in sizes:
+        spec = tmp / f"residual{n}.yaml"
+        spec.write_text(residual(n), encoding="utf-8")
+        runs: dict[str, list[tuple[float, float]]] = {side: [] for side in trees}
+        for side, tree in trees.items():  # warm the file cache; not counted
+            _cpu_timed([sys.executable, "-m", "kspec", "draw", str(spec), "-o", str(tmp / f"{side}{n}.dot")], tree)
+        for _ in range(repeats):
+            for side, tree in trees.items():
+                out = tmp / f"{side}{n}.dot"
+                runs[side].append(_cpu_timed([sys.executable, "-m", "kspec", "draw", str(spec), "-o", str(out)], tree))
+        for side, got in runs.items():
+            walls, cpus = [r[0] for r in got], [r[1] for r in got]
+            ratio = ""
+            if side == "against":
+                pairs = list(zip(runs["this"], got, strict=True))
+                same = (tmp / f"this{n}.dot").read_bytes() == (tmp / f"against{n}.dot").read_bytes()
+                wall_r = statistics.median(a[0] / b[0] for a, b in pairs)
+                cpu_r = statistics.median(a[1] / b[1] for a, b in pairs)
+                ratio = f"{wall_r:.2f} / {cpu_r:.2f}" + ("" if same else " DOT DIFFERS")
+            cells = (statistics.median(walls), min(walls), statistics.median(cpus), min(cpus))
+            print(f"{n:>7} {side:8} " + " ".join(f"{c:9.3f}" for c in cells) + f" {ratio:>13}")
+    print(f"load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; target for 5,000 layers: "
+          "<= 0.5 s (the ratio column: medians of pairwise wall / CPU ratios, this tree over the other)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="runs of kspec draw (plot_model: half, at least 2)")
     parser.add_argument("--spec", type=Path, default=None, help="spec to draw (default: the ch8 UNET)")
     parser.add_argument("--skip-keras", action="store_true", help="do not time plot_model")
+    parser.add_argument("--sizes", default="1000,5000", help="layers of the residual stacks timed as DOT ('': none)")
+    parser.add_argument("--against", type=Path, help="another checkout's root, its DOT timed interleaved with this one")
+    parser.add_argument("--dot-only", action="store_true", help="only the DOT of the residual stacks")
     args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+    if args.dot_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            dot_scaling(sizes, args.repeats, args.against, Path(tmp))
+        return
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory() as tmp:
         spec = args.spec or UNET
@@ -121,8 +187,13 @@ def main() -> None:
     for name, times, note in rows:
         median = statistics.median(times)
         print(f"{name:<20} {len(times):>4} {median:>9.3f} {min(times):>7.3f} {max(times):>7.3f}  {note}")
-    print(f"\ntarget for kspec draw: <= 0.5 s (median {statistics.median(kspec_times):.3f} s; load average "
-          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: other processes inflate cold-start times)")
+    print(
+        f"\ntarget for kspec draw: <= 0.5 s (median {statistics.median(kspec_times):.3f} s; load average "
+        f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: other processes inflate cold-start times)"
+    )
+    if sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            dot_scaling(sizes, args.repeats, args.against, Path(tmp))
 
 
 if __name__ == "__main__":
