@@ -46,7 +46,7 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Resolved:
     import copy
 
     from kspec.analysis import graph
-    from kspec.lang import expand, loader, spec
+    from kspec.lang import expand, loader, prebuilt, spec  # noqa: F401 (prebuilt: Spec's validator)
 
     doc = loader.read(path)
     applied = expand.apply_overrides(doc.data, overrides)

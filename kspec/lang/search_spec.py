@@ -182,6 +182,14 @@ class SamplerSpec(StrictModel):
     startup_trials: int | None = Field(None, ge=0, description="tpe: random trials before the model takes over")
 
 
+def _default_sampler() -> SamplerSpec:
+    return SamplerSpec.model_validate({})
+
+
+def _default_pruner() -> PrunerSpec:
+    return PrunerSpec.model_validate({"type": "none"})
+
+
 class SearchSpec(StrictModel):
     """The `search:` section: which spec paths `kspec tune` searches, what it optimises, and how long."""
 
@@ -194,11 +202,11 @@ class SearchSpec(StrictModel):
         None, description="stop starting trials after this long (per `kspec tune`): seconds, or e.g. 30m, 2h"
     )
     sampler: SamplerSpec = Field(
-        default_factory=lambda: SamplerSpec.model_validate({}),
+        default_factory=_default_sampler,
         description="tpe or random, or {type: tpe, seed: 0, startup_trials: 10}",
     )
     pruner: PrunerSpec = Field(
-        default_factory=lambda: PrunerSpec.model_validate({"type": "none"}),
+        default_factory=_default_pruner,
         description="none, median, ..., or {type: median, startup_trials: 5, warmup_epochs: 1}",
     )
     space: dict[str, SpaceSpec] = Field(

@@ -150,12 +150,16 @@ class BlockLayerEntry(LayerEntry):
     name: str | None = Field(None, pattern=BLOCK_NAME_PATTERN, description="the layer is named <instance>_<name>")
 
 
+def _input_only() -> list[str]:
+    return ["input"]
+
+
 class BlockSpec(StrictModel):
     """A reusable group of layers with parameters, instantiated by `{block: NAME, ...params}`."""
 
     description: str | None = Field(None, description="free text for readers; ignored by kspec")
     params: dict[str, Any] = Field(default_factory=dict, description="parameter -> default (null: required)")
-    inputs: list[str] = Field(default_factory=lambda: ["input"], description="names of the block's inputs")
+    inputs: list[str] = Field(default_factory=_input_only, description="names of the block's inputs")
     layers: list[BlockLayerEntry] = Field(min_length=1, description="the block's layers, in order")
     output: str | None = Field(None, description="the layer whose output is the block's; default: the last")
 

@@ -17,12 +17,12 @@ from pydantic_core import PydanticCustomError
 
 from kspec import paths as data_paths
 from kspec.errors import Path, SpecError, did_you_mean
-from kspec.lang.base import StrictModel
+from kspec.lang.base import StrictModel, dict_or_list
 
 KerasObject = str | dict[str, Any]
 #: One weight per output: a list in output order, or a mapping by output name (only that branch's errors are shown).
 LossWeights = Annotated[Annotated[list[float], Tag("list")] | Annotated[dict[str, float], Tag("dict")],
-                        Discriminator(lambda v: "dict" if isinstance(v, dict) else "list")]  # fmt: skip
+                        Discriminator(dict_or_list)]  # fmt: skip
 
 PlotName = Literal["history", "confusion_matrix", "regression", "reconstructions", "image_pairs", "samples"]
 PLOTS: tuple[str, ...] = get_args(PlotName)
