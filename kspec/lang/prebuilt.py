@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ import pydantic_core
 from kspec.lang.spec import Spec
 
 FILE = Path(__file__).with_name("spec_core_schema.pickle")
+_REFS = ("ref", "schema_ref")
+_REF_ID = re.compile(r":\d+$")
 
 
 def key(modules: list[str]) -> str:
@@ -90,9 +93,20 @@ def fresh() -> tuple[Any, Any]:
     return Spec.__pydantic_core_schema__, ConfigWrapper(Spec.model_config, check=False).core_config(title="Spec")
 
 
+def _stable(value: Any) -> Any:
+    """`value` with Pydantic's reference names made the same in every process (`module.Class:<id>` -> `module.Class`;
+    kspec's class paths are unique), so that the file changes only when the schema does."""
+    if isinstance(value, dict):
+        return {k: _REF_ID.sub("", v) if k in _REFS and isinstance(v, str) else _stable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_stable(v) for v in value)
+    return value
+
+
 def write(path: Path = FILE) -> Path:
     """Save `Spec`'s core schema, made afresh, for `install` (run by `kspec schema`)."""
     schema, config = fresh()
+    schema = _stable(schema)
     modules = _modules(schema)
     saved = {"key": key(modules), "modules": modules, "schema": schema, "config": config}
     path.write_bytes(pickle.dumps(saved, protocol=4))
