@@ -1,14 +1,14 @@
 """Training, measured from outside: whole processes, E=1 and E=N epochs, book script and `kspec train` interleaved.
 
-Run: `nice python benchmarks/bench_train_outside.py [--models ann,dnn] [--epochs 10] [--repeats 3]`.
+Run: `nice python benchmarks/bench_train_outside.py [--models ann,dnn] [--epochs 20] [--repeats 3]`.
 
 `bench_train.py` times epochs from inside the process with a callback. This script only looks at whole processes,
 as a user's stopwatch would: for each repeat it runs, interleaved, the book's script and `kspec train` with E=1 and
 with E=N epochs (same data, same fresh-process start-up), and takes the marginal cost of one more epoch on each side,
 (T(E=N) - T(E=1)) / (N - 1). The ratio book / kspec of those marginal costs is computed per repeat (the four
-processes of one repeat run back to back, so they see about the same load), and the table shows the median of those
-pairwise ratios, for wall time and for CPU time (user + system of the child: other work on a shared machine moves
-it less than wall time). Start-up, data loading, tracing and the final evaluation cancel out of the difference.
+processes of one repeat run back to back, so they see about the same load; which side goes first alternates from
+one repeat to the next), and the table shows the median of those pairwise ratios, for wall time and for CPU time
+(user + system of the child: other work on a shared machine moves it less than wall time). Start-up, data loading, tracing and the final evaluation cancel out of the difference.
 
 The data and the book scripts are `bench_train.py`'s (files in Keras's dataset format, no download). Children get
 no timing hooks; only Keras's SHA-256 check of the dataset file and its downloads are switched off. Asserts
@@ -70,13 +70,18 @@ def run(side: str, model: str, epochs: int, work: Path, home: Path) -> dict[str,
     if proc.returncode:
         raise SystemExit(f"{side} {model} E={epochs} failed:\n{proc.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall": wall, "cpu": cpu, "load": load}
+    return {"wall": wall, "cpu": cpu, "load": load, "load_after": os.getloadavg()[0]}
+
+
+def _marginal(rep: dict[str, dict[str, float]], side: str, what: str, n: int) -> float:
+    """One more epoch's cost on `side` in one repeat: (T(E=n) - T(E=1)) / (n - 1), of wall or CPU time."""
+    return (rep[f"{side}{n}"][what] - rep[f"{side}1"][what]) / (n - 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="ann,dnn")
-    parser.add_argument("--epochs", type=int, default=10, help="N, the long run (the short one is E=1)")
+    parser.add_argument("--epochs", type=int, default=20, help="N, the long run (the short one is E=1)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--samples", type=int, help="training examples (default: the model's in bench_train)")
     parser.add_argument("--json", type=Path, help="also write every process's numbers here")
@@ -101,13 +106,18 @@ def main() -> None:
             raw[key] = []
             for r in range(args.repeats):
                 one: dict[str, dict[str, float]] = {}
+                sides = ("book", "kspec") if r % 2 == 0 else ("kspec", "book")  # who goes first alternates
                 for epochs in (1, n):
-                    for side in ("book", "kspec"):
+                    for side in sides:
                         one[f"{side}{epochs}"] = run(side, key, epochs, Path(tmp), home)
                         got = one[f"{side}{epochs}"]
                         print(f"  {key} repeat {r + 1} {side:5} E={epochs:<3} wall {got['wall']:6.1f} s  "
-                              f"cpu {got['cpu']:6.1f} s  load {got['load']:.1f}", file=sys.stderr)  # fmt: skip
+                              f"cpu {got['cpu']:6.1f} s  load {got['load']:.1f} -> {got['load_after']:.1f}",
+                              file=sys.stderr, flush=True)  # fmt: skip
                 raw[key].append(one)
+                wall, cpu = (_marginal(one, "book", w, n) / _marginal(one, "kspec", w, n) for w in ("wall", "cpu"))
+                print(f"  {key} repeat {r + 1}: marginal epoch x book: wall {wall:.2f}x, cpu {cpu:.2f}x",
+                      file=sys.stderr, flush=True)  # fmt: skip
     sizes = ", ".join(f"{k} {args.samples or bench_train.BENCHES[k].samples:,}" for k in keys)
     print(f"\nmarginal epoch, E={n} vs E=1, {args.repeats} repeats; examples before the validation split: {sizes}")
     print(f"{'model':6} {'book s/epoch':>13} {'kspec s/epoch':>14} {'x book (wall)':>14} {'x book (cpu)':>13} "
@@ -115,13 +125,13 @@ def main() -> None:
     for key, repeats in raw.items():
 
         def marginal(rep: dict[str, dict[str, float]], side: str, what: str) -> float:
-            return (rep[f"{side}{n}"][what] - rep[f"{side}1"][what]) / (n - 1)
+            return _marginal(rep, side, what, n)
 
         wall_ratios = [marginal(r, "book", "wall") / marginal(r, "kspec", "wall") for r in repeats]
         cpu_ratios = [marginal(r, "book", "cpu") / marginal(r, "kspec", "cpu") for r in repeats]
         book = statistics.median(marginal(r, "book", "wall") for r in repeats)
         ours = statistics.median(marginal(r, "kspec", "wall") for r in repeats)
-        loads = [p["load"] for r in repeats for p in r.values()]
+        loads = [p[k] for r in repeats for p in r.values() for k in ("load", "load_after")]
         print(f"{key:6} {book:13.3f} {ours:14.3f} {statistics.median(wall_ratios):13.2f}x "
               f"{statistics.median(cpu_ratios):12.2f}x {' '.join(f'{x:.2f}' for x in wall_ratios):>24} "
               f"{min(loads):4.1f}-{max(loads):<4.1f}")  # fmt: skip

@@ -18,6 +18,7 @@ from kspec.lang.data_names import FedNames, fed_names
 from kspec.lang.data_steps import StepEnv
 from kspec.lang.train_spec import TrainSpec
 from kspec.training import manifest, run_folder, runs, status
+from kspec.training.memory import give_back
 from kspec.training.objects import compile_args
 from kspec.training.preflight import (
     check_distribute,
@@ -200,11 +201,14 @@ def _train_in(
         splits = _prepare(resolved, shapes_of(compiled.models[fed], outputs), env)
         prepare_targets(spec, splits)
         check_shapes(spec, splits, compiled.models[fed], fed, outputs, named)
+        give_back()  # what loading and preparing the data freed: training's peak starts from less
         session = Session(spec, compiled, name, splits, run_dir, resuming)
         history = RECIPES[spec.recipe](session)
+    give_back()  # what training freed, before evaluation, saving and plots
     metrics = session.test_metrics() if spec.evaluate else {}
     runs.write_json(run_dir / "metrics.json", metrics)
     session.save_models()
+    give_back()  # the saved archive's buffers, before the plots
     if spec.plots != "none":
         from kspec.data.class_names import class_names
         from kspec.training import plots
