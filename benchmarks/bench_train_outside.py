@@ -8,7 +8,8 @@ with E=N epochs (same data, same fresh-process start-up), and takes the marginal
 (T(E=N) - T(E=1)) / (N - 1). The ratio book / kspec of those marginal costs is computed per repeat (the four
 processes of one repeat run back to back, so they see about the same load; which side goes first alternates from
 one repeat to the next), and the table shows the median of those pairwise ratios, for wall time and for CPU time
-(user + system of the child: other work on a shared machine moves it less than wall time). Start-up, data loading, tracing and the final evaluation cancel out of the difference.
+(user + system of the child: other work on a shared machine moves it less than wall time). Start-up, data loading,
+tracing and the final evaluation cancel out of the difference.
 
 The data and the book scripts are `bench_train.py`'s (files in Keras's dataset format, no download). Children get
 no timing hooks; only Keras's SHA-256 check of the dataset file and its downloads are switched off. Asserts
