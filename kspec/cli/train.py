@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import signal
 import sys
 from pathlib import Path
 
 from kspec.cli.common import INVALID, OK, Command, UsageError, add_common, import_tensorflow
+
+#: set by `--workers N` for the workers it starts: the chief's resume command then repeats `--workers N`
+WORKERS_ENV = "KSPEC_WORKERS"
 
 
 def add_train_arguments(t: argparse.ArgumentParser) -> None:
@@ -66,12 +70,19 @@ def run_train(args: argparse.Namespace) -> int:
         )
     except Interrupted as stop:
         _end_progress_line()
-        if stop.epoch is None:
+        if stop.worker:
+            print(f"kspec: interrupted ({stop.signal_name}); this worker stopped together with the others; worker 0 "
+                  "names the checkpoint and the resume command", file=sys.stderr)  # fmt: skip
+        elif stop.epoch is None:
             print(f"kspec: interrupted ({stop.signal_name}) before the first epoch ended; nothing to resume, and the "
                   f"new run folder {stop.run_dir} was removed", file=sys.stderr)  # fmt: skip
         elif resolved.spec.train is not None and resolved.spec.train.distribute == "multi_worker":
+            launched = os.environ.get(WORKERS_ENV, "")
+            where = "" if launched else " (on worker 0; every other worker runs its own command again)"
             print(f"kspec: interrupted ({stop.signal_name}); the run folder {stop.run_dir} holds the checkpoint after "
-                  f"epoch {stop.epoch} (no --resume under multi_worker yet)", file=sys.stderr)  # fmt: skip
+                  f"epoch {stop.epoch}; resume with{where}:", file=sys.stderr)  # fmt: skip
+            print(resume_command(args, stop.run_dir, workers=int(launched) if launched.isdigit() else None),
+                  file=sys.stderr)  # fmt: skip
         else:
             print(f"kspec: interrupted ({stop.signal_name}); the run folder {stop.run_dir} holds the checkpoint "
                   f"after epoch {stop.epoch}; resume with:", file=sys.stderr)  # fmt: skip
@@ -92,8 +103,6 @@ def run_train(args: argparse.Namespace) -> int:
 
 def _launch(args: argparse.Namespace) -> int:
     """`--workers N`: the spec is checked here (no TensorFlow), then trained by N local worker processes."""
-    import os
-
     import kspec
     from kspec.training.launcher import launch
 
@@ -113,7 +122,7 @@ def _launch(args: argparse.Namespace) -> int:
         common.append("--allow-unsafe-layers")
     chief = ["train", *common, *(["--out", args.out] if args.out else [])]
     chief += [*(["--resume", args.resume] if args.resume else []), *(["--restart"] if args.restart else [])]
-    return launch(args.workers, chief, ["train", *common])
+    return launch(args.workers, chief, ["train", *common], {WORKERS_ENV: str(args.workers)})
 
 
 class _Terminated(KeyboardInterrupt):
@@ -131,9 +140,12 @@ def _end_progress_line() -> None:
         print(file=sys.stderr)
 
 
-def resume_command(args: argparse.Namespace, run_dir: Path) -> str:
-    """The exact command that continues this run: the same spec, `--set` values and switches, `--resume RUN`."""
+def resume_command(args: argparse.Namespace, run_dir: Path, workers: int | None = None) -> str:
+    """The exact command that continues this run: the same spec, `--set` values and switches, `--resume RUN` (and
+    `--workers N` for a job `--workers N` started)."""
     parts = ["kspec", "train", args.spec, "--resume", str(run_dir)]
+    if workers is not None:
+        parts += ["--workers", str(workers)]
     for value in args.set or ():
         parts += ["--set", value]
     if getattr(args, "allow_unsafe", False):

@@ -182,6 +182,31 @@ class Checkpoint:
             )
         return 0
 
+    def payload(self, epoch: int) -> bytes:
+        """The files of checkpoint `epoch` as bytes (for the other workers of a multi-worker job; empty for 0)."""
+        if epoch == 0:
+            return b""
+        record = (self.root / f"epoch-{epoch:05d}.json").read_bytes()
+        archive = (self.root / f"epoch-{epoch:05d}.npz").read_bytes()
+        return len(record).to_bytes(8, "little") + record + archive
+
+    def receive(self, payload: bytes) -> int:
+        """Write a checkpoint sent as `payload` into this run folder, then `restore` it (0: nothing was sent)."""
+        import json
+
+        if not payload:
+            return 0
+        size = int.from_bytes(payload[:8], "little")
+        record = payload[8 : 8 + size]
+        try:
+            epoch = int(json.loads(record)["epoch"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise runs.TrainingError(f"the chief sent a checkpoint this worker cannot read ({exc})") from None
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / f"epoch-{epoch:05d}.npz").write_bytes(payload[8 + size :])
+        (self.root / f"epoch-{epoch:05d}.json").write_bytes(record)  # a temporary run folder: no atomic write
+        return self.restore()
+
     def apply_callback_state(self) -> None:
         """Put the restored callback state back (after the callbacks' `on_train_begin` reset it)."""
         if self._pending is not None:

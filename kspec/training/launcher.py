@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -38,24 +38,29 @@ def tf_config(ports: Sequence[int], index: int) -> str:
     return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
 
 
-def launch(n: int, chief_args: Sequence[str], worker_args: Sequence[str]) -> int:
+def launch(
+    n: int, chief_args: Sequence[str], worker_args: Sequence[str], extra: Mapping[str, str] | None = None
+) -> int:
     """Run `kspec train` as `n` workers on this machine; the exit status of the job.
 
     Args:
         n: number of worker processes (at least 1).
         chief_args: the arguments after `kspec` for worker 0 (with its `--out`).
-        worker_args: the arguments for the other workers (no run folder of their own).
+        worker_args: the arguments for the other workers (no run folder of their own, no `--resume`: the chief
+            sends them its checkpoint).
+        extra: more environment variables for every worker.
     """
     ports = free_ports(n)
     procs: list[subprocess.Popen[bytes]] = []
     for i in range(n):
-        env = {**os.environ, "TF_CONFIG": tf_config(ports, i)}
+        env = {**os.environ, **(extra or {}), "TF_CONFIG": tf_config(ports, i)}
         args = chief_args if i == 0 else worker_args
         quiet: Any = None if i == 0 else subprocess.DEVNULL
         procs.append(
             subprocess.Popen([sys.executable, "-m", "kspec", *args], env=env, stdout=quiet, start_new_session=True)
         )
-    print(f"kspec: started {n} workers on 127.0.0.1 ports {', '.join(map(str, ports))}", file=sys.stderr, flush=True)
+    pids, listed = ", ".join(str(p.pid) for p in procs), ", ".join(map(str, ports))
+    print(f"kspec: started {n} workers on 127.0.0.1 ports {listed} (pids {pids})", file=sys.stderr, flush=True)
 
     def forward(signum: int, frame: object) -> None:
         for p in procs:

@@ -53,7 +53,7 @@ def setup(spec: TrainSpec) -> tuple[Any, bool]:
         from kspec.training.cluster import make_strategy
 
         strategy = make_strategy(spec.distribute_timeout)
-        scope = strategy.scope()
+        scope = StrategyScope(strategy)
         resolver = strategy.cluster_resolver
         kind, index = getattr(resolver, "task_type", None), getattr(resolver, "task_id", None)
         has_chief = resolver is not None and "chief" in resolver.cluster_spec().as_dict()
@@ -70,6 +70,21 @@ def setup(spec: TrainSpec) -> tuple[Any, bool]:
         gpus = spec.logical_devices and tf.config.list_logical_devices("GPU")
         scope = tf.distribute.MirroredStrategy(None if gpus else cpus).scope()
     return scope, chief
+
+
+class StrategyScope:
+    """`strategy.scope()` that can be entered more than once (TensorFlow's is a one-use context manager)."""
+
+    def __init__(self, strategy: Any) -> None:
+        self.strategy = strategy
+        self._open: list[Any] = []
+
+    def __enter__(self) -> Any:
+        self._open.append(self.strategy.scope())
+        return self._open[-1].__enter__()
+
+    def __exit__(self, *exc: object) -> Any:
+        return self._open.pop().__exit__(*exc)
 
 
 def _disable_op_determinism() -> None:

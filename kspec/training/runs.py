@@ -38,11 +38,13 @@ class Interrupted(KeyboardInterrupt):
         run_dir: the run folder.
         epoch: the last epoch whose checkpoint is saved (None: nothing to resume; the new run folder was removed).
         signal_name: `SIGINT` or `SIGTERM`.
+        worker: a non-chief worker of a `multi_worker` job (its run folder is a temporary one; the chief's names the
+            checkpoint).
     """
 
-    def __init__(self, run_dir: Path, epoch: int | None, signal_name: str = "SIGINT") -> None:
+    def __init__(self, run_dir: Path, epoch: int | None, signal_name: str = "SIGINT", worker: bool = False) -> None:
         super().__init__(f"interrupted ({signal_name})")
-        self.run_dir, self.epoch, self.signal_name = run_dir, epoch, signal_name
+        self.run_dir, self.epoch, self.signal_name, self.worker = run_dir, epoch, signal_name, worker
 
 
 class DiskFull(TrainingError):

@@ -95,6 +95,9 @@ class Session:
     #: set by a recipe that evaluates its own way (multi_worker: `Model.evaluate` fails there; the resident feed: no
     #: tf.data pipeline and no extra XLA compilation): a split -> its test metrics
     evaluator: Callable[[Arrays], dict[str, float]] | None = None
+    #: whether this process writes the run folder (False: a non-chief worker under `multi_worker`, whose run folder
+    #: is a temporary one and whose resumed state comes from the chief's checkpoint, sent over the collective)
+    chief: bool = True
     _epoch: Any = None
     _stream: Any = None
     _saved_logs: dict[str, float] | None = None

@@ -17,7 +17,7 @@ from kspec.errors import SpecErrors
 from kspec.lang.data_names import FedNames, fed_names
 from kspec.lang.data_steps import StepEnv
 from kspec.lang.train_spec import TrainSpec
-from kspec.training import manifest, run_folder, runs, status
+from kspec.training import chief_says, manifest, run_folder, runs, status
 from kspec.training.memory import give_back
 from kspec.training.objects import compile_args
 from kspec.training.preflight import (
@@ -144,47 +144,67 @@ def _prepare(resolved: Resolved, shapes: ModelShapes, env: StepEnv | None = None
         )
 
 
-_NO_MULTI_WORKER_RESUME = "--resume under distribute: multi_worker is not supported; pass --restart to start over"
-
-
 def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: bool) -> RunResult:
     spec = _train_spec(resolved)
     check_distribute(spec)
     check_tensorboard(spec)
     start = time.perf_counter()
     scope, chief = setup(spec)
+    strategy = getattr(scope, "strategy", None)  # multi_worker's
     if not chief:  # a multi-worker worker: trains in step with the chief, its run folder is a temporary one
-        if resume is not None and not restart:
-            raise TrainingError(_NO_MULTI_WORKER_RESUME)
-        import shutil
+        return _worker(resolved, spec, scope, strategy, start)
+    told = strategy is None  # under multi_worker, the other workers wait to hear how the run starts
+    try:
+        with run_folder.opened(resolved.spec.name, _resolved_yaml(resolved), out, resume, restart) as folder:
+            run_dir, resuming = folder.path, folder.resuming
+            if resuming and runs.is_finished(run_dir):
+                result = _finished(run_dir)
+                if not told:
+                    chief_says.start(strategy, True, chief_says.FINISHED)
+                    told = True
+                return result
+            if not told:
+                chief_says.start(strategy, True, chief_says.RESUME if resuming else chief_says.FRESH)
+                told = True
+            status.write(run_dir, "running", spec_file=Path(resolved.doc.file), epochs=spec.epochs)
+            try:
+                return _train_in(resolved, spec, scope, run_dir, resuming, start)
+            except KeyboardInterrupt:
+                status.write(run_dir, "interrupted")
+                raise
+            except BaseException as exc:
+                status.write(run_dir, "failed", error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+                raise
+    except BaseException:
+        if not told:
+            chief_says.stop(strategy)
+        raise
 
-        from kspec.training.cluster import worker_folder
 
-        run_dir = worker_folder()
-        runs.write_spec(run_dir, _resolved_yaml(resolved))
-        try:
-            return _train_in(resolved, spec, scope, run_dir, False, start)
-        finally:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    with run_folder.opened(resolved.spec.name, _resolved_yaml(resolved), out, resume, restart) as folder:
-        run_dir, resuming = folder.path, folder.resuming
-        if resuming and runs.is_finished(run_dir):
-            return _finished(run_dir)
-        if resuming and spec.distribute == "multi_worker":
-            raise TrainingError(_NO_MULTI_WORKER_RESUME)
-        status.write(run_dir, "running", spec_file=Path(resolved.doc.file), epochs=spec.epochs)
-        try:
-            return _train_in(resolved, spec, scope, run_dir, resuming, start)
-        except KeyboardInterrupt:
-            status.write(run_dir, "interrupted")
-            raise
-        except BaseException as exc:
-            status.write(run_dir, "failed", error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
-            raise
+def _worker(resolved: Resolved, spec: TrainSpec, scope: Any, strategy: Any, start: float) -> RunResult:
+    """A non-chief worker: told by the chief how the run starts, it trains in a temporary folder, removed at the end
+    (its resumed state comes from the chief's checkpoint, so it needs no run folder and no `--resume`)."""
+    import shutil
+
+    from kspec.training.cluster import worker_folder
+
+    word = chief_says.start(strategy, False)
+    if word == chief_says.STOP:
+        raise TrainingError("worker 0 (the chief) stopped before training; its output says why")
+    if word == chief_says.FINISHED:
+        return RunResult(Path(), "the chief's run is already finished; nothing to train", {}, {})
+    run_dir = worker_folder()
+    runs.write_spec(run_dir, _resolved_yaml(resolved))
+    try:
+        return _train_in(resolved, spec, scope, run_dir, word == chief_says.RESUME, start, chief=False)
+    except KeyboardInterrupt as exc:
+        raise runs.Interrupted(run_dir, None, getattr(exc, "signal_name", "SIGINT"), worker=True) from exc
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _train_in(
-    resolved: Resolved, spec: TrainSpec, scope: Any, run_dir: Path, resuming: bool, start: float
+    resolved: Resolved, spec: TrainSpec, scope: Any, run_dir: Path, resuming: bool, start: float, chief: bool = True
 ) -> RunResult:
     from kspec.compiler.functional import build
     from kspec.training.checkpoint import keep_last_checkpoint
@@ -202,7 +222,7 @@ def _train_in(
         prepare_targets(spec, splits)
         check_shapes(spec, splits, compiled.models[fed], fed, outputs, named)
         give_back()  # what loading and preparing the data freed: training's peak starts from less
-        session = Session(spec, compiled, name, splits, run_dir, resuming)
+        session = Session(spec, compiled, name, splits, run_dir, resuming, chief=chief)
         history = RECIPES[spec.recipe](session)
     give_back()  # what training freed, before evaluation, saving and plots
     metrics = session.test_metrics() if spec.evaluate else {}

@@ -16,6 +16,7 @@ from kspec.training.progress import Progress
 from kspec.training.recipes.loop_parts import resume
 from kspec.training.recipes.registry import recipe
 from kspec.training.session import Session
+from kspec.training.together import Stop, deferred_signals
 
 if TYPE_CHECKING:
     import keras
@@ -44,13 +45,14 @@ def tape(s: Session) -> dict[str, list[float]]:
     weights = s.class_weight()  # multi_worker only: the spec refuses class_weight for recipe tape
     table = tf.constant([weights[c] for c in range(len(weights))], tf.float32) if weights else None
 
-    def step(x: Any, y: Any) -> None:
+    def step(x: Any, y: Any, flag: Any = None) -> Any:
         sw = None if table is None else tf.gather(table, class_of(y, tuple(y.shape[1:])))  # as fit weighs
+        stops = None
         with tf.GradientTape() as gt:
             pred = model(x, training=True)
             loss = model.compute_loss(x=x, y=y, y_pred=pred, sample_weight=sw, training=True)
             if strategy is not None:  # Keras divides by the replica count; weight by the share of the batch instead
-                n, total = _batch_share(x)
+                n, total, stops = batch_share(x, flag)
                 loss = loss * replicas
                 scaled = opt.scale_loss(loss * n / total)
             else:
@@ -62,8 +64,9 @@ def tape(s: Session) -> dict[str, list[float]]:
         else:
             loss_mean.update_state(loss)
         model.compute_metrics(x, y, pred, sample_weight=sw)
+        return stops
 
-    step_fn: Any = step if strategy is None else _replicated(strategy, step)
+    step_fn: Any = step if strategy is None else replicated(strategy, step)
     step_fn = tf.function(step_fn, jit_compile=s.jit(model), reduce_retracing=True)
     # under multi_worker the spec's callbacks see the all-reduced logs, the same on every worker, so they decide alike
     callbacks = user_callbacks(s.spec, s.run_dir, s.resuming) if strategy is not None else []
@@ -80,10 +83,32 @@ def tape(s: Session) -> dict[str, list[float]]:
         s.evaluator = lambda part: {k: float(v) for k, v in evaluate(s.dataset(part)).items()}
     else:
         evaluate = lambda ds: model.evaluate(ds, verbose=0, return_dict=True)  # noqa: E731
-    batches = train_ds if strategy is None else _distribute(strategy, train_ds)
+    batches = train_ds if strategy is None else distribute(strategy, train_ds)
     steps = s.steps_in_epoch()
     progress = Progress(s.spec.epochs, steps, first=start, verbose=s.verbose())
-    for epoch in range(start, s.spec.epochs):
+    with deferred_signals(strategy is not None) as stop:  # multi_worker: a signal stops every worker at one step
+        history = _epochs(s, start, hooks, ckpt, progress, loss_mean, batches, val_ds, evaluate, step_fn, stop)
+    hooks.on_train_end(logs=None)
+    return history
+
+
+def _epochs(
+    s: Session,
+    start: int,
+    hooks: Any,
+    ckpt: Checkpoint,
+    progress: Progress,
+    loss_mean: Any,
+    batches: Any,
+    val_ds: Any,
+    evaluate: Any,
+    step_fn: Any,
+    stop: Stop,
+) -> dict[str, list[float]]:
+    import tensorflow as tf
+
+    model, steps, distributed = s.model, s.steps_in_epoch(), s.spec.distribute == "multi_worker"
+    for epoch in range(start, s.end_epoch()):
         progress.epoch_begin(epoch)
         hooks.on_epoch_begin(epoch)
         loss_mean.reset_state()
@@ -91,7 +116,10 @@ def tape(s: Session) -> dict[str, list[float]]:
             metric.reset_state()
         logs: dict[str, Any] = {}
         for i, (x, y) in enumerate(s.epoch_batches(batches, epoch)):
-            step_fn(x, y)
+            if distributed:
+                stop.check(float(step_fn(x, y, tf.constant(stop.flag()))))
+            else:
+                step_fn(x, y)
             if i % 10 == 0 or i + 1 == steps:
                 logs = {**{k: v for k, v in _results(model).items() if k != "loss"}, "loss": loss_mean.result()}
                 progress.batch_end(i, logs)
@@ -106,27 +134,31 @@ def tape(s: Session) -> dict[str, list[float]]:
         ckpt.save(epoch + 1)
         if model.stop_training:
             break
-    hooks.on_train_end(logs=None)
     return s.history
 
 
-def _batch_share(x: Any) -> tuple[Any, Any]:
-    """In a replica: this replica's example count and the global batch's (all-reduced), as float32."""
+def batch_share(x: Any, flag: Any = None) -> tuple[Any, Any, Any]:
+    """In a replica: this replica's example count, the global batch's, and the sum of the workers' stop flags
+    (`together`), all-reduced in one call, as float32."""
     import tensorflow as tf
 
     n = tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], tf.float32)
-    total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, n)
-    return n, tf.maximum(total, 1.0)
+    both = tf.stack([n, tf.zeros_like(n) if flag is None else tf.cast(flag, tf.float32)])
+    summed = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, both)
+    return n, tf.maximum(summed[0], 1.0), summed[1]
 
 
-def _replicated(strategy: Any, fn: Any) -> Any:
-    def run(x: Any, y: Any) -> None:
-        strategy.run(fn, args=(x, y))
+def replicated(strategy: Any, fn: Any) -> Any:
+    """`fn` run on every replica by `strategy.run`; what it returns, as this worker's first replica has it."""
+
+    def run(*args: Any) -> Any:
+        out = strategy.run(fn, args=args)
+        return None if out is None else strategy.experimental_local_results(out)[0]
 
     return run
 
 
-def _distribute(strategy: Any, ds: Any) -> Any:
+def distribute(strategy: Any, ds: Any) -> Any:
     """A dataset of global batches, split over the replicas of all workers (each worker reads its share, by DATA)."""
     import tensorflow as tf
 
@@ -146,17 +178,17 @@ def _distributed_evaluate(s: Session, strategy: Any, replicas: int) -> Any:
     def step(x: Any, y: Any) -> None:
         pred = model(x, training=False)
         loss = model.compute_loss(x=x, y=y, y_pred=pred, training=False) * replicas
-        n, _ = _batch_share(x)
+        n, _, _ = batch_share(x)
         loss_mean.update_state(loss, sample_weight=n)
         model.compute_metrics(x, y, pred)
 
-    step_fn = tf.function(_replicated(strategy, step))
+    step_fn = tf.function(replicated(strategy, step))
 
     def evaluate(ds: Any) -> dict[str, Any]:
         loss_mean.reset_state()
         for metric in model.metrics:
             metric.reset_state()
-        for x, y in _distribute(strategy, ds):
+        for x, y in distribute(strategy, ds):
             step_fn(x, y)
         return {"loss": loss_mean.result(), **{k: v for k, v in _results(model).items() if k != "loss"}}
 
