@@ -2,11 +2,11 @@
 
 Only the chief (worker 0) has the run folder, so only it can open a run to resume and read its checkpoint. Before any
 training, it tells every worker how the run starts (`FRESH`; `RESUME`; `FINISHED`: a resumed run that has already
-finished; `STOP`: the chief failed before training, e.g. a changed spec); when resuming, it then sends the two files of the checkpoint it restored (`epoch-n.json`
-and `epoch-n.npz`), which the other workers write into their own temporary run folders and restore from, through the
-same checks. So every worker continues from the chief's state (weights, optimizer slots, random-generator states,
-history, callback state), and no worker but the chief needs the run folder: on several machines it is on the chief's
-only.
+finished; `STOP`: the chief failed before training, e.g. a changed spec). When resuming, it then sends the two files
+of the checkpoint it restored (`epoch-n.json` and `epoch-n.npz`), which the other workers write into their own
+temporary run folders and restore from, through the same checks. So every worker continues from the chief's state
+(weights, optimizer slots, random-generator states, history, callback state), and no worker but the chief needs the
+run folder: on several machines it is on the chief's only.
 
 Bytes travel as an all-reduce (sum) of an int32 vector to which the other workers contribute zeros: the sum is the
 chief's bytes, exactly (an integer sum, so no float rounding or NaN can touch them); its length goes first, as int64.

@@ -3,7 +3,8 @@
 The launcher imports no TensorFlow. It picks N free ports on 127.0.0.1, starts N `kspec train` processes, each with
 the TF_CONFIG of its task (worker 0 is the chief and writes the run folder; the others' progress output is dropped),
 each in a session of its own so that a terminal's Ctrl-C reaches the launcher only, which forwards SIGINT and
-SIGTERM to every worker once. When a worker fails, the others are stopped (SIGTERM) rather than left waiting for it.
+SIGTERM to every worker once. When a worker fails, the others are stopped (SIGTERM) rather than left waiting for it;
+when it was stopped by a signal, only after `GRACE` seconds (they stop with it after the same step by themselves).
 The exit status is the chief's when it failed, else the first failing worker's, else 0.
 """
 
@@ -18,6 +19,11 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+#: exit statuses of a worker stopped by SIGINT or SIGTERM (the others then stop after the same step)
+STOPPED = (130, 143)
+#: seconds the others get to stop by themselves after a worker was stopped by a signal
+GRACE = 30.0
 
 
 def free_ports(n: int) -> list[int]:
@@ -69,10 +75,15 @@ def launch(
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        stopped = False
+        stopped, deadline = False, None
         while any(p.poll() is None for p in procs):
-            if not stopped and any(p.returncode not in (None, 0) for p in procs):
-                stopped = True  # a failed worker: its peers would wait for it, or fail on their next all-reduce
+            failed = [_status(p.returncode) for p in procs if p.returncode not in (None, 0)]
+            if not stopped and failed and deadline is None:
+                # a worker stopped by a signal stops its peers after the same step by itself: give them the time to
+                # end cleanly (the chief saving and naming its checkpoint); other failures: peers would wait for it
+                deadline = time.monotonic() + (GRACE if failed[0] in STOPPED else 0.0)
+            if not stopped and deadline is not None and time.monotonic() >= deadline:
+                stopped = True
                 forward(signal.SIGTERM, None)
             time.sleep(0.2)
     finally:

@@ -95,24 +95,6 @@ def _disable_op_determinism() -> None:
         getattr(tf_config, "disable_op_determinism", lambda: None)()
 
 
-def check_distribute(spec: TrainSpec) -> None:
-    """What the multi-worker loop (the `tape` loop, run distributed) does not do, refused before any training."""
-    if spec.distribute != "multi_worker":
-        return
-    if spec.recipe == "gan":
-        fail(
-            "recipe `gan` cannot run under `distribute: multi_worker`",
-            ("train", "distribute"),
-            hint="use distribute: none or mirrored for a GAN",
-        )
-    if spec.tensorboard:
-        fail(
-            "`tensorboard` is not supported under `distribute: multi_worker`",
-            ("train", "tensorboard"),
-            hint="remove `tensorboard: true`, or use distribute: mirrored",
-        )
-
-
 def check_tensorboard(spec: TrainSpec) -> None:
     """`tensorboard: true` needs the tensorboard package, which tensorflow-cpu does not install."""
     if spec.tensorboard and importlib.util.find_spec("tensorboard") is None:

@@ -21,7 +21,6 @@ from kspec.training import chief_says, manifest, run_folder, runs, status
 from kspec.training.memory import give_back
 from kspec.training.objects import compile_args
 from kspec.training.preflight import (
-    check_distribute,
     check_shapes,
     check_tensorboard,
     fail,
@@ -146,7 +145,6 @@ def _prepare(resolved: Resolved, shapes: ModelShapes, env: StepEnv | None = None
 
 def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: bool) -> RunResult:
     spec = _train_spec(resolved)
-    check_distribute(spec)
     check_tensorboard(spec)
     start = time.perf_counter()
     scope, chief = setup(spec)

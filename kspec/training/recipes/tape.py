@@ -72,7 +72,12 @@ def tape(s: Session) -> dict[str, list[float]]:
     callbacks = user_callbacks(s.spec, s.run_dir, s.resuming) if strategy is not None else []
     ckpt = Checkpoint(s, {"model": list(model.variables), "optimizer": list(opt.variables)}, callbacks, model)
     start = resume(s, ckpt)
-    hooks = keras.callbacks.CallbackList(callbacks, model=model, epochs=s.spec.epochs, steps=s.steps_in_epoch())
+    board = []
+    if strategy is not None and s.chief and s.spec.tensorboard:  # the chief writes; the others' logs would repeat it
+        board = [keras.callbacks.TensorBoard(str(s.run_dir / "tensorboard"), histogram_freq=1, write_graph=True)]
+    hooks = keras.callbacks.CallbackList(
+        [*callbacks, *board], model=model, epochs=s.spec.epochs, steps=s.steps_in_epoch()
+    )
     model.stop_training = False
     hooks.on_train_begin()
     ckpt.apply_callback_state()
