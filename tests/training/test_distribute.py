@@ -174,25 +174,6 @@ def test_a_lone_worker_names_its_missing_peer_and_gives_up_at_its_deadline(tmp_p
     assert not (tmp_path / "run").exists()
 
 
-def test_workers_launches_a_local_cluster_and_the_chief_writes_the_run(tmp_path: Path) -> None:
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    out = tmp_path / "run"
-    done = subprocess.run(
-        [*_train_cmd(_write(tmp_path, SPEC), out), "--workers", "2"],
-        cwd=ROOT,
-        env={**_env(None), "TMPDIR": str(temp)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "kspec: started 2 workers on 127.0.0.1 ports" in done.stderr
-    assert done.stdout.count("mw_digits: best epoch 2/2") == 1  # the chief's summary; the other worker's is dropped
-    assert (out / "manifest.json").is_file() and len(json.loads((out / "history.json").read_text())["loss"]) == 2
-    assert not list(temp.iterdir())
-
-
 def test_workers_needs_a_multi_worker_spec(tmp_path: Path) -> None:
     done = subprocess.run(
         [*_train_cmd(_write(tmp_path, SPEC, distribute="none"), tmp_path / "run"), "--workers", "2"],
@@ -283,19 +264,31 @@ def _weights(run: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The two-worker job of RESUMABLE, run to the end without interruption."""
+    """The two-worker job of RESUMABLE (`kspec train --workers 2`), run to the end without interruption."""
     folder = tmp_path_factory.mktemp("mw_reference")
-    out = folder / "run"
+    temp, out = folder / "tmp", folder / "run"
+    temp.mkdir()
     done = subprocess.run(
         [*_train_cmd(_write(folder, RESUMABLE), out), "--workers", "2"],
         cwd=ROOT,
-        env=_env(None),
+        env={**_env(None), "TMPDIR": str(temp)},
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    (folder / "stdout.txt").write_text(done.stdout)
+    (folder / "stderr.txt").write_text(done.stderr)
     return out
+
+
+def test_workers_launches_a_local_cluster_and_the_chief_writes_the_run(uninterrupted: Path) -> None:
+    stdout, stderr = [(uninterrupted.parent / name).read_text() for name in ("stdout.txt", "stderr.txt")]
+    assert "kspec: started 2 workers on 127.0.0.1 ports" in stderr
+    assert stdout.count("mw_resume: best epoch") == 1  # the chief's summary; the other worker's is dropped
+    assert (uninterrupted / "manifest.json").is_file()
+    assert len(json.loads((uninterrupted / "history.json").read_text())["loss"]) == 4
+    assert not list((uninterrupted.parent / "tmp").iterdir())  # the other worker's temporary folder is gone
 
 
 def test_the_chief_alone_writes_tensorboard_logs(uninterrupted: Path) -> None:
@@ -440,5 +433,5 @@ def test_a_gan_trains_on_two_workers_to_the_same_weights(tmp_path: Path) -> None
     history = json.loads((out / "history.json").read_text())
     assert set(history) == {"d_loss", "g_loss"} and all(len(v) == 2 for v in history.values())
     assert all(math.isfinite(v) for values in history.values() for v in values)
-    assert (out / "generator.keras").is_file() and (out / "discriminator.keras").is_file()
+    assert (out / "model.keras").is_file() and (out / "discriminator.keras").is_file()  # the generator: model.keras
     assert (out / "manifest.json").is_file()
