@@ -122,7 +122,7 @@ def main() -> None:
     sizes = ", ".join(f"{k} {args.samples or bench_train.BENCHES[k].samples:,}" for k in keys)
     print(f"\nmarginal epoch, E={n} vs E=1, {args.repeats} repeats; examples before the validation split: {sizes}")
     print(f"{'model':6} {'book s/epoch':>13} {'kspec s/epoch':>14} {'x book (wall)':>14} {'x book (cpu)':>13} "
-          f"{'per-repeat wall ratios':>24} {'load':>10}")  # fmt: skip
+          f"{'per-repeat wall ratios':>24} {'per-repeat cpu ratios':>24} {'load':>10}")  # fmt: skip
     for key, repeats in raw.items():
 
         def marginal(rep: dict[str, dict[str, float]], side: str, what: str) -> float:
@@ -135,8 +135,14 @@ def main() -> None:
         loads = [p[k] for r in repeats for p in r.values() for k in ("load", "load_after")]
         print(f"{key:6} {book:13.3f} {ours:14.3f} {statistics.median(wall_ratios):13.2f}x "
               f"{statistics.median(cpu_ratios):12.2f}x {' '.join(f'{x:.2f}' for x in wall_ratios):>24} "
+              f"{' '.join(f'{x:.2f}' for x in cpu_ratios):>24} "
               f"{min(loads):4.1f}-{max(loads):<4.1f}")  # fmt: skip
     print(f"load average {os.getloadavg()[0]:.2f} at the end; {time.strftime('%Y-%m-%d %H:%M')}")
+    busiest = max(p[k] for reps in raw.values() for r in reps for p in r.values() for k in ("load", "load_after"))
+    if busiest >= (os.cpu_count() or 1):
+        print(f"note: the load average reached {busiest:.1f} on {os.cpu_count()} CPUs; processes waited for a core, so "
+              "the wall-time ratios are unreliable (compare the E=1 wall times of one side across repeats); "
+              "the CPU-time ratios are the steadier reading")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(raw, indent=1))
 
