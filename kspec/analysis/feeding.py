@@ -33,10 +33,12 @@ def check_feedable(res: Resolved, ctx: Any) -> Iterator[SpecError]:
         if not fed.by_model and (len(inputs) > 1 or len(outputs) > 1):
             what = f"{len(inputs)} inputs ({', '.join(inputs)})" if len(inputs) > 1 else f"{len(outputs)} outputs"
             yield SpecError(
-                f"model '{graph.name}' has {what}, but a synthetic source makes one input and one target array",
+                f"model '{graph.name}' has {what}, but a synthetic source with `input_shape`/`output_shape` makes "
+                "one input and one target array",
                 ("data", "source"),
                 "data-mismatch",
-                hint="write the data to an .npz file with one array per input and output (npz `x: {name: key}`)",
+                hint="leave out input_shape and output_shape: synthetic data then takes each input's and output's "
+                "shape from the model, by name",
             )
         return
     yield from _on_names(fed)

@@ -67,6 +67,9 @@ class ModelShapes:
     input_dtype: str = "float32"
     input_names: tuple[str, ...] = ()
     output_names: tuple[str, ...] = ()
+    #: every input's and output's per-example shape (and input dtype), by name, for models with several
+    input_shapes: dict[str, tuple[tuple[int, ...], str]] = field(default_factory=dict)
+    output_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass

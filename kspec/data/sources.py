@@ -24,6 +24,7 @@ from kspec.data.registry import (
     Arrays,
     Context,
     DataUnavailableError,
+    ModelShapes,
     Splits,
     holdout,
     loader,
@@ -168,6 +169,9 @@ def _sklearn(src: Any, ctx: Context) -> Splits:
 @loader("synthetic")
 def _synthetic(src: sd.Synthetic, ctx: Context) -> Splits:
     shapes = ctx.shapes
+    several = shapes is not None and (len(shapes.input_shapes) > 1 or len(shapes.output_shapes) > 1)
+    if shapes is not None and several and not src.input_shape and not src.output_shape:
+        return _synthetic_named(src, shapes)
     in_shape = tuple(src.input_shape) if src.input_shape else shapes.input_shape if shapes else None
     out_shape = tuple(src.output_shape) if src.output_shape else shapes.output_shape if shapes else None
     if in_shape is None or (out_shape is None and src.task != "normal"):
@@ -208,4 +212,34 @@ def _synthetic(src: sd.Synthetic, ctx: Context) -> Splits:
         y = y.reshape(n, *out_shape)
     else:
         y = score.reshape(n, *out_shape)
+    return holdout(x, y, src.test_samples / n, src.seed)
+
+
+def _synthetic_named(src: sd.Synthetic, shapes: ModelShapes) -> Splits:
+    """Named arrays for a model with several inputs or outputs: each input random (integer ids for an integer input),
+    each target from its own fixed random rule over all the inputs (one-hot rows for a classification output)."""
+    rng = np.random.default_rng(src.seed)
+    n = src.samples + src.test_samples
+    x: dict[str, Any] = {}
+    features = []
+    for name, (shape, dtype) in shapes.input_shapes.items():
+        if src.vocab is not None or "int" in dtype:
+            vocab = src.vocab or 100
+            ids = rng.integers(0, vocab, (n, *shape)).astype(np.int32)
+            features.append(np.stack([np.bincount(row, minlength=vocab) for row in ids.reshape(n, -1)]))
+            x[name] = ids
+        else:
+            x[name] = rng.normal(src.mean, src.std, (n, *shape)).astype(np.float32)
+            features.append(x[name].reshape(n, -1))
+    if src.task == "normal":
+        return holdout(x, None, src.test_samples / n, src.seed)
+    feats = np.concatenate(features, 1).astype(np.float32)
+    y: dict[str, Any] = {}
+    for name, shape in shapes.output_shapes.items():
+        weights = rng.normal(0, 1 / np.sqrt(feats.shape[1]), (feats.shape[1], int(np.prod(shape))))
+        score = (feats @ weights).astype(np.float32).reshape(n, *shape)
+        if src.task == "classification" or (src.task == "auto" and shape[-1] > 1):
+            y[name] = np.eye(shape[-1], dtype=np.float32)[np.argmax(score, -1)]
+        else:
+            y[name] = score
     return holdout(x, y, src.test_samples / n, src.seed)

@@ -58,8 +58,10 @@ def fed_names(data: DataSpec, input_names: list[str]) -> FedNames:
         out.x_at, out.y_at, out.targets = (*base, "features"), (*base, "targets"), bool(src.targets)
     elif isinstance(src, ds.Npy):
         out.targets = src.targets is not None
+    elif isinstance(src, ds.Synthetic) and not (src.input_shape or src.output_shape):
+        out.known, out.by_model = False, True  # made in the model's shapes, by its input and output names
     elif isinstance(src, ds.Synthetic):
-        out.known = False
+        out.known = False  # explicit shapes: one input and one target array
     elif isinstance(src, ds.NpyFolder):  # the folder's files are named after the model's inputs and outputs
         out.known, out.by_model = False, True
     for i, step in enumerate(data.preprocess):

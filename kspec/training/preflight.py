@@ -114,7 +114,12 @@ def shapes_of(model: keras.Model, outputs: list[str] | None = None) -> ModelShap
 
     names = outputs if outputs is not None and len(outputs) == len(model.outputs) else list(model.output_names)
     inputs = tuple(str(t.name) for t in model.inputs)
-    return ModelShapes(dims(model.inputs[0]), dims(model.outputs[0]), str(model.inputs[0].dtype), inputs, tuple(names))
+    shapes = ModelShapes(
+        dims(model.inputs[0]), dims(model.outputs[0]), str(model.inputs[0].dtype), inputs, tuple(names)
+    )
+    shapes.input_shapes = {n: (dims(t), str(t.dtype)) for n, t in zip(inputs, model.inputs, strict=True)}
+    shapes.output_shapes = {n: dims(t) for n, t in zip(names, model.outputs, strict=True)}
+    return shapes
 
 
 def _loss_name(spec: TrainSpec) -> str:

@@ -228,3 +228,14 @@ def test_npy_folder_problems_are_located(tmp_path: Path, arrays: dict[str, Any],
         prepare(data, tmp_path, _SHAPES)
     (err,) = info.value.errors
     assert err.path == ("data", "source", "path") and err.code == "data-mismatch" and word in err.message
+
+
+def test_synthetic_data_for_several_inputs_and_outputs(tmp_path: Path) -> None:
+    shapes = ModelShapes((6,), (1,), input_names=("ids", "tags"), output_names=("score", "kind"))
+    shapes.input_shapes = {"ids": ((6,), "int32"), "tags": ((4,), "float32")}
+    shapes.output_shapes = {"score": (1,), "kind": (3,)}
+    data = DataSpec.model_validate({"source": {"type": "synthetic", "samples": 40, "test_samples": 10}})
+    splits = prepare(data, tmp_path, shapes)
+    assert splits.train.x["ids"].dtype == np.int32 and splits.train.x["tags"].shape == (40, 4)
+    assert splits.train.y["score"].shape == (40, 1) and splits.test.y["kind"].shape == (10, 3)
+    np.testing.assert_array_equal(splits.train.y["kind"].sum(1), 1)  # one-hot rows for a classification output

@@ -127,6 +127,13 @@ def test_npy_folder_feeds_inputs_and_outputs_by_file_name(tmp_path: Path) -> Non
     np.testing.assert_allclose(from_folder.history["loss"], from_npz.history["loss"], rtol=1e-6)
 
 
+def test_synthetic_data_follows_the_model_by_name(tmp_path: Path) -> None:
+    doc = copy.deepcopy(TICKET)
+    doc["data"]["source"] = {"type": "synthetic", "samples": 48, "test_samples": 8, "vocab": 50}
+    result = trainer.train(_load(tmp_path, doc), out=tmp_path / "run")
+    assert np.isfinite(result.history["val_department_loss"]).all() and "priority_loss" in result.metrics
+
+
 def test_tape_recipe_takes_named_arrays(tmp_path: Path) -> None:
     _write_tickets(tmp_path)
     doc = copy.deepcopy(TICKET)
