@@ -117,10 +117,13 @@ def _problems(
 ) -> list[SpecError]:
     """The diagnostics of `check`, not yet located."""
     from kspec.analysis import checks, loss_formulas, shapes
-    from kspec.compiler import plugins as plugin_registry
 
-    scan = plugin_registry.needs_scan([*resolved.spec.plugins, *(plugins or ())])
-    installed = list(plugin_registry.registered() if scan else plugin_registry.BUILTIN)
+    names, installed = [*resolved.spec.plugins, *(plugins or ())], []
+    if names:  # the registry (and the compiler package it lives in) only for a spec that names plugins
+        from kspec.compiler import plugins as plugin_registry
+
+        scan = plugin_registry.needs_scan(names)
+        installed = list(plugin_registry.registered() if scan else plugin_registry.BUILTIN)
     declared = [p for p in resolved.spec.plugins if p in installed] if plugins is None else list(plugins)
     ctx = checks.Context(plugins=declared, allow_unsafe=allow_unsafe, installed=installed)
     found = [*resolved.diagnostics, *checks.run(resolved, ctx)]

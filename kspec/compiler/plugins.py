@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Iterable
-from importlib.metadata import entry_points
 from types import ModuleType
 
 GROUP = "kspec.plugins"
@@ -27,8 +26,10 @@ def registered() -> dict[str, str]:
     """Plugin name -> module: kspec's own, then those read from installed packages' metadata (nothing imported).
 
     Reading every installed package's metadata takes about 10 ms: callers that only need kspec's own plugins
-    ask `needs_scan` first."""
-    return {**BUILTIN, **{ep.name: ep.value for ep in entry_points(group=GROUP) if ep.name not in BUILTIN}}
+    ask `needs_scan` first (and `importlib.metadata`, a few more ms to import, is imported here only)."""
+    from importlib import metadata
+
+    return {**BUILTIN, **{ep.name: ep.value for ep in metadata.entry_points(group=GROUP) if ep.name not in BUILTIN}}
 
 
 def needs_scan(names: Iterable[str]) -> bool:

@@ -183,11 +183,11 @@ class SamplerSpec(StrictModel):
 
 
 def _default_sampler() -> SamplerSpec:
-    return SamplerSpec.model_validate({})
+    return SamplerSpec.model_construct()  # the defaults, as validating {} gives them, with no validator made
 
 
 def _default_pruner() -> PrunerSpec:
-    return PrunerSpec.model_validate({"type": "none"})
+    return PrunerSpec.model_construct(type="none")  # as validating {type: none} gives it
 
 
 class SearchSpec(StrictModel):

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def no_installed_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """As after a plain `pip install -e .`: no package declares a `kspec.plugins` entry point."""
-    monkeypatch.setattr(plugins, "entry_points", lambda group: [])
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: [])
     plugins.registered.cache_clear()
     yield
     plugins.registered.cache_clear()
