@@ -150,7 +150,11 @@ def _call_op(node: Node, tensors: list[Any], seed: int | None = None) -> Any:
     if info is None:
         raise ValueError(f"'{node.type}' is not an allowed keras.ops function")
     fn = getattr(keras.ops, node.type)
-    out = fn(tensors, **node.args) if info.variadic else fn(*tensors, **node.args)
+    if info.variadic:
+        out = fn(tensors, **node.args)
+    else:  # tensors fill the tensor parameters not given as constants (`{op: subtract, x1: 1.0}`: x2), by name
+        free = [t for t in info.tensors if t not in node.args]
+        out = fn(**node.args, **dict(zip(free, tensors, strict=False)))
     out._keras_history.operation.name = node.name
     return out
 

@@ -66,3 +66,21 @@ def test_model_with_kspec_ops_saves_and_loads(write_spec: Callable[..., Path], t
     assert [type(op).__name__ for op in loaded.operations] == [type(op).__name__ for op in model.operations]  # type: ignore[attr-defined]
     tokens = np.zeros((2, 5), "int32")
     np.testing.assert_array_equal(np.asarray(loaded([tokens, np.ones((2, 3))])[0]), np.tile(np.arange(5), (2, 1)))
+
+
+def test_a_constant_first_operand_binds_by_name(write_spec: Callable[..., Path]) -> None:
+    """`{op: subtract, x1: 1.0, inputs: [x]}` is 1 - x (the tensor fills x2), as `validate` and the shapes read it."""
+    text = """
+        kspec: 1
+        name: one_minus
+        model:
+          inputs: {x: {shape: [3]}}
+          layers:
+            - {op: subtract, name: one_minus, x1: 1.0, inputs: [x]}
+            - {op: where, name: picked, condition: 1, inputs: [one_minus, x]}
+          outputs: [picked]
+    """
+    kspec.validate(write_spec(text))
+    model = _build(write_spec, text)
+    x = np.array([[0.25, 2.0, -1.0]], "float32")
+    np.testing.assert_allclose(np.asarray(model(x)), 1.0 - x)  # type: ignore[operator]
