@@ -42,6 +42,15 @@ def check_feedable(res: Resolved, ctx: Any) -> Iterator[SpecError]:
             )
         return
     yield from _on_names(fed)
+    for at, kind, names in fed.one_array_steps:
+        yield SpecError(
+            f"`{kind}` works on one array, but the data has named arrays here ({', '.join(names)})",
+            at,
+            "data-mismatch",
+            hint="store one-hot targets in the file or use a sparse loss per output"
+            if kind == "one_hot"
+            else "apply it to single-array data (one input and one target array)",
+        )
     yield from _side(fed.x, fed.x_at, inputs, graph.name, "input", ("x", "features"))
     if train.recipe == "autoencoder" or not fed.targets:
         return

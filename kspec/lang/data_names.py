@@ -35,10 +35,16 @@ class FedNames:
     steps: dict[str, Path] = field(default_factory=dict)
     #: steps that name arrays (`on: [title]`): (the step's path, the names it gives, the names the data has there)
     named_steps: list[tuple[Path, list[str], list[str]]] = field(default_factory=list)
+    #: steps that work on one array but meet named arrays there: (the step's path, its type, the names)
+    one_array_steps: list[tuple[Path, str, list[str]]] = field(default_factory=list)
 
 
 def _named(value: Any, at: Path) -> dict[str, Path] | None:
     return {name: (*at, name) for name in value} if isinstance(value, dict) else None
+
+
+#: steps that take one array: on which side (x: the inputs, y: the targets)
+_ONE_ARRAY = {"one_hot": "y", "window": "x", "augment": "x", "pairs": "xy"}
 
 
 def fed_names(data: DataSpec, input_names: list[str]) -> FedNames:
@@ -70,6 +76,10 @@ def fed_names(data: DataSpec, input_names: list[str]) -> FedNames:
         on = getattr(step, "on", None)
         if isinstance(on, list) and out.known:
             out.named_steps.append((at, list(on), [*(out.x or {}), *(out.y or {})]))
+        side = _ONE_ARRAY.get(step.type, "")
+        meets = [*(out.x or {} if "x" in side else {}), *(out.y or {} if "y" in side else {})]
+        if meets and out.known:
+            out.one_array_steps.append((at, step.type, meets))
         if step.type == "pairs":
             names = getattr(step, "inputs", None) or (input_names if len(input_names) == 2 else None)
             if names is None:
