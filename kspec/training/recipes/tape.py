@@ -187,7 +187,7 @@ def _distributed_evaluate(s: Session, strategy: Any, replicas: int) -> Any:
         loss_mean.update_state(loss, sample_weight=n)
         model.compute_metrics(x, y, pred)
 
-    step_fn = tf.function(replicated(strategy, step))
+    step_fn = tf.function(replicated(strategy, step), reduce_retracing=True)  # the last batch is smaller
 
     def evaluate(ds: Any) -> dict[str, Any]:
         loss_mean.reset_state()
