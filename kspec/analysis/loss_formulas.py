@@ -101,6 +101,10 @@ def check_defined(res: Resolved, ctx: Any) -> Iterator[SpecError]:
         for step in parsed_formula.steps:
             for err in catalog.check_op(step.op, step.args, n_inputs=len(step.inputs)):
                 yield _at_step(err, step, (*at, "formula"))
+        if not trains(parsed_formula):
+            yield SpecError(f"loss '{name}' gives no gradient: its value does not depend on y_pred, or only through "
+                            "ops without one (argmax, round, comparisons, ...)", (*at, "formula"), "bad-value",
+                            hint="a loss must change smoothly with y_pred, e.g. square(y_true - y_pred)")  # fmt: skip
         same = keras_equivalent(parsed_formula)
         if same is not None:
             yield SpecError(
@@ -132,6 +136,31 @@ KERAS_EQUIVALENTS: dict[str, str] = {
     "mean(abs(y_true - y_pred), axis=-1)": "mean_absolute_error",
     "mean(abs(y_pred - y_true), axis=-1)": "mean_absolute_error",
 }
+
+
+#: Ops whose output carries no gradient back to their tensors (and `where`'s condition, which selects only).
+NO_GRADIENT = frozenset(
+    """
+    argmax argmin argsort ceil count_nonzero equal floor floor_divide full_like greater greater_equal isfinite isinf
+    isnan less less_equal logical_and logical_not logical_or logical_xor not_equal one_hot ones_like round sign
+    stop_gradient trunc zeros_like
+""".split()
+)
+
+
+def trains(parsed_formula: formulas.Formula) -> bool:
+    """Whether the formula's value depends on `y_pred` through ops that pass a gradient back (else training
+    would get no gradient at all)."""
+    live = {"y_pred"}
+    for step in parsed_formula.steps:
+        if step.op in NO_GRADIENT:
+            continue
+        carried = [
+            i for i, p in zip(step.inputs, step.bind or [""] * len(step.inputs), strict=True) if p != "condition"
+        ]
+        if live.intersection(carried):
+            live.add(step.name)
+    return parsed_formula.result in live
 
 
 def keras_equivalent(parsed_formula: formulas.Formula) -> str | None:

@@ -119,3 +119,32 @@ def test_a_formula_that_is_a_keras_loss_is_named(write_spec: Callable[..., Path]
     assert _problems(write_spec, text) == [("duplicate-name", "losses.my_mse.formula",
                                             "loss 'my_mse' is Keras's mean_squared_error")]  # fmt: skip
     assert _problems(write_spec, text.replace("axis=-1", "axis=0")) == []
+
+
+@pytest.mark.parametrize(
+    ("formula", "trains"),
+    [
+        ("square(y_true)", False),
+        ("abs(argmax(y_pred, axis=-1) - y_true)", False),
+        ("where(greater(y_pred, 0.5), y_true, 1 - y_true)", False),
+        ("round(y_pred) * y_true", False),
+        ("where(greater(y_pred, 0.5), y_pred, 0)", True),
+        ("y_pred", True),
+        ("mean(concatenate([y_true, y_pred], axis=-1), axis=-1)", True),
+    ],
+)
+def test_a_loss_must_give_a_gradient(write_spec: Callable[..., Path], formula: str, trains: bool) -> None:
+    text = f"""
+        kspec: 1
+        name: one
+        model:
+          inputs: {{x: {{shape: [4]}}}}
+          layers: [{{type: Dense, units: 2}}]
+        losses:
+          mine:
+            formula: "{formula}"
+        train: {{loss: mine}}
+    """
+    found = _problems(write_spec, text)
+    assert found == ([] if trains else [("bad-value", "losses.mine.formula", found[0][2])])
+    assert trains or "gives no gradient" in found[0][2]
