@@ -110,3 +110,12 @@ def test_params_beside_a_signature_and_twice_defined_blocks_are_refused() -> Non
         parse_text("blocks:\n  up(filters):\n    params: {x: 1}\n    layers: [{type: Dense, units: 1}]\n")
     with pytest.raises(SpecErrors, match="defined twice"):
         parse_text("blocks:\n  up: {layers: [{type: Dense, units: 1}]}\n  up(a): [{type: Dense, units: 1}]\n")
+
+
+def test_a_variable_as_a_whole_repeat_inside_a_block_is_a_located_error(tmp_path: Path) -> None:
+    text = SHORT.replace('{type: Dropout, rate: "${rate}"}', '{type: Dropout, rate: "${rate}", repeat: "${strides}"}')
+    with pytest.raises(SpecErrors) as exc:
+        _load(tmp_path, text)
+    (err,) = exc.value.errors
+    assert (err.code, err.path, err.line) == ("wrong-type", ("blocks", "stage", "layers", 1, "repeat"), 7)
+    assert err.hint is not None and "list the values here" in err.hint
