@@ -116,6 +116,8 @@ def _weighted_classes(layer: Any) -> list[str]:
 
 
 def _inputs(model: Any, x: Any) -> Any:
+    if isinstance(x, dict):  # a batch per model
+        return x[model.name]
     if model.name == "generator" or model.name == "decoder":  # latent vectors
         return RNG.standard_normal((4, *model.inputs[0].shape[1:])).astype("float32")
     return x
