@@ -122,6 +122,9 @@ def _build(loader_cls: type[Any], text: str, file: str) -> Document:
         doc = Document(file, data, builder.positions, aliased=builder.aliased)
         try:
             signatures.rewrite(data, builder.positions, _value)  # `name(param=default): [layers]` blocks
+            errors = signatures.literal_repeats(data)
+            if errors:
+                raise SpecErrors(errors)
         except SpecErrors as exc:
             raise SpecErrors([doc.locate(e) for e in exc.errors]) from None
         return doc

@@ -11,7 +11,8 @@ A parameter without a default is required (as `null` in `params:`); a default is
 `output:`, `description:`, `layers:`), but not `params:`. `rewrite` turns each short form into the long form in
 place, before overrides, variables and validation, and gives each moved path the position of the text it came
 from, so every later message points at the user's line. `loader` calls it with its own YAML reader for the defaults
-(the spec's rules: `1e-3` is a float, no tags). Imports kspec.errors only.
+(the spec's rules: `1e-3` is a float, no tags). `literal_repeats` checks the blocks' `repeat:`s. Imports
+kspec.errors only.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kspec.errors import Path, SpecError, SpecErrors
+from kspec.errors import Path, SpecError, SpecErrors, shorten
 
-__all__ = ["SIGNATURE_KEY", "parse_signature", "rewrite"]
+__all__ = ["SIGNATURE_KEY", "literal_repeats", "parse_signature", "rewrite"]
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _SIGNATURE = re.compile(rf"^\s*({_NAME})\s*\((.*)\)\s*$", re.S)
@@ -115,3 +116,24 @@ def rewrite(data: Any, positions: dict[Path, tuple[int, int]], read: Reader) -> 
         for param in params:
             positions[("blocks", name, "params", param)] = positions[here]
     data["blocks"] = out
+
+
+def literal_repeats(data: Any) -> list[SpecError]:
+    """An error for each block layer whose whole `repeat:` (a count, or one list) is a variable: a block is read when
+    it is defined, before any instance gives its parameters."""
+    blocks = data.get("blocks") if isinstance(data, dict) else None
+    errors = []
+    for name, block in blocks.items() if isinstance(blocks, dict) else ():
+        layers = block.get("layers") if isinstance(block, dict) else None
+        for i, entry in enumerate(layers if isinstance(layers, list) else []):
+            repeat = entry.get("repeat") if isinstance(entry, dict) else None
+            values = repeat.values() if isinstance(repeat, dict) else [repeat]
+            bad = next((v for v in values if isinstance(v, str) and "${" in v), None)
+            if bad is not None:
+                errors.append(SpecError(
+                    f"`repeat:` inside a block takes a literal count or literal lists, not {shorten(bad)}",
+                    ("blocks", name, "layers", i, "repeat"), "wrong-type",
+                    hint="list the values here; each may be a variable or parameter: "
+                    'repeat: {units: ["${ff_dim}", "${hidden_dim}"]}, or repeat the block instance instead',
+                ))  # fmt: skip
+    return errors

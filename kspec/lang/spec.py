@@ -149,22 +149,6 @@ class BlockLayerEntry(LayerEntry):
 
     name: str | None = Field(None, pattern=BLOCK_NAME_PATTERN, description="the layer is named <instance>_<name>")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _literal_repeat(cls, data: Any) -> Any:
-        """A block's `repeat:` is read when the block is defined, before any instance gives its parameters."""
-        repeat = data.get("repeat") if isinstance(data, dict) else None
-        values = repeat.values() if isinstance(repeat, dict) else [repeat]
-        bad = next((v for v in values if isinstance(v, str) and "${" in v), None)
-        if bad is not None:
-            raise PydanticCustomError(
-                "wrong_type",
-                f"`repeat:` inside a block takes a literal count or literal lists, not {shorten(bad)}",
-                {"at": ("repeat",), "hint": "list the values here; each may be a variable or parameter: "
-                 'repeat: {units: ["${ff_dim}", "${hidden_dim}"]}, or repeat the block instance instead'},
-            )  # fmt: skip
-        return data
-
 
 def _input_only() -> list[str]:
     return ["input"]
