@@ -4,6 +4,7 @@ Loading and preparing data, and building a model, free many buffers that glibc's
 (NumPy temporaries, the dataset file's decompression buffers, Python objects of the spec). They stay in the process's
 resident set until trimmed, so every later peak (training, the first XLA compilation, saving) starts from a higher
 floor. Trimming before such a phase lowers the peak (VmHWM) without changing anything the process computes.
+`KSPEC_NO_TRIM=1` in the environment turns it off (for before/after measurements).
 """
 
 from __future__ import annotations
