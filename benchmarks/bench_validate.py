@@ -55,7 +55,7 @@ def main() -> None:
     if args.bytecode:
         for tree in trees.values():
             compileall.compile_dir(tree / "kspec", quiet=1)
-    specs = sorted((ROOT / "specs").glob("*.yaml"))
+    specs = sorted((ROOT / "specs").rglob("*.yaml"))  # what `kspec validate specs/` finds (examples/ too)
     tmp = Path(tempfile.mkdtemp(prefix="kspec-bench-validate-"))
     chains = {}
     for n in (1000, 5000):
