@@ -30,7 +30,7 @@ _NAME = re.compile(NAME_PATTERN)
 
 @dataclass(frozen=True)
 class Use:
-    """One place `train.loss` names a defined loss: which output it trains (None: the only/every output)."""
+    """One place `train.loss` (or a metric) names a defined loss: which output it is for (None: every output)."""
 
     loss: str
     overrides: dict[str, Any]
@@ -39,7 +39,7 @@ class Use:
 
 
 def uses(res: Resolved) -> list[Use]:
-    """The `train.loss` entries that name a loss of `losses:`."""
+    """The `train.loss` (and `train.metrics`) entries that name a loss of `losses:`."""
     train, defined = res.spec.train, res.spec.losses
     if train is None or train.loss is None:
         return []
@@ -47,6 +47,7 @@ def uses(res: Resolved) -> list[Use]:
     if named_losses(res):
         assert isinstance(train.loss, dict)
         entries = [(v, str(k), ("train", "loss", k)) for k, v in train.loss.items()]
+    entries += [(m, None, ("train", "metrics", i)) for i, m in enumerate(train.metrics)]
     out = []
     for value, output, path in entries:
         found = reference(value, defined)
@@ -178,17 +179,7 @@ def _at_step(err: SpecError, step: formulas.Step, path: Path) -> SpecError:
 
 
 def check_uses(res: Resolved, ctx: Any) -> Iterator[SpecError]:
-    """`{type: NAME, param: value}` under `train.loss` sets parameters the loss has, to numbers; a formula loss is
-    not a metric."""
-    train = res.spec.train
-    for i, metric in enumerate(train.metrics if train is not None else []):
-        if reference(metric, res.spec.losses) is not None:
-            yield SpecError(
-                "a loss of `losses:` cannot be a metric",
-                ("train", "metrics", i),
-                "unknown-object",
-                hint="formula losses are usable as `train.loss` only (the history's `loss` is its value)",
-            )
+    """`{type: NAME, param: value}` under `train.loss` or `train.metrics` sets parameters the loss has, to numbers."""
     for use in uses(res):
         params = res.spec.losses[use.loss].params
         for key, value in use.overrides.items():

@@ -1,7 +1,7 @@
-"""The losses of a spec's `losses:` section as Keras losses: `FormulaLoss` evaluates a formula's op steps.
+"""The losses of a spec's `losses:` section as Keras losses (`FormulaLoss`) and metrics (`FormulaMetric`).
 
-Imports keras. `FormulaLoss` is registered as serializable (package `kspec`); its config is the formula text and its
-parameters, so a `model.keras` compiled with it loads with `keras.saving.load_model` after `import
+Imports keras. Both are registered as serializable (package `kspec`); a config is the formula text and its
+parameters, so a `model.keras` compiled with them loads with `keras.saving.load_model` after `import
 kspec.compiler.kspec_layers` (which imports this module). Loading reads the formula again through
 `kspec.lang.formula`: only allow-listed `keras.ops` functions are ever called, never code from the file.
 """
@@ -64,6 +64,29 @@ class FormulaLoss(keras.losses.Loss):  # type: ignore[misc]
     def call(self, y_true: Any, y_pred: Any) -> Any:
         y_true, y_pred = same_rank(y_true, y_pred)
         return evaluate(self.parsed, {"y_true": y_true, "y_pred": y_pred})
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "formula": self.formula, "params": self.params}
+
+
+@keras.saving.register_keras_serializable(package="kspec")
+class FormulaMetric(keras.metrics.Mean):  # type: ignore[misc]
+    """A formula of `losses:` named under `train.metrics`: the mean of its values over the examples seen (as Keras
+    reports a loss function used as a metric, e.g. `mse`)."""
+
+    def __init__(
+        self, formula: str, params: dict[str, float] | None = None, name: str = "formula_metric", dtype: Any = None
+    ) -> None:
+        super().__init__(name=name, dtype=dtype)
+        self.formula, self.params = formula, dict(params or {})
+        self.parsed = formulas.parse(formula, self.params)
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
+        y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+        y_true, y_pred = same_rank(y_true, y_pred)
+        values = evaluate(self.parsed, {"y_true": y_true, "y_pred": y_pred})
+        return super().update_state(values, sample_weight=sample_weight)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "formula": self.formula, "params": self.params}

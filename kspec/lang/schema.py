@@ -217,16 +217,17 @@ def generate() -> dict[str, Any]:
 
 
 def _formula_losses(schema: dict[str, Any], builder: Builder) -> None:
-    """`train.loss` may also name a loss of `losses:`; a document without a `losses:` section keeps the strict
-    schema, so a misspelt Keras loss is still flagged in the editor."""
+    """`train.loss` and `train.metrics` may also name a loss of `losses:`; a document without a `losses:` section
+    keeps the strict schema, so a misspelt Keras loss or metric is still flagged in the editor."""
     train = schema["$defs"]["TrainSpec"]["properties"]
-    strict = train["loss"]
-    core = json.dumps(ref(builder.object_kind("loss")))
-    either = json.dumps({"anyOf": [json.loads(core), _FORMULA_LOSS]})
-    train["loss"] = json.loads(json.dumps(strict).replace(core, either))
+    strict = {key: train[key] for key in ("loss", "metrics")}
+    for key, kind in (("loss", "loss"), ("metrics", "metric")):
+        core = json.dumps(ref(builder.object_kind(kind)))
+        either = json.dumps({"anyOf": [json.loads(core), _FORMULA_LOSS]})
+        train[key] = json.loads(json.dumps(strict[key]).replace(core, either))
     schema["if"] = {"not": {"required": ["losses"]}}
-    schema["then"] = {"properties": {"train": {"description": "without `losses:`, a Keras loss",
-                                               "properties": {"loss": strict}}}}  # fmt: skip
+    schema["then"] = {"properties": {"train": {"description": "without `losses:`, Keras's losses and metrics",
+                                               "properties": strict}}}  # fmt: skip
 
 
 def _block_signatures(schema: dict[str, Any]) -> None:

@@ -57,6 +57,18 @@ def make_loss(value: Any, path: tuple[str | int, ...], defined: Mapping[str, Los
         raise _keras_error(path, exc) from None
 
 
+def _metric(value: Any, defined: Mapping[str, LossSpec] | None) -> Any:
+    """A metric for `Model.compile`: Keras's config, or a fresh `FormulaMetric` for a loss of `losses:`."""
+    found = reference(value, defined or {})
+    if found is None:
+        return to_keras_config(value)
+    from kspec.compiler.spec_losses import FormulaMetric
+
+    name, overrides = found
+    loss = (defined or {})[name]
+    return FormulaMetric(loss.formula, {**loss.params, **overrides}, name=name)
+
+
 def compile_args(
     spec: TrainSpec, outputs: list[str] | None = None, defined: Mapping[str, LossSpec] | None = None
 ) -> dict[str, Any]:
@@ -71,9 +83,9 @@ def compile_args(
         loss = make_loss(spec.loss, ("train", "loss"), defined)
     if isinstance(weights, dict) and outputs is not None:
         weights = [float(weights.get(o, 1.0)) for o in outputs]
-    metrics: Any = [to_keras_config(m) for m in spec.metrics]
+    metrics: Any = [_metric(m, defined) for m in spec.metrics]
     if metrics and outputs is not None and len(outputs) > 1:  # Keras wants them per output: each output gets all
-        metrics = [[to_keras_config(m) for m in spec.metrics] for _ in outputs]
+        metrics = [[_metric(m, defined) for m in spec.metrics] for _ in outputs]
     return {
         "optimizer": make_optimizer(spec),
         "loss": loss,

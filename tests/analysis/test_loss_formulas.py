@@ -66,6 +66,10 @@ def test_overrides_must_be_parameters_and_numbers(write_spec: Callable[..., Path
         ("unknown-argument", "train.loss.similar.margn", "loss 'contrastive' has no parameter 'margn'"),
         ("unknown-argument", "train.loss.kind.axis", "loss 'per_row' has no parameter 'axis'"),
     ]
+    metric = text + "train: {loss: {similar: contrastive, kind: per_row}, metrics: [{type: per_row, axs: 1}]}\n"
+    assert _problems(write_spec, metric) == [
+        ("unknown-argument", "train.metrics.0.axs", "loss 'per_row' has no parameter 'axs'"),
+    ]
     word = text + "train: {loss: {similar: {type: contrastive, margin: wide}, kind: per_row}}\n"
     assert [p[0] for p in _problems(write_spec, word)] == ["wrong-type"]
 

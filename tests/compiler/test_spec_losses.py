@@ -14,7 +14,7 @@ pytestmark = pytest.mark.keras
 
 keras = pytest.importorskip("keras")
 
-from kspec.compiler.spec_losses import FormulaLoss  # noqa: E402
+from kspec.compiler.spec_losses import FormulaLoss, FormulaMetric  # noqa: E402
 from kspec.lang.formula import FormulaError  # noqa: E402
 
 CONTRASTIVE = "(1 - y_true) * square(y_pred) + y_true * square(maximum(margin - y_pred, 0))"
@@ -115,3 +115,15 @@ def test_a_tampered_formula_in_a_saved_model_is_refused_not_run(tmp_path: Path) 
     except Exception:  # noqa: BLE001  # Keras wraps the refusal; what matters is that nothing ran
         pass
     assert not marker.exists()
+
+
+def test_a_formula_as_a_metric_is_the_mean_of_its_values() -> None:
+    y_true, y_pred = RNG.random((8, 3)).astype("float32"), RNG.random((8, 3)).astype("float32")
+    ours = FormulaMetric("mean(square(y_true - y_pred), axis=-1)", name="my_mse")
+    keras_mse = keras.metrics.MeanSquaredError()
+    for half in (slice(0, 4), slice(4, 8)):
+        ours.update_state(y_true[half], y_pred[half])
+        keras_mse.update_state(y_true[half], y_pred[half])
+    assert float(ours.result()) == pytest.approx(float(keras_mse.result()), rel=1e-6)
+    again = FormulaMetric.from_config(ours.get_config())
+    assert (again.name, again.formula) == ("my_mse", ours.formula)

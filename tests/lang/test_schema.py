@@ -139,3 +139,14 @@ def test_loss_per_output_name(validator: jsonschema.Draft202012Validator) -> Non
     assert _errors(validator, good) == []
     assert _errors(validator, base + "train: {loss: {decoded: msee}}\n") == ["$.train.loss.decoded"]
     assert _errors(validator, base + "train: {loss: {type: Huber, delta: 1.0}}\n") == []
+
+
+def test_losses_section_names_in_train(validator: jsonschema.Draft202012Validator) -> None:
+    """With a `losses:` section, `train.loss` and `train.metrics` may name its losses; without one they stay strict."""
+    base = "kspec: 1\nname: two\nmodel:\n  inputs: {x: {shape: [4]}}\n  layers: [{type: Dense, units: 2}]\n"
+    losses = "losses:\n  mine: {params: {m: 1}, formula: square(y_true - m * y_pred)}\n"
+    uses = "train: {loss: {type: mine, m: 2}, metrics: [mine, accuracy]}\n"
+    assert _errors(validator, base + losses + uses) == []
+    bad = "train: {loss: {decoded: mine}, metrics: [{type: mine, m: x}]}\n"  # a parameter is a number
+    assert _errors(validator, base + losses + bad) == ["$.train.metrics[0]"]
+    assert sorted(_errors(validator, base + uses)) == ["$.train.loss.type", "$.train.metrics[0]"]

@@ -118,6 +118,7 @@ def test_a_formula_loss_trains_saves_evaluates_and_resumes(write_spec: Callable[
         data: {source: {type: synthetic, samples: 48}}
         train:
           loss: {type: contrastive, margin: 0.5}
+          metrics: [{type: contrastive, margin: 0.5}, my_mae]
           epochs: 1
           batch_size: 8
           verbose: 0
@@ -133,6 +134,8 @@ def test_a_formula_loss_trains_saves_evaluates_and_resumes(write_spec: Callable[
     tested = json.loads((run / "metrics.json").read_text())
     again = trainer.evaluate(kspec.load(spec), run / "model.keras")
     assert again["loss"] == pytest.approx(tested["loss"], rel=1e-5)
+    assert again["contrastive"] == pytest.approx(tested["contrastive"], rel=1e-5)  # the metric: the loss's mean
+    assert tested["contrastive"] == pytest.approx(tested["loss"], rel=1e-5) and "my_mae" in tested
     saved = json.loads(zipfile.ZipFile(run / "model.keras").read("config.json"))["compile_config"]["loss"]
     assert saved["registered_name"] == "kspec>FormulaLoss" and saved["config"]["params"] == {"margin": 0.5}
     longer = trainer.train(kspec.load(spec, ["train.epochs=2"]), resume=run)
