@@ -17,13 +17,13 @@ from kspec import catalog
 from kspec.analysis.losses import named_losses, trained_outputs
 from kspec.analysis.shape_rules import OP_RULES, Shape, ShapeMismatch, Unsupported, fmt
 from kspec.errors import Path, SpecError, did_you_mean
-from kspec.lang import formula as formulas
 from kspec.lang.loss_spec import reference
 from kspec.lang.spec import NAME_PATTERN
 
 if TYPE_CHECKING:
     from kspec.analysis.graph import Resolved
     from kspec.analysis.shapes import ShapeReport
+    from kspec.lang import formula as formulas
 
 _NAME = re.compile(NAME_PATTERN)
 
@@ -58,6 +58,8 @@ def uses(res: Resolved) -> list[Use]:
 
 def parsed(res: Resolved, name: str, overrides: dict[str, Any] | None = None) -> formulas.Formula | None:
     """Loss `name`'s formula with its params (and `overrides`) in place; None if it cannot be read."""
+    from kspec.lang import formula as formulas  # `ast` is imported only for specs with `losses:`
+
     spec = res.spec.losses[name]
     try:
         return formulas.parse(spec.formula, {**spec.params, **(overrides or {})})
@@ -72,6 +74,10 @@ def formula_error(err: formulas.FormulaError, path: Path) -> SpecError:
 
 def check_defined(res: Resolved, ctx: Any) -> Iterator[SpecError]:
     """Every loss of `losses:` has a usable name, a formula of allowed ops with known arguments, and is used."""
+    if not res.spec.losses:
+        return
+    from kspec.lang import formula as formulas
+
     keras_losses = set(catalog.object_names("loss"))
     used = {u.loss for u in uses(res)}
     for name, spec in res.spec.losses.items():
@@ -166,6 +172,8 @@ def trains(parsed_formula: formulas.Formula) -> bool:
 
 def keras_equivalent(parsed_formula: formulas.Formula) -> str | None:
     """The Keras loss a formula computes exactly (`KERAS_EQUIVALENTS`), if any."""
+    from kspec.lang import formula as formulas
+
     mine = [(s.op, s.inputs, s.args, s.bind) for s in parsed_formula.steps]
     for text, name in KERAS_EQUIVALENTS.items():
         if mine == [(s.op, s.inputs, s.args, s.bind) for s in formulas.parse(text, {}).steps]:
