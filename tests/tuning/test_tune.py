@@ -74,16 +74,18 @@ def test_a_small_tune_prunes_bad_trials_and_best_yaml_trains(tiny: Path, capsys:
 def test_a_killed_tune_continues_without_losing_or_repeating_a_trial(
     tmp_path: Path, make_tiny: Callable[..., Path]
 ) -> None:
-    spec = make_tiny(tmp_path, trials=3, epochs=4)
+    spec = make_tiny(tmp_path, trials=3, epochs=6)
     study = tmp_path / "study"
     proc = _tune(str(spec), "--out", str(study), "--no-plots")
     deadline = time.monotonic() + 240
     running = None
     while time.monotonic() < deadline and proc.poll() is None:
-        # kill a trial that trains for four epochs (lr 0.03) once one epoch of it is saved, before it ends
+        # kill a trial that trains for six epochs (lr 0.03) once two epochs of it are saved, before it ends; a trial
+        # past its second epoch was not pruned after the first (a 1e-7 trial with one epoch saved may be pruned
+        # before the kill lands, and would not be interrupted)
         for trial in sorted(study.glob("trials/*/history.json")):
             epochs = len(json.loads(trial.read_text() or "{}").get("loss", []))
-            if 1 <= epochs < 4 and not (trial.parent / "manifest.json").exists():
+            if 2 <= epochs < 6 and not (trial.parent / "manifest.json").exists():
                 running = int(trial.parent.name)
         if running is not None and running >= 1:
             break
@@ -100,7 +102,7 @@ def test_a_killed_tune_continues_without_losing_or_repeating_a_trial(
     killed = by_number[running]
     assert killed["status"] == "interrupted" and killed["state"] == "fail"
     (rerun,) = [t for t in trials if t["retry_of"] == running]
-    assert rerun["values"] == killed["values"] and rerun["status"] == "complete" and rerun["epochs"] == 4
+    assert rerun["values"] == killed["values"] and rerun["status"] == "complete" and rerun["epochs"] == 6
     assert "re-run of" in out
     finished = [t for t in trials if t["status"] in ("complete", "pruned", "invalid", "failed")]
     assert len(finished) == 3  # exactly search.trials counted: none lost, none twice
