@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kspec import catalog
 from kspec.analysis.losses import named_losses, trained_outputs
-from kspec.analysis.shape_rules import OP_RULES, Shape, ShapeMismatch, Unsupported, fmt
+from kspec.analysis.shape_rules import OP_RULES, Shape, ShapeMismatch, Unsupported, constant_shape, fmt
 from kspec.errors import Path, SpecError, did_you_mean
 from kspec.lang.loss_spec import reference
 from kspec.lang.spec import NAME_PATTERN
@@ -238,7 +238,7 @@ def _infer(res: Resolved, use: Use, y_pred: Shape) -> SpecError | None:
             operands = [shapes[i] for i in step.inputs]
         else:
             by_param = dict(zip(step.bind, (shapes[i] for i in step.inputs), strict=True))
-            operands = [by_param[t] if t in by_param else _constant(step.args[t])
+            operands = [by_param[t] if t in by_param else constant_shape(step.args[t])
                         for t in info.tensors if t in by_param or t in step.args]  # fmt: skip
         try:
             shapes[step.name] = rule(step.op, step.args, operands)
@@ -248,11 +248,3 @@ def _infer(res: Resolved, use: Use, y_pred: Shape) -> SpecError | None:
         except Unsupported:
             return None
     return None
-
-
-def _constant(value: Any) -> Shape:
-    shape: list[int | None] = []
-    while isinstance(value, list | tuple):
-        shape.append(len(value))
-        value = value[0] if value else None
-    return tuple(shape)

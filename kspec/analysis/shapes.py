@@ -23,6 +23,7 @@ from kspec.analysis.shape_rules import (
     Shape,
     ShapeMismatch,
     Unsupported,
+    constant_shape,
     fmt,
     lookup,
 )
@@ -120,22 +121,13 @@ def _flat(shapes: list[OutShape]) -> list[Shape]:
     return out
 
 
-def _constant(value: Any) -> Shape:
-    """The shape of a constant argument: `()` for a number, nested list lengths for a list."""
-    shape: list[int | None] = []
-    while isinstance(value, list | tuple):
-        shape.append(len(value))
-        value = value[0] if value else None
-    return tuple(shape)
-
-
 def _operands(name: str, args: dict[str, Any], ins: list[Shape]) -> list[Shape]:
     """Shapes of an op's tensor parameters in order: the node's inputs, or constants given as arguments."""
     info = catalog.op_info(name)
     if info is None or info.variadic or not info.tensors:
         return ins
     pending = iter(ins)
-    out = [_constant(args[t]) if t in args else next(pending, None) for t in info.tensors]
+    out = [constant_shape(args[t]) if t in args else next(pending, None) for t in info.tensors]
     if any(s is None for s in out) or next(pending, None) is not None:
         raise ShapeMismatch(f"op '{name}' takes the tensors ({', '.join(info.tensors)}); received {len(ins)} input(s)")
     return [s for s in out if s is not None]

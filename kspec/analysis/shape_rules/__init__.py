@@ -47,6 +47,7 @@ from .core import (
     ShapeMismatch,
     Unsupported,
     call_rule,
+    constant_shape,
     fmt,
     identity,
     lookup,
@@ -61,6 +62,7 @@ from .recurrent import conv_lstm_rule, nested, rnn_rule
 from .reshaping import image_resize_rule, reshape_dims, spatial_dropout_rule
 
 __all__ = [
+    "constant_shape",
     "ALIASES",
     "CALL_RULES",
     "CallRule",

@@ -59,6 +59,15 @@ def lookup(type_name: str) -> Rule | None:
     return RULES.get(ALIASES.get(type_name, type_name))
 
 
+def constant_shape(value: Any) -> Shape:
+    """The shape of a constant argument: `()` for a number, nested list lengths for a list."""
+    shape: list[int | None] = []
+    while isinstance(value, list | tuple):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)
+
+
 def fmt(shape: OutShape) -> str:
     """Shapes as Keras prints them: `(None, 28, 28, 1)`."""
     return ", ".join(map(fmt, shape)) if isinstance(shape, list) else str(tuple(shape))
