@@ -86,6 +86,31 @@ def _env(tf_config: dict[str, Any] | None) -> dict[str, str]:
     return env
 
 
+def _run_workers(cmds: list[list[str]], cluster: dict[str, Any], timeout: int) -> list[tuple[str, str]]:
+    """Run one command per worker of `cluster` (TF_CONFIG task i for cmds[i]); each must exit 0. Returns (out, err)."""
+    procs = [
+        subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=_env({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, cmd in enumerate(cmds)
+    ]
+    try:
+        results = [p.communicate(timeout=timeout) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    for p, (stdout, stderr) in zip(procs, results, strict=True):
+        assert p.returncode == 0, (stdout + stderr)[-3000:]
+    return results
+
+
 def _train_cmd(spec: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "kspec", "train", str(spec), "--out", str(out)]
 
@@ -98,26 +123,7 @@ def test_two_workers_on_localhost_train_and_only_the_chief_keeps_a_run(tmp_path:
     spec = _write(tmp_path, SPEC)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
     outs = [tmp_path / f"worker{i}" for i in range(2)]
-    procs = [
-        subprocess.Popen(
-            _train_cmd(spec, outs[i]),
-            cwd=ROOT,
-            env=_env({"cluster": cluster, "task": {"type": "worker", "index": i}}),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(2)
-    ]
-    try:
-        results = [p.communicate(timeout=240) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
-    for p, (stdout, stderr) in zip(procs, results, strict=True):
-        assert p.returncode == 0, (stdout + stderr)[-3000:]
+    results = _run_workers([_train_cmd(spec, out) for out in outs], cluster, timeout=240)
     history = json.loads((outs[0] / "history.json").read_text())
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == 2 for v in history.values())
@@ -408,26 +414,8 @@ def test_a_gan_trains_on_two_workers_to_the_same_weights(tmp_path: Path) -> None
     spec = _write(tmp_path, GAN)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
     out = tmp_path / "run"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _DIGEST, str(spec), str(out) if i == 0 else "-"],
-            cwd=ROOT,
-            env=_env({"cluster": cluster, "task": {"type": "worker", "index": i}}),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(2)
-    ]
-    try:
-        results = [p.communicate(timeout=400) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
-    for p, (stdout, stderr) in zip(procs, results, strict=True):
-        assert p.returncode == 0, (stdout + stderr)[-3000:]
+    cmds = [[sys.executable, "-c", _DIGEST, str(spec), str(out) if i == 0 else "-"] for i in range(2)]
+    results = _run_workers(cmds, cluster, timeout=400)
     digests = [next(line for line in stdout.splitlines() if line.startswith("weights ")) for stdout, _ in results]
     assert digests[0] == digests[1]
     history = json.loads((out / "history.json").read_text())
