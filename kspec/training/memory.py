@@ -4,16 +4,19 @@ Loading and preparing data, and building a model, free many buffers that glibc's
 (NumPy temporaries, the dataset file's decompression buffers, Python objects of the spec). They stay in the process's
 resident set until trimmed, so every later peak (training, the first XLA compilation, saving) starts from a higher
 floor. Trimming before such a phase lowers the peak (VmHWM) without changing anything the process computes.
-`KSPEC_NO_TRIM=1` in the environment turns it off (for before/after measurements).
+Saving a `.keras` archive writes its weights through a temporary file instead of memory (`weights_through_disk`).
+`KSPEC_NO_TRIM=1` in the environment turns both off (for before/after measurements).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 
 @functools.cache
@@ -41,3 +44,32 @@ def give_back() -> bool:
         return False
     trim(0)
     return True
+
+
+@contextlib.contextmanager
+def weights_through_disk() -> Iterator[None]:
+    """While saving a `.keras` archive: Keras writes the weights to a temporary HDF5 file beside the archive and
+    copies it in, instead of building the whole HDF5 file in memory first.
+
+    Keras takes the in-memory way whenever the machine has the memory free (`saving_lib.is_memory_sufficient`); that
+    held the weights twice more (an in-memory file and its copy into the archive), and saving became the run's peak.
+    The archive holds the same entries either way. Where this Keras has no such switch, saving is left as it is.
+    """
+    try:
+        from keras.src.saving import saving_lib
+    except ImportError:  # pragma: no cover - another Keras layout
+        yield
+        return
+    choose = getattr(saving_lib, "is_memory_sufficient", None)
+    if choose is None or os.environ.get("KSPEC_NO_TRIM"):
+        yield
+        return
+
+    def never(model: Any) -> bool:
+        return False
+
+    saving_lib.is_memory_sufficient = never
+    try:
+        yield
+    finally:
+        saving_lib.is_memory_sufficient = choose

@@ -212,12 +212,13 @@ def plot_run(run_dir: Path, session: Session, title: str = "", class_names: Sequ
         return paths
     count = min(len(part), 2000)
     x, y = named.rows(part.x, slice(0, count)), part.y[:count]
-    pred = np.asarray(session.model.predict(x, batch_size=spec.batch_size, verbose=0))
-    kind = _kind(spec.recipe, pred.shape[1:], np.asarray(y), session.splits.one_hot)
+    out_shape = tuple(session.model.outputs[0].shape[1:])  # what `predict` gives per example: decide before it runs
+    kind = _kind(spec.recipe, out_shape, np.asarray(y), session.splits.one_hot)
     if isinstance(x, tuple) and kind in ("reconstructions", "image_pairs"):
         return paths
-    if wanted is not None and kind not in wanted:
-        return paths
+    if kind == "none" or (wanted is not None and kind not in wanted):
+        return paths  # no prediction: it would trace a predict function (time and memory) for nothing
+    pred = np.asarray(session.model.predict(x, batch_size=spec.batch_size, verbose=0))
     if kind == "confusion_matrix":
         true = np.asarray(y).reshape(len(y), -1)
         true = true.argmax(-1) if true.shape[1] > 1 else true[:, 0].astype(np.int64)

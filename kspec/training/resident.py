@@ -295,7 +295,12 @@ def fit(s: Session, model: keras.Model, jit: bool, callbacks: list[Any], start: 
     common: dict[str, Any] = {"batch_size": spec.batch_size, "one_hot": s.splits.one_hot, "jit": jit}
     train = Feed(model, s.splits.train, class_weight=spec.class_weight, **common)
     s.splits.train = Arrays(train.x, train.x if train.same else train.y)  # the tensors are now the only copy
-    val = Feed(model, s.splits.validation, **common) if s.splits.validation else None
+    val = None
+    if s.splits.validation:
+        part, val = s.splits.validation, Feed(model, s.splits.validation, **common)
+        s.splits.validation = Arrays(val.x, val.x if val.same else val.y)  # tensors only here too
+        if s.splits.test is part:  # the test set validates (the book's IMDB LSTM): one copy serves both
+            s.splits.test = s.splits.validation
     fixed = None if spec.steps_per_execution == "auto" else int(spec.steps_per_execution)
     pace, val_pace = Pace(fixed, train.step_bytes()), Pace(fixed, val.step_bytes() if val else 1)
     prime(model, train)

@@ -114,6 +114,26 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
             os.remove(tmp)
 
 
+@contextlib.contextmanager
+def atomic_path_alone(path: Path) -> Iterator[Path]:
+    """`atomic_path` for a writer that leaves scratch files beside its target (Keras writes a `.keras` archive's
+    weights to a temporary HDF5 file in the archive's folder): the target is written inside a fresh temporary folder
+    of its own, so a kill leaves only that folder, which `remove_temp_files` deletes with the other leftovers."""
+    make_dir(path.parent)
+    folder = temp_name(path)
+    folder.mkdir()
+    tmp = folder / path.name
+    try:
+        yield tmp
+        commit(tmp, path)
+    except OSError as exc:  # name the file being replaced, as `atomic_path` does
+        if exc.filename is None or str(exc.filename).startswith(str(folder)):
+            exc.filename = str(path)
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def temp_name(path: Path, suffix: str = "") -> Path:
     """A fresh temporary path next to `path` (not created): `.<name>.<random>.tmp<suffix>`."""
     return path.parent / f".{path.name}.{secrets.token_hex(6)}{TEMP_MARK}{suffix}"

@@ -19,7 +19,7 @@ from kspec.data.pipeline import augmentation_layers, pipeline
 from kspec.data.registry import Arrays, Splits
 from kspec.errors import SpecError, SpecErrors
 from kspec.lang.train_spec import TrainSpec
-from kspec.training import runs
+from kspec.training import memory, runs
 from kspec.training.class_weights import class_table
 
 if TYPE_CHECKING:
@@ -238,5 +238,5 @@ class Session:
         names = [self.name] if self.spec.recipe != "gan" else list(self.compiled.models)
         for name in names:
             target = self.run_dir / ("model.keras" if name == self.name else f"{name}.keras")
-            with runs.atomic_path(target, ".keras") as tmp:
+            with runs.atomic_path_alone(target) as tmp, memory.weights_through_disk():
                 self.compiled.models[name].save(tmp)

@@ -1,4 +1,5 @@
-"""`memory.give_back`: freed heap memory leaves the resident set (glibc's malloc_trim), and the switch turns it off."""
+"""`memory.give_back`: freed heap memory leaves the resident set (glibc's malloc_trim), and the switch turns it off;
+`memory.weights_through_disk`: Keras saves the same archive through a scratch file."""
 
 from __future__ import annotations
 
@@ -42,3 +43,36 @@ def test_the_switch_turns_trimming_off(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         monkeypatch.delenv("KSPEC_NO_TRIM")
         memory._trim.cache_clear()
+
+
+@pytest.mark.keras
+def test_weights_through_disk_saves_the_same_model(tmp_path: Path) -> None:
+    keras = pytest.importorskip("keras")
+    from keras.src.saving import saving_lib
+
+    from kspec.training import runs
+
+    model = keras.Sequential([keras.layers.Input((5,)), keras.layers.Dense(3), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.train_on_batch(np.ones((4, 5), np.float32), np.zeros((4, 2), np.float32))  # optimizer slots exist
+    model.save(tmp_path / "in_memory.keras")
+    chooser = saving_lib.is_memory_sufficient
+    assert chooser(model) is True  # this machine has the memory: Keras would build the weights file in memory
+    with runs.atomic_path_alone(tmp_path / "run" / "model.keras") as tmp, memory.weights_through_disk():
+        assert saving_lib.is_memory_sufficient(model) is False
+        model.save(tmp)
+    assert saving_lib.is_memory_sufficient is chooser  # put back
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["model.keras"]  # no scratch file, no temp folder
+    a, b = keras.saving.load_model(tmp_path / "in_memory.keras"), keras.saving.load_model(tmp_path / "run/model.keras")
+    for x, y in zip(a.weights + a.optimizer.variables, b.weights + b.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_a_failed_save_leaves_nothing(tmp_path: Path) -> None:
+    from kspec.training import runs
+
+    with pytest.raises(RuntimeError), runs.atomic_path_alone(tmp_path / "model.keras") as tmp:
+        tmp.write_bytes(b"part")
+        (tmp.parent / "tmpscratch").write_bytes(b"scratch")  # what Keras leaves beside the archive while saving
+        raise RuntimeError("killed midway")
+    assert list(tmp_path.iterdir()) == []

@@ -91,6 +91,27 @@ def test_fit_leaves_a_complete_run_folder(tmp_path: Path) -> None:
     assert evaluated["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=1e-6)
 
 
+def test_history_plots_alone_run_no_prediction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`plots: [history]`: the plot kind is read from the model's output shape; no `predict` (a traced function and
+    its memory) runs for a plot nobody asked for, and Keras's scratch file for the weights is not left behind."""
+    import keras
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("predict ran")
+
+    monkeypatch.setattr(keras.Model, "predict", refuse)
+    doc = copy.deepcopy(ANN)
+    doc["train"]["plots"] = ["history"]
+    result = _run(tmp_path, doc, epochs=1)
+    names = {p.name for p in result.run_dir.iterdir()}
+    assert {"loss.png", "accuracy.png", "model.keras"} <= names
+    assert "confusion_matrix.png" not in names
+    assert not [n for n in names if n.startswith(("tmp", "."))], names
+    monkeypatch.undo()
+    doc["train"]["plots"] = ["history", "confusion_matrix"]
+    assert "confusion_matrix.png" in {p.name for p in _run(tmp_path, doc, "b", epochs=1).run_dir.iterdir()}
+
+
 def test_same_seed_same_history(tmp_path: Path) -> None:
     a = _run(tmp_path, ANN, "a", epochs=2)
     b = _run(tmp_path, ANN, "b", epochs=2)
