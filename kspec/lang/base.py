@@ -5,8 +5,6 @@ used on their own are built by Pydantic when first used. Callables in field defi
 (no lambdas), so that the prebuilt schema can refer to them.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict

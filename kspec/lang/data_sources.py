@@ -1,8 +1,6 @@
 """Stage parse: the data sources of the `data:` section, one small Pydantic model each, registered by name in
 `SOURCES`. Pure Python and Pydantic; no numpy, no keras."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
@@ -11,7 +9,7 @@ from pydantic import Field
 from kspec import paths as data_paths
 from kspec.lang.base import StrictModel
 
-SOURCES: dict[str, type[SourceBase]] = {}
+SOURCES: dict[str, type["SourceBase"]] = {}
 
 _M = TypeVar("_M", bound=StrictModel)
 

@@ -6,8 +6,6 @@ A source or a step is written like every other object in kspec: a bare name (`mn
 against are built from the registries, so adding a source or a step is one decorated class and nothing else.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union

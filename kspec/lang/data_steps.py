@@ -1,8 +1,6 @@
 """Stage parse: the preprocessing steps of the `data:` section, one small Pydantic model each, registered by name
 in `STEPS`. Pure Python and Pydantic; no numpy, no keras."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -12,7 +10,7 @@ from pydantic_core import PydanticCustomError
 from kspec.lang.base import StrictModel
 from kspec.lang.data_sources import register
 
-STEPS: dict[str, type[StepBase]] = {}
+STEPS: dict[str, type["StepBase"]] = {}
 
 
 # ---------------------------------------------------------------------------------------------------------- steps
@@ -36,7 +34,7 @@ class StepBase(StrictModel):
     #: whether the step runs inside the tf.data pipeline on every batch (augmentation) rather than once up front
     on_the_fly: ClassVar[bool] = False
 
-    def resolved(self, env: StepEnv) -> StepBase:
+    def resolved(self, env: StepEnv) -> "StepBase":
         """The step with the defaults it takes from `env` filled in (most steps take none)."""
         return self
 
@@ -49,7 +47,7 @@ class _XStep(StepBase):
     )
 
     @model_validator(mode="after")
-    def _names(self) -> _XStep:
+    def _names(self) -> "_XStep":
         if isinstance(self.on, list) and not self.on:
             raise PydanticCustomError(
                 "wrong_type", "`on` names no array", {"at": ("on",), "hint": "e.g. on: [title], or on: x"}
@@ -70,7 +68,7 @@ class Scale(_XStep):
     )
 
     @model_validator(mode="after")
-    def _nonzero(self) -> Scale:
+    def _nonzero(self) -> "Scale":
         if self.divide == 0:
             raise PydanticCustomError(
                 "wrong_type", "`divide` must not be 0", {"at": ("divide",), "hint": "e.g. divide: 255 for uint8 images"}
@@ -221,7 +219,7 @@ class Take(StepBase):
     seed: int | None = Field(None, description="shuffle before taking (null: take the first ones)")
 
     @model_validator(mode="after")
-    def _one(self) -> Take:
+    def _one(self) -> "Take":
         if (self.count is None) == (self.fraction is None):
             raise ValueError("give exactly one of `count` or `fraction`")
         return self
@@ -238,7 +236,7 @@ class Split(StepBase):
     replace_test: bool = Field(False, description="drop the source's own test split (as ch4's cifar10 does)")
 
     @model_validator(mode="after")
-    def _some(self) -> Split:
+    def _some(self) -> "Split":
         if self.validation + self.test >= 1 or self.validation + self.test == 0:
             raise ValueError("`validation` + `test` must be above 0 and below 1")
         return self
@@ -280,6 +278,6 @@ class Pairs(StepBase):
     per_example: int = Field(1, ge=1, le=100, description="same-class and other-class pairs made per example")
     seed: int | None = Field(None, description="seed of the pairing (default: train.seed, else 0)")
 
-    def resolved(self, env: StepEnv) -> Pairs:
+    def resolved(self, env: StepEnv) -> "Pairs":
         inputs = self.inputs or (list(env.input_names) if len(env.input_names) == 2 else None)
         return self.model_copy(update={"inputs": inputs, "seed": self.seed if self.seed is not None else env.seed or 0})

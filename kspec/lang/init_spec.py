@@ -1,7 +1,5 @@
 """`init:` of a spec: the file the built main model's weights start from. Imports pydantic only."""
 
-from __future__ import annotations
-
 from pydantic import Field
 
 from kspec.lang.base import StrictModel

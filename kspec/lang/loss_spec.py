@@ -11,8 +11,6 @@ train:
 ```
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Annotated, Any
 

@@ -15,8 +15,6 @@ Example:
     ```
 """
 
-from __future__ import annotations
-
 import re
 from typing import Any, Literal
 
@@ -68,7 +66,7 @@ class SpaceSpec(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _one_kind(self) -> SpaceSpec:
+    def _one_kind(self) -> "SpaceSpec":
         given = [k for k in ("choice", "int", "float") if self.values_of(k) is not None]
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
@@ -153,7 +151,7 @@ class PrunerSpec(StrictModel):
     reduction_factor: int | None = Field(None, ge=2, description="hyperband/successive_halving")
 
     @model_validator(mode="after")
-    def _arguments_apply(self) -> PrunerSpec:
+    def _arguments_apply(self) -> "PrunerSpec":
         allowed = PRUNER_ARGUMENTS[self.type]
         for key in sorted(self.model_fields_set - {"type"}):
             if key not in allowed:

@@ -3,8 +3,6 @@
 Imports pydantic and kspec; never keras.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
@@ -35,7 +33,7 @@ class InputSpec(StrictModel):
     description: str | None = Field(None, description="free text for readers; ignored by kspec")
 
     @model_validator(mode="after")
-    def _positive(self) -> InputSpec:
+    def _positive(self) -> "InputSpec":
         for i, d in enumerate(self.shape):
             if d is not None and not 0 < d <= 1_000_000:
                 raise PydanticCustomError(
@@ -81,7 +79,7 @@ class LayerEntry(StrictModel):
     op: str | None = Field(None, description="a keras.ops function from the allow-list, e.g. mean, square, subtract")
 
     @model_validator(mode="after")
-    def _one_kind(self) -> LayerEntry:
+    def _one_kind(self) -> "LayerEntry":
         given = [k for k in ENTRY_KINDS if getattr(self, k) is not None]
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
@@ -89,7 +87,7 @@ class LayerEntry(StrictModel):
         return self
 
     @model_validator(mode="after")
-    def _same_lengths(self) -> LayerEntry:
+    def _same_lengths(self) -> "LayerEntry":
         if isinstance(self.repeat, dict):
             lengths = {len(v) for v in self.repeat.values()}
             if len(lengths) > 1:
@@ -204,7 +202,7 @@ class Spec(StrictModel):
     search: SearchSpec | None = Field(None, description="the hyperparameter search `kspec tune` runs")
 
     @model_validator(mode="after")
-    def _one_model_section(self) -> Spec:
+    def _one_model_section(self) -> "Spec":
         if self.model is not None and self.models is not None:
             raise PydanticCustomError(
                 "wrong_type",

@@ -5,8 +5,6 @@ Field names follow `Model.compile` and `Model.fit` so a spec reads like the book
 metrics, callbacks and schedules are a Keras identifier or `{type: ClassName, ...arguments}`, as everywhere in kspec.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -127,7 +125,7 @@ class TrainSpec(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _consistent(self) -> TrainSpec:
+    def _consistent(self) -> "TrainSpec":
         if self.recipe != "gan" and self.loss is None:
             raise PydanticCustomError(
                 "missing_field",
