@@ -32,6 +32,10 @@ SAFE_TAGS = frozenset(
 )
 _NOT_PLAIN = "kspec reads plain YAML only; remove the tag"
 _MERGE_KEY = object()  # a mapping's pending key while the value of its `<<` is read
+#: resolved scalars, per loader class, shared by the documents of a process (`validate specs/` reads the same keys and
+#: values again and again); only short texts, at most `_CACHED` of them
+_SCALARS: dict[type, dict[tuple[str | None, str, bool], tuple[str, Any]]] = {}
+_CACHED, _CACHED_TEXT = 20_000, 200
 
 Pos = tuple[int, int]
 
@@ -39,18 +43,21 @@ Pos = tuple[int, int]
 class _Open:
     """One open collection: its value so far, and what the next node is for."""
 
-    __slots__ = ("value", "path", "pos", "anchor", "size", "key", "merged", "merge_list", "log_start")
+    __slots__ = ("value", "path", "pos", "anchor", "start", "key", "merged", "merge_list", "log_start", "is_map")
 
-    def __init__(self, value: Any, path: Path, pos: Pos, anchor: str | None, log_start: int, merge_list: bool) -> None:
+    def __init__(
+        self, value: Any, path: Path, pos: Pos, anchor: str | None, log_start: int, merge_list: bool, start: int
+    ) -> None:
         self.value = value
         self.path = path
         self.pos = pos
         self.anchor = anchor
-        self.size = 1  # nodes after alias expansion, mapping keys not counted
+        self.start = start  # nodes counted before this collection; its size is the count at its end less this
         self.key: Any = None  # mappings: the key waiting for its value; None: the next scalar is a key
         self.merged: dict[Any, Any] | None = None
         self.merge_list = merge_list  # a sequence that is the value of `<<`: a list of mappings to merge
         self.log_start = log_start
+        self.is_map = type(value) is dict
 
 
 def _pos(event: yaml.Event) -> Pos:
@@ -72,36 +79,85 @@ def _merge_error(pos: Pos, path: Path) -> SpecError:
 
 
 class Builder:
-    """Reads the events of one document from `loader` (check_event/get_event, resolve, yaml_constructors) and
-    returns its data; `positions` maps each spec path to the line and column where it starts. Raises a located
-    `SpecError`, or the parser's `yaml.YAMLError`."""
+    """Reads the events of one document from `loader` (get_event, resolve, yaml_constructors) and returns its data;
+    `positions` maps each spec path to the line and column where it starts. Raises a located `SpecError`, or the
+    parser's `yaml.YAMLError`.
+
+    `run` handles the common events (plain scalars seen before in the document, keys, collections) inline; anchors,
+    aliases, merges, tags, first sightings of a scalar and errors go through the methods below it.
+    """
 
     def __init__(self, loader: Any) -> None:
         self.loader = loader
         self.positions: dict[Path, Pos] = {(): (1, 1)}
-        self.log: list[tuple[Path, Pos]] = []  # positions in the order recorded, to repeat them under aliases
+        #: positions in the order recorded while an anchored collection is open, to repeat them under its aliases
+        self.log: list[tuple[Path, Pos]] = []
+        self.logging = 0  # anchored collections open
         self.anchors: dict[str, tuple[Any, int, list[tuple[Path, Pos]], Path] | None] = {}  # None: still open
         self.aliased: set[Path] = set()  # paths of nodes an alias (`*name`, `<<: *name`) repeats elsewhere
         self.anchor_marks: dict[str, Any] = {}
-        self.total = 0
+        self.total = 0  # nodes so far, after alias expansion (mapping keys not counted)
         self.stack: list[_Open] = []
-        self.scalars: dict[tuple[str | None, str, bool], tuple[str, Any]] = {}
+        self.scalars = _SCALARS.setdefault(type(loader), {})
+        if len(self.scalars) > _CACHED:
+            self.scalars.clear()
 
     def run(self) -> Any:
-        loader, stack = self.loader, self.stack
+        get_event, stack, scalars = self.loader.get_event, self.stack, self.scalars
+        scalar_event, alias_event, mapping_start = yaml.ScalarEvent, yaml.AliasEvent, yaml.MappingStartEvent
+        sequence_start, end_events = yaml.SequenceStartEvent, (yaml.MappingEndEvent, yaml.SequenceEndEvent)
         result: Any = None
         document: Any = None
-        while loader.check_event():
-            event = loader.get_event()
+        while (event := get_event()) is not None:
             kind = type(event)
-            if kind is yaml.ScalarEvent or kind is yaml.AliasEvent:
+            if kind is scalar_event and stack and event.anchor is None:
+                parent = stack[-1]
+                hit = scalars.get((event.tag, event.value, event.implicit[0]))
+                if hit is None or parent.merge_list or parent.key is _MERGE_KEY:
+                    self.node(event, parent)
+                elif parent.is_map and parent.key is None:  # a key seen before
+                    tag, key = hit
+                    if tag == _MERGE:
+                        parent.key = _MERGE_KEY
+                        continue
+                    if key is None or type(key) is bool or type(key) is float:
+                        key = event.value
+                    if key in parent.value:
+                        self.key(event, parent)  # reports the duplicate
+                    self.record((*parent.path, key), (event.start_mark.line + 1, event.start_mark.column + 1))
+                    parent.key = key
+                else:  # a value seen before
+                    value = event.value if hit[0] == _MERGE else hit[1]
+                    if type(value) is int and abs(value) > MAX_INT:
+                        self.node(event, parent)  # reports it
+                    if parent.is_map:
+                        parent.value[parent.key] = value
+                        parent.key = None
+                    else:
+                        self.place(parent, event)
+                        parent.value.append(value)
+                    self.total += 1
+                    if self.total > MAX_NODES:
+                        self.count(event, 0)
+            elif kind is scalar_event or kind is alias_event:
                 if stack:
                     self.node(event, stack[-1])
                 else:
-                    result = self.alias(event, ())[0] if kind is yaml.AliasEvent else self.scalar(event, ())
-            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-                self.start(event)
-            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                    result = self.alias(event, ())[0] if kind is alias_event else self.scalar(event, ())
+            elif kind is mapping_start or kind is sequence_start:
+                outer = stack[-1] if stack else None
+                if (outer is None or event.tag is not None or event.anchor is not None or outer.merge_list
+                        or outer.key is _MERGE_KEY or (outer.is_map and outer.key is None)
+                        or len(stack) > MAX_DEPTH):  # fmt: skip
+                    self.start(event)
+                    continue
+                path, pos = self.place(outer, event)
+                start = self.total
+                self.total += 1
+                if self.total > MAX_NODES:
+                    self.count(event, 0)
+                stack.append(_Open({} if kind is mapping_start else [], path, pos, None, len(self.log), False, start))
+            elif kind in end_events:
                 result = self.end()
             elif kind is yaml.DocumentStartEvent:
                 if document is not None:
@@ -119,7 +175,7 @@ class Builder:
         stack = self.stack
         parent = stack[-1] if stack else None
         unsafe = event.tag is not None and event.tag != "!" and event.tag not in SAFE_TAGS
-        if parent is not None and parent.key is None and type(parent.value) is dict:
+        if parent is not None and parent.key is None and parent.is_map:
             if unsafe:
                 raise _tag_error(event, event.tag, parent.path)
             raise _error(event, "mapping keys must be plain scalars", "yaml-syntax", parent.path)
@@ -128,12 +184,14 @@ class Builder:
             raise _tag_error(event, event.tag, path)
         if len(stack) > MAX_DEPTH:
             raise _error(event, f"the document nests deeper than {MAX_DEPTH} levels", "yaml-limits", ())
-        self.count(event, None, 1)
+        start = self.total
+        self.count(event, 1)
         self.open_anchor(event)
         is_map = type(event) is yaml.MappingStartEvent
         merge_list = not is_map and parent is not None and parent.key is _MERGE_KEY
-        frame = _Open({} if is_map else [], path, pos, event.anchor, len(self.log), merge_list)
-        stack.append(frame)
+        if event.anchor is not None:
+            self.logging += 1
+        stack.append(_Open({} if is_map else [], path, pos, event.anchor, len(self.log), merge_list, start))
 
     def end(self) -> Any:
         frame = self.stack.pop()
@@ -144,11 +202,12 @@ class Builder:
         if frame.anchor is not None:
             n = len(frame.path)
             inner = [(p[n:], pos) for p, pos in self.log[frame.log_start :] if p[:n] == frame.path]
-            self.anchors[frame.anchor] = (value, frame.size, inner, frame.path)
+            self.anchors[frame.anchor] = (value, self.total - frame.start, inner, frame.path)
+            self.logging -= 1
+            if not self.logging:
+                del self.log[:]
         if self.stack:
-            parent = self.stack[-1]
-            parent.size += frame.size
-            self.add(parent, value, frame.pos)
+            self.add(self.stack[-1], value, frame.pos)
         return value
 
     def place(self, parent: _Open | None, event: yaml.Event) -> tuple[Path, Pos]:
@@ -158,7 +217,7 @@ class Builder:
             return (), pos
         if parent.merge_list or parent.key is _MERGE_KEY:
             return parent.path, pos
-        if type(parent.value) is list:
+        if not parent.is_map:
             path = (*parent.path, len(parent.value))
             self.record(path, pos, keep=True)
             return path, pos
@@ -168,12 +227,11 @@ class Builder:
         if keep and path in self.positions:
             return
         self.positions[path] = pos
-        self.log.append((path, pos))
+        if self.logging:
+            self.log.append((path, pos))
 
-    def count(self, event: yaml.Event, parent: _Open | None, size: int) -> None:
+    def count(self, event: yaml.Event, size: int) -> None:
         """Add `size` nodes (after alias expansion); the bound is reported, like a syntax error, at the document."""
-        if parent is not None:
-            parent.size += size
         self.total += size
         if self.total > MAX_NODES:
             raise _error(
@@ -200,17 +258,17 @@ class Builder:
 
     # -- scalars, aliases, keys -------------------------------------------------------------------------------------
     def node(self, event: Any, parent: _Open) -> None:
-        if parent.key is None and type(parent.value) is dict:
+        if parent.key is None and parent.is_map:
             self.key(event, parent)
             return
         path, pos = self.place(parent, event)
         if type(event) is yaml.AliasEvent:
             value, size, inner = self.alias(event, path)
-            self.count(event, parent, size)
+            self.count(event, size)
             for rel, at in inner:
                 self.record((*path, *rel), at, keep=True)
         else:
-            self.count(event, parent, 1)
+            self.count(event, 1)
             self.open_anchor(event)
             value = self.scalar(event, path)
             if event.anchor is not None:
@@ -279,7 +337,8 @@ class Builder:
         return value
 
     def construct(self, event: Any, path: Path) -> tuple[str, Any]:
-        """The resolved tag and the value of a scalar event. Cached: every value built here is immutable."""
+        """The resolved tag and the value of a scalar event. Cached (short texts): every value built here is
+        immutable, and depends only on the tag, the text and whether the tag was implicit."""
         tag, text = event.tag, event.value
         if tag is not None and tag != "!" and tag not in SAFE_TAGS:
             raise _tag_error(event, tag, path)
@@ -308,7 +367,8 @@ class Builder:
             except (ValueError, TypeError, AttributeError, yaml.YAMLError):
                 kind = tag.rsplit(":", 1)[-1]
                 raise _error(event, f"{shorten(text, 40)} is not a valid {kind}", "yaml-syntax", path) from None
-        self.scalars[key] = out
+        if len(text) <= _CACHED_TEXT:
+            self.scalars[key] = out
         return out
 
     def add(self, parent: _Open, value: Any, pos: Pos) -> None:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from kspec.errors import SpecError, SpecErrors
-from kspec.lang import loader
+from kspec.lang import events, loader
 from kspec.lang.loader import parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,3 +81,31 @@ def test_bad_documents_are_located_errors(text: str, code: str, where: tuple[int
 def test_scalar_and_empty_documents() -> None:
     assert parse_text("5\n").data == 5
     assert parse_text("---\n").data is None
+
+
+@pytest.mark.parametrize("loader_cls", loader._LOADERS, ids=lambda c: c.__name__)
+def test_shared_scalar_cache_changes_nothing(loader_cls: type) -> None:
+    """Resolved scalars are shared between the documents of a process: a document read with the cache full of the
+    others' scalars gives the same data and positions as one read with it empty."""
+    texts = [path.read_text(encoding="utf-8") for path in YAML_FILES]
+    events._SCALARS.clear()
+    cold = [build_with(loader_cls, text) for text in texts]
+    warm = [build_with(loader_cls, text) for text in reversed(texts)][::-1]
+    assert [d.data for d in warm] == [d.data for d in cold]
+    assert [d.positions for d in warm] == [d.positions for d in cold]
+    assert len(events._SCALARS[loader_cls]) < sum(len(d.positions) for d in cold)  # it was shared
+
+
+def test_cached_scalars_are_still_checked() -> None:
+    """A scalar first read where no check applies (a key) is checked where it is a value, cached or not."""
+    big = "99999999999999999999"
+    cases = [
+        (f"{big}: 1\nb: {big}\n", "yaml-limits"),
+        (f"{big}: 1\nb: [{big}]\n", "yaml-limits"),
+        ("a: 1\nb: 2\na: 3\n", "duplicate-key"),
+        ("a: 1\nb: {a: 1, a: 2}\n", "duplicate-key"),
+    ]
+    for text, code in cases:
+        for _ in range(2):  # the second time every scalar is in the cache
+            (err,) = errors_of(text)
+            assert err.code == code
