@@ -8,15 +8,13 @@ entry here take their inputs positionally only (`layer(x)` or `layer([a, b])`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
 from kspec.errors import SpecError, did_you_mean, shorten
 
 
-@dataclass(frozen=True)
-class CallForm:
+class CallForm(NamedTuple):
     """The call signature kspec knows for a layer type.
 
     `tensors` are the tensor arguments in call order; the first `positional` of them are what a plain `inputs:` list
@@ -32,7 +30,7 @@ class CallForm:
     packed: tuple[str, ...] = ()
     masks: tuple[str, ...] = ()
     lists: tuple[str, ...] = ()
-    outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    outputs: Mapping[str, tuple[str, ...]] = {}
 
 
 _ATTENTION_OPTIONS = ("return_attention_scores", "use_causal_mask", "training")

@@ -7,8 +7,7 @@ caller prefixes them with the entry's document path.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kspec.catalog.entries import (
     OBJECT_KINDS,
@@ -48,8 +47,7 @@ _MOVED = {
 }
 
 
-@dataclass(frozen=True)
-class _Context:
+class _Context(NamedTuple):
     plugins: Collection[str] = ()
     allow_unsafe: bool = False
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from kspec.catalog.calls import LAYER_ALIASES
 from kspec.catalog.kspec_ops import KSPEC_OPS
@@ -24,8 +23,7 @@ RESERVED_KEYS = frozenset({"type", "inputs", "call", "repeat", "block", "use", "
 PLUGIN_PATTERN = r"^[A-Za-z_][\w.]*>\w+$"
 
 
-@dataclass(frozen=True)
-class ParamInfo:
+class ParamInfo(NamedTuple):
     """One keyword argument of a layer, object class or op, and what values kspec accepts for it."""
 
     name: str
@@ -46,8 +44,7 @@ class ParamInfo:
     path: str | None = None
 
 
-@dataclass(frozen=True)
-class LayerInfo:
+class LayerInfo(NamedTuple):
     """A Keras layer class (or `keras.applications` constructor) and its arguments."""
 
     name: str
@@ -58,8 +55,7 @@ class LayerInfo:
     is_unsafe: bool = False
 
 
-@dataclass(frozen=True)
-class ObjectInfo:
+class ObjectInfo(NamedTuple):
     """A configurable class of an object kind, e.g. `Adam` (optimizer) or `HeNormal` (initializer)."""
 
     kind: str
@@ -68,8 +64,7 @@ class ObjectInfo:
     params: dict[str, ParamInfo]
 
 
-@dataclass(frozen=True)
-class OpInfo:
+class OpInfo(NamedTuple):
     """A `keras.ops` function of the allow-list. `tensors` are filled from the node's inputs, in order."""
 
     name: str
@@ -79,8 +74,7 @@ class OpInfo:
     variadic: bool
 
 
-@dataclass(frozen=True)
-class Catalog:
+class Catalog(NamedTuple):
     """The parsed `catalog.json`; entries stay plain data until `layer_info` etc. look them up."""
 
     keras_version: str

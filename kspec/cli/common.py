@@ -10,8 +10,8 @@ import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from kspec import MAX_PARAMS, MAX_SYNTHETIC_VALUES
 from kspec.errors import SpecError, render_github, render_text
@@ -43,8 +43,7 @@ class UsageError(Exception):
     """A problem with the command line itself (exit code 2)."""
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """One subcommand: its name, one-line help, its arguments and what it runs (returns the exit code)."""
 
     name: str

@@ -1,8 +1,7 @@
 """Stage parse: the preprocessing steps of the `data:` section, one small Pydantic model each, registered by name
 in `STEPS`. Pure Python and Pydantic; no numpy, no keras."""
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -18,8 +17,7 @@ STEPS: dict[str, type["StepBase"]] = {}
 Part = Literal["x", "y", "both"]
 
 
-@dataclass(frozen=True)
-class StepEnv:
+class StepEnv(NamedTuple):
     """What a step may take its defaults from besides the data: the spec's `train.seed` and the trained model's
     input names (in order)."""
 

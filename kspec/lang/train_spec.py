@@ -7,7 +7,6 @@ metrics, callbacks and schedules are a Keras identifier or `{type: ClassName, ..
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Discriminator, Field, Tag, model_validator
@@ -192,14 +191,15 @@ CALLBACK_PATHS: dict[str, str | None] = {
 }
 
 
-@dataclass(frozen=True)
 class Range:
     """The numbers an argument may take: `low`/`high` bounds (None: unbounded), each included unless `open`."""
 
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
+    __slots__ = ("low", "high", "low_open", "high_open")
+
+    def __init__(
+        self, low: float | None = None, high: float | None = None, low_open: bool = False, high_open: bool = False
+    ) -> None:
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
 
     def __contains__(self, value: float) -> bool:
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
