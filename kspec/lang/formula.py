@@ -11,8 +11,7 @@ allow-list, argument checks and shape rules). Imports kspec's catalogue (plain J
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from kspec import catalog
 from kspec.catalog.kspec_ops import KSPEC_OPS
@@ -37,23 +36,21 @@ class FormulaError(ValueError):
         super().__init__(f"column {column}: {message}")
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One op of a formula: `op` applied to the tensors `inputs` (names: `y_true`, `y_pred`, earlier steps) with
     constant arguments `args` (keyword arguments, and tensor parameters given as numbers, e.g. `x1: 1`)."""
 
     name: str
     op: str
     inputs: tuple[str, ...]
-    args: dict[str, Any] = field(default_factory=dict)
+    args: dict[str, Any] = {}  # the reader passes a fresh dict for every step
     text: str = ""
     column: int = 1
     #: the parameter each of `inputs` binds to (`("x2",)` for `1 - y_true`); empty for a variadic op's list
     bind: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Formula:
+class Formula(NamedTuple):
     """A parsed formula: its steps in evaluation order and the name of the tensor it computes."""
 
     steps: tuple[Step, ...]
