@@ -1,7 +1,8 @@
-"""Stage render: resolved model graphs -> deterministic DOT text via graphviz.Digraph (no binary); no keras.
+"""Stage render: resolved model graphs -> deterministic DOT text, as graphviz.Digraph writes it (no binary); no keras.
 
 The entry module: `draw` and `to_dot` (`DrawOptions` lives in `options`). The work is split by concern: `builder`
-walks the models, `style` says how nodes read and look, `structure` finds repeated runs, skip connections and blocks.
+walks the models, `labels` puts each node's label together, `style` says how nodes read and look, `structure` finds
+repeated runs, skip connections and blocks, `lines` writes the DOT statements.
 """
 
 from __future__ import annotations

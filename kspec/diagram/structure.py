@@ -85,11 +85,13 @@ def collapse_runs(graph: ModelGraph) -> Collapsed:
     return result
 
 
-def skip_edges(graph: ModelGraph) -> set[tuple[str, str]]:
-    """Edges u -> v into a merge where u is also an ancestor of another input of v (residual and U-Net skips)."""
+def skip_edges(graph: ModelGraph, order: list[Node] | None = None) -> set[tuple[str, str]]:
+    """Edges u -> v into a merge where u is also an ancestor of another input of v (residual and U-Net skips).
+
+    `order`: `graph.order()`, when the caller has it already."""
     bits: dict[str, int] = {}
     ancestors: dict[str, int] = {}
-    for i, node in enumerate(graph.order()):
+    for i, node in enumerate(graph.order() if order is None else order):
         bits[node.name] = 1 << i
         ancestors[node.name] = 0
         for dep in node.inputs:

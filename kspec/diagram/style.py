@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container
+from functools import lru_cache
 from html import escape
 from typing import TYPE_CHECKING, Any
-
-import graphviz
 
 from kspec.analysis.graph import Node
 
@@ -84,6 +83,10 @@ CLUSTER_GREYS = ("#f2f2f2", "#f9f9f9")
 SKIP_COLOR = "#7b3294"
 
 
+_ORDER = {key: i for i, key in enumerate(HYPERPARAMS)}
+
+
+@lru_cache(maxsize=1024)
 def family(layer_type: str) -> str:
     """The catalog's family of a layer type (`conv`, `merge`, ...), used for its colour; `other` when unknown."""
     from kspec.catalog import layer_info
@@ -115,8 +118,8 @@ def hyperparams(node: Node, layer_type: str, options: DrawOptions) -> list[str]:
     if node.kind == "op":
         return [f"{k}={_value(k, v, '')}" for k, v in args.items()]
     out = []
-    for key, fmt in HYPERPARAMS.items():
-        value = args.get(key)
+    for key in sorted([k for k in args if k in _ORDER], key=_ORDER.__getitem__):  # the table's order
+        value, fmt = args[key], HYPERPARAMS[key]
         if value is None or (key == "activation" and (not options.show_layer_activations or value == "linear")):
             continue
         if isinstance(value, bool):
@@ -166,11 +169,6 @@ def wrap(parts: list[str], width: int = 34) -> list[str]:
         else:
             lines.append(part)
     return lines
-
-
-def quote(name: str) -> str:
-    """`name` as a DOT ID, quoted where it needs to be."""
-    return str(graphviz.quoting.quote(name))
 
 
 def format_count(n: int) -> str:

@@ -1,5 +1,5 @@
-"""Diagrams of thousands of layers: the DOT lines kspec writes itself equal graphviz's, a 3,000-instance residual
-stack draws every instance once, and rendering a large diagram is announced before it starts."""
+"""Diagrams of thousands of layers: the DOT lines kspec writes itself (and its quoting) equal graphviz's, a
+3,000-instance residual stack draws every instance once, and rendering a large diagram is announced before it starts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import kspec
 from kspec.analysis import shapes
 from kspec.diagram import DrawOptions, to_dot
-from kspec.diagram.lines import add_edge, add_node
+from kspec.diagram.lines import add_edge, add_node, quote_edge, quote_once
 from kspec.diagram.render import SLOW_BOXES, slow_note
 
 NAMES = ["x", "Hidden-1", "node", "a b", 'say "hi"', "gan/dense_1", "-4.2", "<not html", "é", "back\\\\slash"]
@@ -30,6 +30,43 @@ def test_lines_equal_graphviz(name: str) -> None:
     add_edge(ours, "out", name)
     theirs.edge("out", name)
     assert ours.body == theirs.body
+
+
+QUOTED = [
+    *NAMES,
+    "",
+    "_",
+    "Node",
+    "STRICT",
+    "node2",
+    "x\n",
+    "node\n",
+    "\n",
+    "x\n\n",
+    "1.",
+    ".5",
+    "-.5",
+    "-",
+    "1e5",
+    "0x1",
+    "٣",
+    "<b>x</b>",
+    "<>",
+    "<",
+    "<x>\n",
+    "<x>\n\n",
+    "a:b",
+    "a:b:n",
+    "a b:c d",
+    "a:",
+    'odd\\"',
+]
+
+
+@pytest.mark.parametrize("text", QUOTED)
+def test_quoting_equals_graphviz(text: str) -> None:
+    assert quote_once(text) == graphviz.quoting.quote(text)
+    assert quote_edge(text) == graphviz.quoting.quote_edge(text)
 
 
 def residual(instances: int) -> str:

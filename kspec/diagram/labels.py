@@ -1,0 +1,190 @@
+"""Stage render: the HTML-like label and the look of each diagram node (what `style` formats, put together); no keras.
+
+A deep stack repeats the same few layers thousands of times, so the parts of a label that depend only on a layer's
+type and arguments (its hyperparameter rows), on a shape (its text) or on a footer's text are made once and reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from kspec.analysis.graph import ModelGraph, Node, Resolved
+from kspec.diagram.structure import Collapsed
+from kspec.diagram.style import (
+    COLORS,
+    SKIP_COLOR,
+    family,
+    format_count,
+    format_shape,
+    hyperparams,
+    short_name,
+    small,
+    wrap,
+)
+
+if TYPE_CHECKING:
+    from kspec.analysis.shapes import ShapeReport
+    from kspec.diagram.options import DrawOptions
+
+_OPEN = '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+_CLOSE = "</TABLE>>"
+#: one NAME=VALUE attribute of a node, besides its label, group and tooltip
+Style = tuple[tuple[str, str], ...]
+
+
+def _cell(row: str) -> str:
+    """One centred row of `style.html_table`."""
+    return f'<TR><TD ALIGN="CENTER">{row}</TD></TR>'
+
+
+class Labels:
+    """Labels and looks of the nodes of one diagram; `used` collects the families and markers drawn (the legend)."""
+
+    def __init__(
+        self, resolved: Resolved, options: DrawOptions, shapes: ShapeReport | None, deep: Mapping[str, Any]
+    ) -> None:
+        self.r, self.o, self.shapes, self.deep = resolved, options, shapes, deep
+        self.used: dict[str, None] = {}
+        self._details: dict[tuple[str, str, str], str] = {}  # (kind, type, repr of the arguments) -> rows
+        self._rows: dict[tuple[str, str], str] = {}  # (text, colour) -> one small row
+        self._shape_texts: dict[str, str] = {}  # repr of a static shape -> its text
+
+    def node(
+        self, graph: ModelGraph, node: Node, inherited: bool, col: Collapsed, is_out: bool, skip: str | None
+    ) -> tuple[str, Style]:
+        """The label of `node` (an HTML-like table) and its attributes other than group and tooltip."""
+        o, kind = self.o, node.kind
+        frozen = inherited or not node.trainable
+        style: list[tuple[str, str]] = []
+        if kind == "layer" or kind == "op":
+            layer_type = node.type if kind == "layer" else f"ops.{node.type}"
+            fam = family(layer_type) if kind == "layer" else "op"
+            details = self._layer_details(node) if o.show_hyperparams else ""
+        elif kind == "use":
+            orig = self.r.layers.get(node.layer)
+            layer_type = orig.type if orig else node.type
+            frozen = frozen or (orig is not None and not orig.trainable)
+            share = "shared layer" if node.name == node.layer else f"shares {node.layer}"
+            fam = family(layer_type)
+            details = self._details_html([share, *(hyperparams(orig, layer_type, o) if orig else [])])
+        elif kind == "model":
+            layer_type, fam = "Model", "model"
+            details = self._details_html(["nested model" if node.name == node.type else f"model {node.type}"])
+            style += [("shape", "box3d"), ("style", "filled")]
+        else:
+            layer_type, fam, details = node.type, "input", ""
+        if not frozen:  # a frozen node is drawn grey: its family's colour is not in the diagram
+            self.used[fam] = None
+        times = col.count.get(node.name, 1)
+        head = (
+            f"<B>{escape(short_name(node))}</B> ({escape(layer_type)})"
+            if o.show_layer_names
+            else f"<B>{escape(layer_type)}</B>"
+        ) + (f" ×{times}" if times > 1 else "")
+        label = _OPEN + _cell(head) + (details if o.show_hyperparams else "")
+        if skip is not None:
+            label += self._row(f"skip from {skip}", SKIP_COLOR)
+        foot = self._foot(graph.name, node, col.members.get(node.name))
+        if frozen and not inherited:
+            foot.append("frozen")
+        elif o.show_trainable and not frozen and kind != "input":
+            foot.append("trainable")
+        if foot:
+            label += self._row(" · ".join(foot), "#000000")
+        style.append(("fillcolor", COLORS[fam]))
+        if kind == "input":
+            style.append(("penwidth", "2.2"))
+        if is_out:
+            style.append(("peripheries", "2"))
+            self.used["output"] = None
+        if frozen:
+            look = dict(style)
+            look.update(style=look.get("style", "rounded,filled") + ",dashed", fillcolor="#e8e8e8",
+                        fontcolor="#595959", color="#8c8c8c")  # fmt: skip
+            style = list(look.items())
+            self.used["frozen"] = None
+        return label + _CLOSE, tuple(style)
+
+    def _layer_details(self, node: Node) -> str:
+        """The hyperparameter rows of a layer or op node, made once per type and arguments."""
+        key = (node.kind, node.type, repr(node.args))
+        found = self._details.get(key)
+        if found is None:
+            found = self._details[key] = self._details_html(hyperparams(node, node.type, self.o))
+        return found
+
+    def _details_html(self, details: list[str]) -> str:
+        return "".join(_cell(small(escape(line))) for line in wrap(details))
+
+    def _row(self, text: str, color: str) -> str:
+        found = self._rows.get((text, color))
+        if found is None:
+            found = self._rows[text, color] = _cell(small(escape(text), color))
+        return found
+
+    # -- shapes and parameters --------------------------------------------------------------------------------
+    def _foot(self, model: str, node: Node, members: list[str] | None) -> list[str]:
+        """The footer's parts: output shape(s), dtype, parameter count (of every member of a collapsed run)."""
+        o = self.o
+        if members is None:
+            shape, params, nt = self._info(model, node)
+            first = last = shape
+            counts = [params] if params is not None else []
+            frozen = nt or 0
+        else:
+            nodes = self.r.models[model].nodes
+            infos = [self._info(model, nodes[m]) for m in members]
+            first, last = infos[0][0], infos[-1][0]
+            counts = [p for _, p, _ in infos if p is not None]
+            frozen = sum(f or 0 for _, _, f in infos)
+        out = []
+        if o.show_shapes and first is not None:
+            out.append("→ " + (first if first == last else f"{first} … {last}"))
+        if o.show_dtype and node.kind in ("input", "layer"):
+            out.append(str(node.args.get("dtype") or "float32"))
+        total = sum(counts)
+        if o.show_params and total and node.kind != "input":
+            note = f" ({format_count(frozen)} non-trainable)" if frozen else ""
+            note = " (non-trainable)" if frozen and frozen == total else note
+            out.append(f"{format_count(total)} params{note}")
+        return out
+
+    def _info(self, model: str, node: Node) -> tuple[str | None, int | None, int | None]:
+        """Output shape text, parameter count and non-trainable count of `node` in `model` (None: unknown)."""
+        shape: str | None = format_shape(node.args.get("shape")) if node.kind == "input" else None
+        params = frozen = None
+        if self.shapes is not None:
+            found = self.shapes.node(model, node.name)
+            if found is not None:
+                shape = (self._shape_text(found.shape) if found.checked else "? (unchecked)") or shape
+                params, frozen = found.params, found.non_trainable
+        if node.name in self.deep:
+            shape = format_shape(self.deep[node.name], batch=True)
+        return shape, params, frozen
+
+    def _shape_text(self, shape: Any) -> str:
+        key = repr(shape)  # (8,) and (8.0,) are equal keys but read differently
+        found = self._shape_texts.get(key)
+        if found is None:
+            found = self._shape_texts[key] = format_shape(shape, batch=True)
+        return found
+
+    def params_of(self, model: str, names: list[str]) -> int:
+        """The parameters of the nodes `names` of `model` together; 0 when any is unknown (or there are none)."""
+        report = self.shapes.models.get(model) if self.shapes is not None else None
+        if report is None or not names:
+            return 0
+        total = 0
+        for name in names:
+            found = report.nodes.get(name)
+            if found is None or found.params is None:
+                return 0
+            total += found.params
+        return total
+
+    def model_params(self, model: str) -> tuple[int | None, int]:
+        """A model's parameter count (None: unknown) and how many of them are non-trainable."""
+        found = self.shapes.models.get(model) if self.shapes is not None else None
+        return (None, 0) if found is None else (found.params, found.non_trainable or 0)
