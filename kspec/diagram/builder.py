@@ -215,9 +215,9 @@ class Builder:
         if first is None:
             g.attr(label=html, labeljust="l", fontsize="11")
             return
-        g.line('label=""')
-        g.line(f'{quote(hid)} [label={html} shape=plaintext style=""]')
-        g.line(f"{{rank=same; {quote(hid)}; {quote(first)}}}")
+        at, name = g.indent, quote(hid)
+        g.body.append(f'{at}label=""\n{at}{name} [label={html} shape=plaintext style=""]\n')
+        g.body.append(f"{at}{{rank=same; {name}; {quote(first)}}}\n")
 
     def _node(
         self,

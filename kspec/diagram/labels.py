@@ -19,7 +19,6 @@ from kspec.diagram.style import (
     format_count,
     format_shape,
     hyperparams,
-    short_name,
     small,
     wrap,
 )
@@ -50,6 +49,8 @@ class Labels:
         self._details: dict[tuple[str, str, str], str] = {}  # (kind, type, repr of the arguments) -> rows
         self._rows: dict[tuple[str, str], str] = {}  # (text, colour) -> one small row
         self._shape_texts: dict[str, str] = {}  # repr of a static shape -> its text
+        self._heads: dict[tuple[str | None, str, int], str] = {}  # (short name, type, times) -> the table's start
+        self._prefixes: dict[tuple[str, ...], str] = {}  # block instance -> its layers' name prefix
 
     def node(
         self, graph: ModelGraph, node: Node, inherited: bool, col: Collapsed, is_out: bool, skip: str | None
@@ -77,13 +78,13 @@ class Labels:
             layer_type, fam, details = node.type, "input", ""
         if not frozen:  # a frozen node is drawn grey: its family's colour is not in the diagram
             self.used[fam] = None
-        times = col.count.get(node.name, 1)
-        head = (
-            f"<B>{escape(short_name(node))}</B> ({escape(layer_type)})"
-            if o.show_layer_names
-            else f"<B>{escape(layer_type)}</B>"
-        ) + (f" ×{times}" if times > 1 else "")
-        label = _OPEN + _cell(head) + (details if o.show_hyperparams else "")
+        key = (self._short_name(node) if o.show_layer_names else None, layer_type, col.count.get(node.name, 1))
+        head = self._heads.get(key)
+        if head is None:
+            short, _, times = key
+            text = f"<B>{escape(layer_type)}</B>" if short is None else f"<B>{escape(short)}</B> ({escape(layer_type)})"
+            head = self._heads[key] = _OPEN + _cell(text + (f" ×{times}" if times > 1 else ""))
+        label = head + (details if o.show_hyperparams else "")
         if skip is not None:
             label += self._row(f"skip from {skip}", SKIP_COLOR)
         foot = self._foot(graph.name, node, col.members.get(node.name))
@@ -106,6 +107,15 @@ class Labels:
             style = list(look.items())
             self.used["frozen"] = None
         return label + _CLOSE, tuple(style)
+
+    def _short_name(self, node: Node) -> str:
+        """`style.short_name`, with each block instance's prefix made once."""
+        if not node.block:
+            return node.name
+        prefix = self._prefixes.get(node.block)
+        if prefix is None:
+            prefix = self._prefixes[node.block] = "_".join(node.block) + "_"
+        return node.name[len(prefix) :] if node.name.startswith(prefix) else node.name
 
     def _layer_details(self, node: Node) -> str:
         """The hyperparameter rows of a layer or op node, made once per type and arguments."""

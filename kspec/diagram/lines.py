@@ -17,6 +17,8 @@ from typing import Protocol
 
 #: DOT's keywords (any case), which a bare ID cannot be
 _KEYWORDS = frozenset({"node", "edge", "graph", "digraph", "subgraph", "strict"})
+#: how a bare string other than a name starts: an HTML-like label or a numeral
+_MAYBE_BARE = frozenset("<-.0123456789")
 #: a DOT numeral, as graphviz recognises one (ASCII digits)
 _NUMERAL = re.compile(r"-?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)", re.ASCII)
 
@@ -36,10 +38,14 @@ def _bare(text: str) -> bool:
 def quote_once(text: str) -> str:
     """`text` as a DOT ID: bare where graphviz leaves it bare (`_bare`), else in double quotes. A string holding a
     double quote or a backslash is passed to graphviz's own `quote` (its escaping and its warnings)."""
+    if text.isidentifier() and text.isascii():  # the common case first: a name
+        return f'"{text}"' if text.lower() in _KEYWORDS else text
     if '"' in text or "\\" in text:
         from graphviz import quoting
 
         return str(quoting.quote(text))
+    if text and text[0] not in _MAYBE_BARE and text[-1] != "\n":  # not HTML, not a numeral, not a name
+        return f'"{text}"'
     return text if text and _bare(text) else f'"{text}"'
 
 

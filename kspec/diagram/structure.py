@@ -88,32 +88,54 @@ def collapse_runs(graph: ModelGraph) -> Collapsed:
 def skip_edges(graph: ModelGraph, order: list[Node] | None = None) -> set[tuple[str, str]]:
     """Edges u -> v into a merge where u is also an ancestor of another input of v (residual and U-Net skips).
 
-    `order`: `graph.order()`, when the caller has it already."""
-    bits: dict[str, int] = {}
-    ancestors: dict[str, int] = {}
-    for i, node in enumerate(graph.order() if order is None else order):
-        bits[node.name] = 1 << i
-        ancestors[node.name] = 0
-        for dep in node.inputs:
-            ancestors[node.name] |= ancestors.get(dep, 0) | bits.get(dep, 0)
-    out = set()
+    `order`: `graph.order()`, when the caller has it already. Most skips are found from a merge's inputs alone
+    (u feeds w directly, as around a residual block); sets of ancestors are made only when some are not."""
+    order = graph.order() if order is None else order
+    pos = {node.name: i for i, node in enumerate(order)}
+    out: set[tuple[str, str]] = set()
+    pending: list[tuple[str, str, str]] = []  # (u, w, v): is u an ancestor of w?
     for node in graph.nodes.values():
+        if len(node.inputs) < 2:
+            continue
         for u in node.inputs:
-            if any(w != u and ancestors.get(w, 0) & bits.get(u, 0) for w in node.inputs):
-                out.add((u, node.name))
+            at = pos.get(u)
+            if at is None:
+                continue
+            for w in node.inputs:
+                later = pos.get(w)
+                if w == u or later is None or later <= at:  # an ancestor comes first in the order
+                    continue
+                if u in graph.nodes[w].inputs:
+                    out.add((u, node.name))
+                    break
+                pending.append((u, w, node.name))
+    if pending:
+        ancestors = _ancestors(order, pos)
+        out.update((u, v) for u, w, v in pending if ancestors[w] >> pos[u] & 1)
     return out
+
+
+def _ancestors(order: list[Node], pos: dict[str, int]) -> dict[str, int]:
+    """Node name -> its ancestors, as bits by position in `order` (an input later in the order does not count)."""
+    ancestors: dict[str, int] = {}
+    for i, node in enumerate(order):
+        bits = 0
+        for dep in node.inputs:
+            j = pos.get(dep)
+            if j is not None and j <= i:
+                bits |= ancestors.get(dep, 0) | (1 << j)
+        ancestors[node.name] = bits
+    return ancestors
 
 
 def block_types(graph: ModelGraph) -> dict[tuple[str, ...], str]:
     """Block-instance path -> block name, from where the instance's layers are defined (`blocks.NAME.layers`)."""
     kinds: dict[tuple[str, ...], str] = {}
     for node in graph.nodes.values():
-        if node.block and len(node.path) > 1 and node.path[0] == "blocks":
-            kinds.setdefault(node.block, str(node.path[1]))
-    for node in graph.nodes.values():
-        for depth in range(1, len(node.block)):
-            key = node.block[:depth]
-            kinds.setdefault(key, re.sub(r"_\d+$", "", key[-1]))
+        if node.block and node.block not in kinds and len(node.path) > 1 and node.path[0] == "blocks":
+            kinds[node.block] = str(node.path[1])
+    for key in {node.block[:depth] for node in graph.nodes.values() for depth in range(1, len(node.block))}:
+        kinds.setdefault(key, re.sub(r"_\d+$", "", key[-1]))
     return kinds
 
 
@@ -135,7 +157,7 @@ def block_members(graph: ModelGraph, col: Collapsed) -> dict[tuple[str, ...], li
     """Block-instance path -> every node it stands for: its own and those of the instances collapsed into it."""
     members: dict[tuple[str, ...], list[str]] = {}
     for node in graph.nodes.values():
-        block = graph.nodes[col.find(node.name)].block
+        block = graph.nodes[col.find(node.name)].block if col.alias else node.block
         for depth in range(1, len(block) + 1):
             members.setdefault(block[:depth], []).append(node.name)
     return members

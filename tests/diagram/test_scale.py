@@ -1,8 +1,10 @@
 """Diagrams of thousands of layers: the DOT lines kspec writes itself (and its quoting) equal graphviz's, a
-3,000-instance residual stack draws every instance once, and rendering a large diagram is announced before it starts."""
+3,000-instance residual stack draws every instance once, skip connections are found (against a plain walk), and
+rendering a large diagram is announced before it starts."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import graphviz
@@ -10,9 +12,11 @@ import pytest
 
 import kspec
 from kspec.analysis import shapes
+from kspec.analysis.graph import ModelGraph, Node
 from kspec.diagram import DrawOptions, to_dot
 from kspec.diagram.lines import add_edge, add_node, quote_edge, quote_once
 from kspec.diagram.render import SLOW_BOXES, slow_note
+from kspec.diagram.structure import skip_edges
 
 NAMES = ["x", "Hidden-1", "node", "a b", 'say "hi"', "gan/dense_1", "-4.2", "<not html", "é", "back\\\\slash"]
 
@@ -106,3 +110,28 @@ def test_large_renders_are_announced() -> None:
     large = "digraph {\n" + "".join(f"\tn{i} [label=x]\n" for i in range(SLOW_BOXES + 1)) + "}"
     note = slow_note(large, "dot")
     assert note is not None and f"{SLOW_BOXES + 1:,} boxes" in note and ".dot" in note
+
+
+def _reaches(inputs: dict[str, list[str]], start: str, goal: str) -> bool:
+    """Whether `goal` is an ancestor of `start` (a walk up the inputs)."""
+    todo, seen = list(inputs[start]), set()
+    while todo:
+        name = todo.pop()
+        if name == goal:
+            return True
+        if name not in seen and name in inputs:
+            seen.add(name)
+            todo.extend(inputs[name])
+    return False
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_skip_edges_are_inputs_that_are_ancestors_of_another_input(seed: int) -> None:
+    rng = random.Random(seed)
+    inputs: dict[str, list[str]] = {}
+    for i in range(rng.randint(2, 30)):
+        earlier = list(inputs)
+        inputs[f"n{i}"] = rng.sample(earlier, min(len(earlier), rng.choice([0, 1, 1, 2, 2, 3])))
+    graph = ModelGraph("m", (), {n: Node(n, "layer", "Add", inputs=ins) for n, ins in inputs.items()}, [], [])
+    expected = {(u, v) for v, ins in inputs.items() for u in ins if any(w != u and _reaches(inputs, w, u) for w in ins)}
+    assert skip_edges(graph) == expected
