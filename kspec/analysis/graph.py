@@ -5,12 +5,12 @@ Imports kspec only (no keras, no pydantic models beyond reading them).
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kspec.analysis import entry_facts
+from kspec.analysis.entry_facts import snake_case as snake_case  # re-exported: the auto-name rule
 from kspec.analysis.selectors import BLOCK_INPUTS, Select, label, resolve_selections, split_ref
 from kspec.errors import Path, SpecError, did_you_mean
 from kspec.lang.expand import substitute
@@ -123,14 +123,6 @@ class Resolved:
         return out
 
 
-@functools.lru_cache(maxsize=4096)
-def snake_case(name: str) -> str:
-    """Keras's auto-name rule: `Conv2D` -> `conv2d`, `BatchNormalization` -> `batch_normalization`."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 @dataclass
 class _Scope:
     model: str
@@ -151,6 +143,8 @@ class _Resolver:
         self.reserved |= set(spec.all_models())  # an auto-named layer must not take a model's name
         self.nodes: dict[str, Node] = {}
         self.last: str | None = None
+        self.facts: dict[int, tuple[LayerEntry, entry_facts.EntryFacts]] = {}  # id -> the entry (kept) and its facts
+        self.paths: dict[tuple[int, Path], tuple[LayerEntry, dict[str, Path]]] = {}  # see `arg_paths`
 
     # -- naming -----------------------------------------------------------------------------------------------
     def auto_name(self, base: str) -> str:
@@ -229,15 +223,23 @@ class _Resolver:
     # -- entries ----------------------------------------------------------------------------------------------
     def entries(self, entries: Sequence[LayerEntry], path: Path, scope: _Scope, prev: str | None) -> str | None:
         for i, entry in enumerate(entries):
-            for rep in range(entry.times):
-                prev = self.entry(entry, (*path, i), scope, prev, rep)
+            facts = self.facts_of(entry)
+            for rep in range(facts.times):
+                prev = self.entry(entry, facts, (*path, i), scope, prev, rep)
             self.last = prev
         return prev
 
+    def facts_of(self, entry: LayerEntry) -> entry_facts.EntryFacts:
+        """What `entry` says, read once (a block's entries are resolved once per instance)."""
+        found = self.facts.get(id(entry))
+        if found is None or found[0] is not entry:
+            found = self.facts[id(entry)] = (entry, entry_facts.read(entry))
+        return found[1]
+
     def resolve_inputs(
-        self, entry: LayerEntry, path: Path, scope: _Scope, prev: str | None, rep: int
+        self, facts: entry_facts.EntryFacts, path: Path, scope: _Scope, prev: str | None, rep: int
     ) -> tuple[list[str], list[Select], list[Path]]:
-        names = entry.input_names
+        names = facts.names
         if names is None or rep > 0:
             if prev is None:
                 self.errors.append(
@@ -251,43 +253,31 @@ class _Resolver:
                 return [], [], []
             return [prev], [None], [()]
         refs = [split_ref(n, self.nodes, scope.aliases) for n in names]
-        keys = entry.input_keys or [(i,) for i in range(len(names))]
         return (
             [scope.aliases.get(n, scope.prefix + n if scope.prefix + n in self.nodes else n) for n, _ in refs],
             [sel for _, sel in refs],
-            [("inputs", *k) for k in keys] if isinstance(entry.inputs, list | dict) else [("inputs",)] * len(refs),
+            list(facts.locs),
         )
 
-    def entry(self, entry: LayerEntry, path: Path, scope: _Scope, prev: str | None, rep: int) -> str | None:
-        inputs, selects, locs = self.resolve_inputs(entry, path, scope, prev, rep)
-        args: dict[str, Any] = {**entry.args, **entry.repetition(rep)}
-        if scope.env is not None:
+    def entry(
+        self, entry: LayerEntry, facts: entry_facts.EntryFacts, path: Path, scope: _Scope, prev: str | None, rep: int
+    ) -> str | None:
+        inputs, selects, locs = self.resolve_inputs(facts, path, scope, prev, rep)
+        repeated = entry.repetition(rep) if facts.varying else {}
+        args: dict[str, Any] = {**facts.args, **repeated}
+        if scope.env is not None and facts.has_vars:
             args = substitute(args, scope.env, path, self.errors)
-        suffix = f"_{rep + 1}" if entry.times > 1 else ""
+        suffix = f"_{rep + 1}" if facts.times > 1 else ""
+        kind = facts.kind
         if entry.block is not None:
-            if any(sel is not None for sel in selects) or entry.call or isinstance(entry.inputs, dict):
+            if any(sel is not None for sel in selects) or entry.call or facts.named:
                 self.errors.append(BLOCK_INPUTS.prefixed((*path, "inputs")))
             return self.block(entry, path, scope, inputs, args, suffix)
-        kind = entry.kind
-        if kind == "type":
-            assert entry.type is not None
-            defaults = self.spec.defaults.get(entry.type, {})
-            arg_paths = {k: ("defaults", entry.type, k) for k in defaults} | {k: (*path, k) for k in args}
-            args = {**defaults, **args}
-            base, node_kind, type_name = snake_case(entry.type.split(">")[-1]), "layer", entry.type
-        elif kind == "op":
-            assert entry.op is not None
-            arg_paths = {k: (*path, k) for k in args}
-            base, node_kind, type_name = entry.op, "op", entry.op
-        elif kind == "model":
-            assert entry.model is not None
-            arg_paths = {k: (*path, k) for k in args}
-            base, node_kind, type_name = entry.model, "model", entry.model
-        else:
-            assert entry.use is not None
-            arg_paths = {k: (*path, k) for k in args}
-            base, node_kind, type_name = entry.use, "use", entry.use
-        arg_paths.update({k: (*path, "repeat", k, rep) for k in entry.repetition(rep)})
+        arg_paths = self.arg_paths(entry, kind, path, repeated, rep)
+        base, type_name = facts.base, getattr(entry, kind)
+        node_kind = "layer" if kind == "type" else kind
+        defaults = self.spec.defaults.get(type_name) if kind == "type" else None
+        args = {**defaults, **args} if defaults else args
         local = (entry.name + suffix) if entry.name else None
         if local is not None:
             name = scope.prefix + local
@@ -300,11 +290,22 @@ class _Resolver:
         name = self.claim(name, path, spec_wide=node_kind in ("layer", "op"))
         layer = entry.use if node_kind == "use" else name
         node = Node(name, node_kind, type_name, args, inputs, path, arg_paths, scope.block, layer or name,  # type: ignore[arg-type]
-                    selects, locs, dict(entry.call or {}), isinstance(entry.inputs, dict) and rep == 0)  # fmt: skip
+                    selects, locs, dict(entry.call) if entry.call else {}, facts.named and rep == 0)  # fmt: skip
         self.nodes[name] = node
         if local is not None and scope.prefix:
             scope.aliases[local] = name
         return name
+
+    def arg_paths(
+        self, entry: LayerEntry, kind: str, path: Path, repeated: dict[str, Any], rep: int
+    ) -> dict[str, Path]:
+        """`entry_facts.arg_paths`; one dict for the nodes of an entry at one place unless `repeat:` varies them."""
+        found = None if repeated else self.paths.get((id(entry), path))
+        if found is None or found[0] is not entry:
+            defaults = self.spec.defaults.get(entry.type or "", {}) if kind == "type" else {}
+            found = (entry, entry_facts.arg_paths(entry, self.facts_of(entry), path, defaults, repeated, rep))
+            self.paths[id(entry), path] = found  # nothing changes a node's `arg_paths` once made
+        return found[1]
 
     def block(
         self, entry: LayerEntry, path: Path, scope: _Scope, inputs: list[str], args: dict[str, Any], suffix: str
