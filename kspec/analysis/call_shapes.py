@@ -31,6 +31,8 @@ def pick_out(shape: OutShape | None, select: Any) -> OutShape | None:
 
 def pick(node: Node, raw: list[OutShape]) -> list[OutShape]:
     """Each input's shape, or the output its selector (`name[i]`) picks."""
+    if node.selects.count(None) == len(raw) == len(node.selects):  # nothing selected: the shapes as they are
+        return raw
     out: list[OutShape] = []
     for producer, shape, select in zip(node.inputs, raw, node.selects or [None] * len(raw), strict=True):
         if select is None:

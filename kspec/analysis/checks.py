@@ -1,20 +1,28 @@
 """Stage 4, check: graph and argument checks over a resolved spec; each check yields `SpecError`s.
 
+The checks of each layer entry's own arguments live in `layer_checks`; `CHECKS` lists them all, in order.
 Imports kspec only (the catalogue is plain JSON data); never keras.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path as FsPath
+from collections.abc import Iterator
 from typing import Any
 
 from kspec import catalog, paths
 from kspec.analysis import feeding, loss_formulas, losses
-from kspec.analysis.graph import ModelGraph, Node, Resolved
-from kspec.catalog import calls
+from kspec.analysis.graph import Resolved
+from kspec.analysis.layer_checks import Check as Check  # re-exported, as Context
+from kspec.analysis.layer_checks import Context as Context
+from kspec.analysis.layer_checks import (
+    check_calls,
+    check_defaults,
+    check_layer_arguments,
+    check_layer_paths,
+    check_ops,
+)
+from kspec.analysis.layer_checks import layer_path_problem as layer_path_problem  # re-exported (the compiler)
 from kspec.errors import Path, SpecError, did_you_mean, name_problem, shorten
 from kspec.lang import data_spec as spec_data
 from kspec.lang import loss_spec
@@ -22,112 +30,6 @@ from kspec.lang import train_spec as spec_train
 from kspec.lang.spec import NAME_PATTERN
 
 _NAME = re.compile(NAME_PATTERN)
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the person running kspec allowed; nothing in a spec can change it."""
-
-    plugins: Collection[str] = ()
-    allow_unsafe: bool = False
-    installed: Collection[str] = ()
-
-
-Check = Callable[[Resolved, Context], Iterator[SpecError]]
-
-
-def _arg_path(node: Node, rel: Path) -> Path:
-    """Map a path relative to a layer entry onto the document (an argument may come from `defaults:`)."""
-    if rel and isinstance(rel[0], str) and rel[0] in node.arg_paths:
-        return (*node.arg_paths[rel[0]], *rel[1:])
-    return (*node.path, *rel)
-
-
-def check_layer_arguments(res: Resolved, ctx: Context) -> Iterator[SpecError]:
-    """Every layer type exists (or is a registered plugin) and its arguments match the Keras signature."""
-    for graph in res.models.values():
-        for node in graph.nodes.values():
-            if node.kind == "layer":
-                for err in catalog.check_layer(
-                    node.type, node.args, plugins=ctx.plugins, allow_unsafe=ctx.allow_unsafe
-                ):
-                    notes = [f"in block instance '{'.'.join(node.block)}' (layer '{node.name}')"] if node.block else []
-                    yield replace(err, path=_arg_path(node, err.path), notes=err.notes + notes)
-
-
-def check_calls(res: Resolved, ctx: Context) -> Iterator[SpecError]:
-    """Tensors passed by call argument (`inputs: {query: x, ...}`) and `call:` options are ones the layer takes."""
-    for graph in res.models.values():
-        for node in graph.nodes.values():
-            target = res.layers.get(node.layer) if node.kind == "use" else node
-            if node.kind in ("layer", "use") and target is not None:
-                form = calls.call_form(catalog.canonical_layer(target.type) or target.type)
-                keys = [loc[1:] for loc in node.input_locs] if node.named else None
-                for err in calls.check_call(target.type, form, keys, len(node.inputs), node.call):
-                    yield err.prefixed(node.path)
-            elif node.named or node.call:
-                yield SpecError(
-                    f"a{'n' if node.kind in ('op', 'input') else ''} {node.kind} entry takes its inputs as a list",
-                    (*node.path, "inputs" if node.named else "call"),
-                    "wrong-type",
-                    hint="tensors by call argument and `call:` options are for layers, e.g. MultiHeadAttention",
-                )
-
-
-def check_layer_paths(res: Resolved, ctx: Context) -> Iterator[SpecError]:
-    """Arguments Keras opens as files (lookup vocabularies, application weights) stay inside the spec's folder."""
-    for graph in res.models.values():
-        for node in graph.nodes.values():
-            info = catalog.layer_info(node.type) if node.kind == "layer" else None
-            if info is None or (info.is_unsafe and not ctx.allow_unsafe):  # refused anyway (`unsafe-layer`)
-                continue
-            for rel, value, kind in catalog.path_arguments(node.type, node.args):
-                problem = layer_path_problem(res.doc.folder, value, kind)
-                if problem is not None:
-                    yield replace(problem, path=_arg_path(node, rel))
-
-
-def layer_path_problem(folder: FsPath, rel: str, kind: str) -> SpecError | None:
-    """Why `rel` (a path-typed layer argument) cannot be opened: outside `folder`, not a `kind`, or missing (a
-    warning: it may be created before `kspec build`). The file itself is never read, so nothing of it is echoed."""
-    try:
-        full = paths.resolve_inside(folder, rel)
-    except paths.PathProblem as problem:
-        return SpecError(problem.message, (), "bad-path", hint=problem.hint)
-    wrong = paths.kind_problem(full, rel, "folder" if kind == "folder" else "file")
-    if wrong is not None:
-        return SpecError(wrong.message, (), "bad-path", hint=wrong.hint)
-    if not full.exists():
-        return SpecError(
-            f"no {kind} {shorten(rel)} next to the spec (looked for {full})",
-            (),
-            "bad-path",
-            severity="warning",
-            hint="paths are relative to the spec file's folder; `kspec build` needs it there",
-        )
-    return None
-
-
-def check_ops(res: Resolved, ctx: Context) -> Iterator[SpecError]:
-    """`op:` entries name allow-listed keras.ops functions with known arguments and the right number of inputs."""
-    for graph in res.models.values():
-        for node in graph.nodes.values():
-            if node.kind == "op":
-                for err in catalog.check_op(node.type, node.args, n_inputs=len(node.inputs)):
-                    yield err.prefixed(node.path)
-
-
-def check_defaults(res: Resolved, ctx: Context) -> Iterator[SpecError]:
-    """Every `defaults:` entry names a layer type and arguments it takes (required ones may be left out)."""
-    for type_name, args in res.spec.defaults.items():
-        for err in catalog.check_layer(
-            type_name, args, plugins=ctx.plugins, allow_unsafe=ctx.allow_unsafe, partial=True
-        ):
-            yield (
-                err.prefixed(("defaults", type_name))
-                if err.path != ("type",)
-                else replace(err, path=("defaults", type_name))
-            )
 
 
 def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
@@ -169,7 +71,6 @@ def check_data(res: Resolved, ctx: Context) -> Iterator[SpecError]:
 
 def check_init(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     """`init.weights` is a .weights.h5 or .keras file inside the spec's folder (the one `build` and `train` load)."""
-    from kspec import paths
 
     init = res.spec.init
     if init is None:
@@ -392,7 +293,3 @@ def run(res: Resolved, ctx: Context | None = None) -> list[SpecError]:
     """All diagnostics of all checks (errors, warnings and notes)."""
     ctx = ctx or Context()
     return [err for check in CHECKS for err in check(res, ctx)]
-
-
-def nodes_of(graph: ModelGraph, kind: str) -> list[Node]:
-    return [n for n in graph.nodes.values() if n.kind == kind]

@@ -62,7 +62,8 @@ def arg_paths(
     entry: LayerEntry, facts: EntryFacts, path: Path, defaults: dict[str, Any], repeated: dict[str, Any], rep: int
 ) -> dict[str, Path]:
     """Argument -> where it is written: under `defaults:`, in the entry at `path`, or in its `repeat:` lists."""
-    out = {k: ("defaults", entry.type, k) for k in defaults} | {k: (*path, k) for k in [*facts.args, *repeated]}
+    out: dict[str, Path] = {k: ("defaults", str(entry.type), k) for k in defaults}
+    out |= {k: (*path, k) for k in [*facts.args, *repeated]}
     out.update({k: (*path, "repeat", k, rep) for k in repeated})
     return out
 

@@ -20,6 +20,7 @@ from kspec.analysis.shape_rules import (
     CALL_RULES,
     OP_RULES,
     OutShape,
+    Rule,
     Shape,
     ShapeMismatch,
     Unsupported,
@@ -117,7 +118,10 @@ class _Unknown(Exception):
 def _flat(shapes: list[OutShape]) -> list[Shape]:
     out: list[Shape] = []
     for s in shapes:
-        out.extend(s if isinstance(s, list) else [s])
+        if isinstance(s, list):
+            out.extend(s)
+        else:
+            out.append(s)
     return out
 
 
@@ -146,6 +150,8 @@ class _Walker:
         self.owners: dict[str, _Owners] = {}
         self.built: dict[str, tuple[int, list[Shape]]] = {}
         self.unknown: dict[str, tuple[Node, list[str]]] = {}
+        self.rules: dict[str, Rule | None] = {}  # layer type as written -> its rule, looked up once
+        self.forms: dict[str, bool] = {}  # layer type as written -> whether it takes tensors by call argument
         self.kinds: dict[str, Callable[[Node, list[Shape]], _Call]] = {
             "layer": self.layer,
             "use": self.use,
@@ -239,7 +245,7 @@ class _Walker:
         try:
             picked = call_shapes.pick(node, raw)
             target = self.res.layers.get(node.layer) if node.kind == "use" else node
-            if node.kind in ("layer", "use") and target is not None and call_shapes.form_of(target.type) is not None:
+            if node.kind in ("layer", "use") and target is not None and self.by_argument(target.type):
                 return self.named_call(node, target, picked)
             return self.kinds[node.kind](node, _flat(picked))
         except ShapeMismatch as exc:
@@ -269,6 +275,13 @@ class _Walker:
             pass
         return None
 
+    def by_argument(self, type_name: str) -> bool:
+        """Whether layers of this type take their tensors by call argument (attention, recurrent layers)."""
+        found = self.forms.get(type_name)
+        if found is None:
+            found = self.forms[type_name] = call_shapes.form_of(type_name) is not None
+        return found
+
     def note_unknown(self, node: Node) -> None:
         """A node left unchecked by its inputs still gets its type noted when static inference has no rule for it."""
         if node.kind == "layer" and lookup(catalog.canonical_layer(node.type) or node.type) is None:
@@ -278,7 +291,10 @@ class _Walker:
 
     # -- node kinds -------------------------------------------------------------------------------------------
     def apply(self, type_name: str, args: dict[str, Any], ins: list[Shape]) -> tuple[OutShape, int, int]:
-        rule = lookup(catalog.canonical_layer(type_name) or type_name)
+        if type_name in self.rules:
+            rule = self.rules[type_name]
+        else:
+            rule = self.rules[type_name] = lookup(catalog.canonical_layer(type_name) or type_name)
         if rule is None:
             raise _Unknown(type_name)
         out, params, nt = rule(args, ins)
