@@ -15,7 +15,7 @@ from kspec import catalog
 from kspec.catalog.calls import output_names
 from kspec.errors import SpecError, did_you_mean
 
-# The graph types are `kspec.analysis.graph.Node` and `ModelGraph`; that module imports this one, hence `Any`.
+# The graph types are `kspec.analysis.model_graph.Node` and `ModelGraph`; that module imports this one, hence `Any`.
 Node = Any
 ModelGraph = Any
 
