@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from kspec import catalog
 from kspec.analysis import call_shapes
@@ -35,8 +35,7 @@ __all__ = ["ModelShapes", "NodeShape", "ShapeReport", "infer"]
 _HINT = "`kspec validate --deep` builds the model with Keras and checks the rest"
 
 
-@dataclass(frozen=True)
-class NodeShape:
+class NodeShape(NamedTuple):
     """What static inference found for one node of one model.
 
     `shape` is a tuple (batch axis first, `None` where unknown), a list of tuples for layers with several outputs,
@@ -196,8 +195,8 @@ class _Walker:
                 continue
             ins = [shapes.get(i) for i in node.inputs]
             result: _Call | None = None
-            if all(s is not None for s in ins) and node.inputs:
-                result = self.call(node, [s for s in ins if s is not None], graph, errors, cause)
+            if ins and None not in ins:  # shapes are tuples or lists: only None equals None
+                result = self.call(node, cast("list[OutShape]", ins), graph, errors, cause)
             else:
                 self.note_unknown(node)
                 causes = {cause[i] for i in node.inputs if i in cause}
