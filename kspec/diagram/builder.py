@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from kspec.analysis.graph import ModelGraph, Node, Resolved
@@ -20,6 +19,7 @@ from kspec.diagram.style import (
     CLUSTER_GREYS,
     FONT,
     SKIP_COLOR,
+    escape,
     footer,
     format_count,
     html_table,

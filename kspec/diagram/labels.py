@@ -7,7 +7,6 @@ type and arguments (its hyperparameter rows), on a shape (its text) or on a foot
 from __future__ import annotations
 
 from collections.abc import Mapping
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from kspec.analysis.graph import ModelGraph, Node, Resolved
@@ -15,6 +14,7 @@ from kspec.diagram.structure import Collapsed
 from kspec.diagram.style import (
     COLORS,
     SKIP_COLOR,
+    escape,
     family,
     format_count,
     format_shape,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +129,8 @@ def render(dot: str, out: Path, *, timeout: float = 120.0) -> Path:
     note = slow_note(dot, renderer.kind)
     if note:
         print(f"kspec: {note}", file=sys.stderr)
+    import subprocess  # only to render: a .dot output does not need it
+
     cmd = [renderer.path, f"-T{fmt}", "-o", str(out)]
     try:
         proc = subprocess.run(cmd, input=dot.encode("utf-8"), capture_output=True, timeout=timeout, check=False)

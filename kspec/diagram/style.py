@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 from functools import lru_cache
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from kspec.analysis.graph import Node
@@ -147,6 +146,18 @@ def format_shape(shape: Any, *, batch: bool = False) -> str:
         return ", ".join(format_shape(s, batch=batch) for s in shape)
     dims = list(shape)[1:] if batch else list(shape)
     return "×".join("?" if d is None else str(d) for d in dims) if dims else "scalar"
+
+
+def escape(text: str) -> str:
+    """`html.escape(text)`: `&`, `<`, `>` and both quotes as character references (without importing `html`, whose
+    table of entities is most of its import)."""
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#x27;")
+    )
 
 
 def html_table(rows: list[str], align: str = "CENTER") -> str:

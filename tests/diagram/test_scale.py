@@ -4,6 +4,7 @@ rendering a large diagram is announced before it starts."""
 
 from __future__ import annotations
 
+import html
 import random
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from kspec.diagram import DrawOptions, to_dot
 from kspec.diagram.lines import add_edge, add_node, quote_edge, quote_once
 from kspec.diagram.render import SLOW_BOXES, slow_note
 from kspec.diagram.structure import skip_edges
+from kspec.diagram.style import escape
 
 NAMES = ["x", "Hidden-1", "node", "a b", 'say "hi"', "gan/dense_1", "-4.2", "<not html", "é", "back\\\\slash"]
 
@@ -64,6 +66,8 @@ QUOTED = [
     "a b:c d",
     "a:",
     'odd\\"',
+    "a & b <c> 'd'",
+    "&amp;",
 ]
 
 
@@ -71,6 +75,7 @@ QUOTED = [
 def test_quoting_equals_graphviz(text: str) -> None:
     assert quote_once(text) == graphviz.quoting.quote(text)
     assert quote_edge(text) == graphviz.quoting.quote_edge(text)
+    assert escape(text) == html.escape(text)
 
 
 def residual(instances: int) -> str:
