@@ -35,6 +35,8 @@ _INDEX = re.compile(r"^(?P<base>.+)\[(?P<i>[0-9]{1,4})\]$")
 def split_ref(ref: str, *known: Container[str]) -> tuple[str, Select]:
     """`enc[2]` -> (`enc`, 2); `enc.z` -> (`enc`, `z`) unless `enc.z` is itself a name (in one of `known`: several
     containers are looked into as they are, never merged into a copy per call); else (`ref`, None)."""
+    if "[" not in ref and "." not in ref:  # a plain name (most of them)
+        return ref, None
     m = _INDEX.match(ref)
     if m:
         return m["base"], int(m["i"])
@@ -103,6 +105,8 @@ def resolve_selections(models: dict[str, ModelGraph], layers: dict[str, Node]) -
     for graph in models.values():
         for node in graph.nodes.values():
             for i, (producer, select) in enumerate(zip(node.inputs, node.selects, strict=False)):
+                if select is None:  # the whole output: nothing to resolve
+                    continue
                 node.selects[i], err = _resolve(graph, producer, select, models, layers)
                 if err is not None:
                     loc = node.input_locs[i] if i < len(node.input_locs) else ("inputs", i)
