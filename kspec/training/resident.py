@@ -2,8 +2,9 @@
 
 `Model.fit` on a `tf.data` pipeline pays tf.data's cost on every batch: about 0.1 ms on a CPU, which is more than
 a whole training step of the book's MLPs. Here a split stays in memory as tensors, and one compiled call runs many
-steps (`Pace`) in a graph loop: it gathers its batches by index from the epoch's permutation, then each step calls
-the model's own `train_step` (XLA-compiled where `jit_compile` is on) on one of them. No tf.data runs per step.
+steps (`Pace`) in a loop: each step gathers its batch by index from the epoch's permutation and calls the model's
+own `train_step` on it. No tf.data runs per step. Where `jit_compile` is on, the whole call (loop, gathers and
+steps) is one XLA program, compiled once per model and training split; otherwise it is a graph loop.
 
 The batches are the ones the tf.data pipeline gives (`data.permutation`: the same order from (seed, epoch), the same
 last, smaller batch), so either feed learns the same. The loop drives Keras callbacks through `CallbackList` as
@@ -15,7 +16,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kspec.data.pipeline import permutation
 from kspec.data.registry import Arrays
@@ -26,6 +27,19 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
     from kspec.training.session import Session
+
+
+class Chunk(NamedTuple):
+    """The steps of one compiled call: rows `first .. first + count - 1` of `table` ([steps, batch] example indices
+    of a whole pass over a split, or of its last, smaller batch)."""
+
+    table: tf.Tensor
+    first: int
+    count: int
+
+    @property
+    def rows(self) -> tf.Tensor:
+        return self.table[self.first : self.first + self.count]
 
 
 class Feed:
@@ -69,8 +83,8 @@ class Feed:
         `(x, y, sample_weight)`."""
         return _gather(self.tensors, i, same=self.same, one_hot=self.one_hot)
 
-    def _runner(self, kind: str, jit: bool) -> Callable[[tf.Tensor], dict[str, Any]]:
-        """A call running the model's train or test step once per row of `rows` ([steps, batch] example indices)."""
+    def _runner(self, kind: str, jit: bool) -> Callable[[Chunk], dict[str, Any]]:
+        """A call running the model's train or test step once per row of a chunk ([steps, batch] example indices)."""
         import tensorflow as tf
 
         layout = (
@@ -79,22 +93,22 @@ class Feed:
             *(None if t is None else tf.nest.map_structure(_example_spec, t) for t in self.tensors),
         )
         calls = _compiled_calls(self.model, kind, jit, layout)
-        return lambda rows: calls(rows, self.tensors, self.batch_size)
+        return lambda chunk: calls(chunk, self.tensors, self.batch_size)
 
-    def chunks(self, order: tf.Tensor, pace: Pace) -> Iterator[tuple[int, tf.Tensor]]:
-        """(first step, rows of example indices) for each compiled call over `order`: the full batches, `pace.size()`
-        at a time, then the last, smaller batch alone."""
+    def chunks(self, order: tf.Tensor, pace: Pace) -> Iterator[tuple[int, Chunk]]:
+        """(first step, its chunk) for each compiled call over `order`: the full batches, `pace.size()` at a time,
+        then the last, smaller batch alone."""
         import tensorflow as tf
 
         full, bs = self.n // self.batch_size, self.batch_size
-        rows = tf.reshape(order[: full * bs], [full, bs])
+        table = tf.reshape(order[: full * bs], [full, bs])
         first = 0
         while first < full:
             count = min(pace.size(), full - first)
-            yield first, rows[first : first + count]
+            yield first, Chunk(table, first, count)
             first += count
         if self.n > full * bs:
-            yield full, tf.reshape(order[full * bs :], [1, -1])
+            yield full, Chunk(tf.reshape(order[full * bs :], [1, -1]), 0, 1)
 
     def step_bytes(self) -> int:
         """Bytes one batch gathers (inputs and targets)."""
@@ -103,8 +117,8 @@ class Feed:
         parts = tf.nest.flatten([self.x] if self.same or self.y is None else [self.x, self.y])
         return self.batch_size * sum(int(t.dtype.size) * int(t.shape[1:].num_elements() or 1) for t in parts)
 
-    def train(self, rows: tf.Tensor, pace: Pace) -> dict[str, Any]:
-        return _timed(self._train, rows, pace)
+    def train(self, chunk: Chunk, pace: Pace) -> dict[str, Any]:
+        return _timed(self._train, chunk, pace)
 
     def evaluate(self, pace: Pace, callbacks: Any = None) -> dict[str, float]:
         """The model's loss and metrics over this split, in order (as `Model.evaluate` gives them)."""
@@ -114,12 +128,12 @@ class Feed:
         if callbacks is not None:
             callbacks.on_test_begin()
         logs: dict[str, Any] = {}
-        for first, rows in self.chunks(tf.range(self.n, dtype=tf.int64), pace):
+        for first, chunk in self.chunks(tf.range(self.n, dtype=tf.int64), pace):
             if callbacks is not None:
                 callbacks.on_test_batch_begin(first)
-            logs = _timed(self._test, rows, pace)
+            logs = _timed(self._test, chunk, pace)
             if callbacks is not None:
-                callbacks.on_test_batch_end(first + int(rows.shape[0]) - 1, logs)
+                callbacks.on_test_batch_end(first + chunk.count - 1, logs)
         out = {k: float(v) for k, v in logs.items()}
         if callbacks is not None:
             callbacks.on_test_end(out)
@@ -156,15 +170,19 @@ _CALLS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakref.Wea
 
 
 def _compiled_calls(model: keras.Model, kind: str, jit: bool, layout: tuple[Any, ...]) -> Any:
-    """The compiled calls running `model`'s `kind` ("train" or "test") step once per row of example indices.
+    """The compiled calls running `model`'s `kind` ("train" or "test") step once per row of a chunk.
 
     The split's tensors are arguments, not captured constants, so every split of the same layout shares the traces.
-    One trace serves the full batches (static batch shape, as `fit` gives them; XLA compiles only this one), one more
-    serves every smaller last batch (batch size unknown, as `fit`'s relaxed retrace has it): two traces per step
-    kind and model, whatever the number of steps, splits or evaluations. A second XLA program for the last batch
-    would cost seconds of compilation and (for an LSTM) about 90 MB of peak memory for a batch run once an epoch.
-    The call gathers all its batches with one gather, then slices one per step: a gather per step in the loop costs
-    more than the bulk copy (graph ops in a loop body carry a fixed cost each).
+    With XLA (training only), one program runs a chunk of full batches: the loop, each step's gather and the step
+    itself. It takes the whole pass's table of indices with the first row and the step count as tensors, so the
+    program is compiled once per model and split size, whatever the pace. (Slicing the table with a tensor start
+    would not do: XLA needs a slice's bounds as constants, and recompiles for every chunk.) Without XLA, a graph loop
+    serves the full batches (static batch shape, as `fit` gives them): it gathers all its batches with one gather,
+    then slices one per step, because in a graph loop every op carries a fixed cost that a bulk copy avoids. One
+    more graph trace serves every smaller last batch (batch size unknown, as `fit`'s relaxed retrace has it), also
+    under XLA: a second XLA program for a batch run once an epoch would cost seconds of compilation and (for an LSTM)
+    about 90 MB of peak memory. So at most two traces per step kind and model, whatever the number of steps, splits
+    or evaluations.
     """
     import tensorflow as tf
 
@@ -174,39 +192,65 @@ def _compiled_calls(model: keras.Model, kind: str, jit: bool, layout: tuple[Any,
         return per_model[key]
     same, one_hot, *specs = layout
     step = model.train_step if kind == "train" else model.test_step
+    present = [
+        tf.nest.map_structure(lambda s: tf.TensorSpec([None, *s.shape], s.dtype), spec)
+        for spec in specs
+        if spec is not None
+    ]
 
-    def tensor_spec(spec: Any) -> Any:
-        return None if spec is None else tf.nest.map_structure(lambda s: tf.TensorSpec([None, *s.shape], s.dtype), spec)
+    def steps(run_steps: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
+        def run(*args: Any) -> dict[str, Any]:
+            run_steps(*args)
+            return model.get_metrics_result()  # type: ignore[no-any-return]
 
-    def loop(one: Callable[[Any], Any], width: int | None) -> Any:
-        def run(rows: tf.Tensor, x: tf.Tensor, y: tf.Tensor | None, w: tf.Tensor | None) -> dict[str, Any]:
+        return run
+
+    def loop(width: int | None) -> Any:
+        """A graph loop over [steps, batch] rows: one bulk gather, then one slice per step."""
+
+        def run(rows: tf.Tensor, x: tf.Tensor, y: tf.Tensor | None, w: tf.Tensor | None) -> None:
             data = _gather((x, y, w), rows, same=same, one_hot=one_hot)  # [steps, batch, ...] for each part
 
             def body(j: tf.Tensor) -> tf.Tensor:
-                one(tf.nest.map_structure(lambda t: t[j], data))
+                step(tf.nest.map_structure(lambda t: t[j], data))
                 return j + 1
 
             # one iteration at a time: each step's variable updates finish before the next step reads them
             tf.while_loop(lambda j: j < tf.shape(rows)[0], body, [tf.constant(0)], parallel_iterations=1)
-            return model.get_metrics_result()  # type: ignore[no-any-return]
 
-        present = [tensor_spec(spec) for spec in specs if spec is not None]
         signature = [tf.TensorSpec([None, width], tf.int64), *present]
-        return tf.function(_ENTRIES[kind](lambda rows, *parts: run(rows, *_unpack(parts, specs))), signature)
+        return tf.function(_ENTRIES[kind](steps(lambda rows, *parts: run(rows, *_unpack(parts, specs)))), signature)
+
+    def program(width: int | None) -> Any:
+        """One XLA program over rows `first .. first + count - 1` of a [steps, batch] table: a gather per step."""
+
+        def run(table: tf.Tensor, first: tf.Tensor, count: tf.Tensor, x: Any, y: Any, w: Any) -> None:
+            def body(j: tf.Tensor) -> tf.Tensor:
+                step(_gather((x, y, w), tf.gather(table, first + j), same=same, one_hot=one_hot))
+                return j + 1
+
+            tf.while_loop(lambda j: j < count, body, [tf.constant(0)], parallel_iterations=1)
+
+        scalar = tf.TensorSpec([], tf.int32)
+        signature = [tf.TensorSpec([None, width], tf.int64), scalar, scalar, *present]
+        run_all = steps(lambda table, first, count, *parts: run(table, first, count, *_unpack(parts, specs)))
+        return tf.function(_ENTRIES[kind](run_all), signature, jit_compile=True)
 
     full: dict[int, Any] = {}
-    rest = loop(step, None)
+    rest = loop(None)
 
-    def call(rows: tf.Tensor, tensors: tuple[Any, Any, Any], batch_size: int) -> dict[str, Any]:
+    def call(chunk: Chunk, tensors: tuple[Any, Any, Any], batch_size: int) -> dict[str, Any]:
         parts = [t for t in tensors if t is not None]
-        if int(rows.shape[1]) != batch_size:
-            return rest(rows, *parts)  # type: ignore[no-any-return]
-        if batch_size not in full:  # XLA compiles the step alone, inside the graph loop
+        if int(chunk.table.shape[1]) != batch_size:
+            return rest(chunk.rows, *parts)  # type: ignore[no-any-return]
+        if batch_size not in full:
             # several outputs: Keras weighs each output's loss metric by the static batch size, which `fit` leaves
             # unknown; so does this trace, and the per-output losses average over batches as in `fit`
             width = batch_size if len(model.outputs) == 1 else None
-            full[batch_size] = loop(tf.function(step, jit_compile=True) if jit else step, width)
-        return full[batch_size](rows, *parts)  # type: ignore[no-any-return]
+            full[batch_size] = program(width) if jit else loop(width)
+        if jit:
+            return full[batch_size](chunk.table, chunk.first, chunk.count, *parts)  # type: ignore[no-any-return]
+        return full[batch_size](chunk.rows, *parts)  # type: ignore[no-any-return]
 
     per_model[key] = call
     return call
@@ -237,10 +281,10 @@ def _unpack(parts: tuple[Any, ...], specs: list[Any]) -> list[Any]:
     return [None if spec is None else next(it) for spec in specs]
 
 
-def _timed(run: Callable[[tf.Tensor], dict[str, Any]], rows: tf.Tensor, pace: Pace) -> dict[str, Any]:
+def _timed(run: Callable[[Chunk], dict[str, Any]], chunk: Chunk, pace: Pace) -> dict[str, Any]:
     start = time.perf_counter()
-    logs = run(rows)
-    pace.took(time.perf_counter() - start, int(rows.shape[0]))
+    logs = run(chunk)
+    pace.took(time.perf_counter() - start, chunk.count)
     return logs
 
 
@@ -321,10 +365,10 @@ def fit(s: Session, model: keras.Model, jit: bool, callbacks: list[Any], start: 
         hooks.on_epoch_begin(epoch)
         order = permutation(train.n, shuffle=spec.shuffle, seed=spec.seed, epoch=epoch)
         step_logs: dict[str, Any] = {}
-        for first, rows in train.chunks(order, pace):
+        for first, chunk in train.chunks(order, pace):
             hooks.on_train_batch_begin(first)
-            step_logs = train.train(rows, pace)
-            hooks.on_train_batch_end(first + int(rows.shape[0]) - 1, step_logs)
+            step_logs = train.train(chunk, pace)
+            hooks.on_train_batch_end(first + chunk.count - 1, step_logs)
             if model.stop_training:
                 break
         logs = {k: float(v) for k, v in step_logs.items()}
