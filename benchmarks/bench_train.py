@@ -698,6 +698,7 @@ def main() -> None:
         "--repeats", type=int, help="book/kspec process pairs per model (default: 3 for ann/dnn, 2 for cnn/lstm)"
     )
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    parser.add_argument("--busy", type=int, default=0, metavar="N", help="run N CPU hogs meanwhile (busy.py)")
     parser.add_argument(
         "--set",
         action="append",
@@ -729,7 +730,9 @@ def main() -> None:
         file=sys.stderr,
     )
     results = {}
-    with tempfile.TemporaryDirectory(prefix="kspec-bench-") as tmp:
+    from busy import hogs  # this folder is on the path: the script's own
+
+    with tempfile.TemporaryDirectory(prefix="kspec-bench-") as tmp, hogs(args.busy):
         for key in keys:
             b = BENCHES[key]
             n, epochs = sizes[key]

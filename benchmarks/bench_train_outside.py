@@ -1,6 +1,6 @@
 """Training, measured from outside: whole processes, E=1 and E=N epochs, book script and `kspec train` interleaved.
 
-Run: `nice python benchmarks/bench_train_outside.py [--models ann,dnn] [--epochs 20] [--repeats 3]`.
+Run: `nice python benchmarks/bench_train_outside.py [--models ann,dnn] [--epochs 20] [--repeats 3] [--busy N]`.
 
 `bench_train.py` times epochs from inside the process with a callback. This script only looks at whole processes,
 as a user's stopwatch would: for each repeat it runs, interleaved, the book's script and `kspec train` with E=1 and
@@ -14,6 +14,10 @@ tracing and the final evaluation cancel out of the difference.
 The data and the book scripts are `bench_train.py`'s (files in Keras's dataset format, no download). Children get
 no timing hooks; only Keras's SHA-256 check of the dataset file and its downloads are switched off. Asserts
 nothing; the load average is printed before and after every process.
+
+`--busy N` makes a busy machine that anyone can reproduce: N CPU hogs (Python processes spinning in a busy loop,
+each wanting a whole core) start before the first measured process and are killed after the last one. Their
+process ids and the CPU time they used are printed. On a 2-core machine `--busy 1` takes about one core away.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_train  # noqa: E402
+from busy import hogs  # noqa: E402
 
 ROOT = bench_train.ROOT
 
@@ -86,6 +91,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--samples", type=int, help="training examples (default: the model's in bench_train)")
     parser.add_argument("--json", type=Path, help="also write every process's numbers here")
+    parser.add_argument("--busy", type=int, default=0, metavar="N", help="run N CPU hogs during the measurement")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -99,7 +105,7 @@ def main() -> None:
     n = args.epochs
     raw: dict[str, list[dict[str, dict[str, float]]]] = {}
     print(f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f} at the start", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="kspec-bench-outside-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="kspec-bench-outside-") as tmp, hogs(args.busy):
         for key in keys:
             b = bench_train.BENCHES[key]
             home = Path(tmp) / f"keras-{key}"
@@ -120,7 +126,9 @@ def main() -> None:
                 print(f"  {key} repeat {r + 1}: marginal epoch x book: wall {wall:.2f}x, cpu {cpu:.2f}x",
                       file=sys.stderr, flush=True)  # fmt: skip
     sizes = ", ".join(f"{k} {args.samples or bench_train.BENCHES[k].samples:,}" for k in keys)
-    print(f"\nmarginal epoch, E={n} vs E=1, {args.repeats} repeats; examples before the validation split: {sizes}")
+    busy = f"; {args.busy} CPU hog(s) running" if args.busy else ""
+    print(f"\nmarginal epoch, E={n} vs E=1, {args.repeats} repeats{busy}; "
+          f"examples before the validation split: {sizes}")  # fmt: skip
     print(f"{'model':6} {'book s/epoch':>13} {'kspec s/epoch':>14} {'x book (wall)':>14} {'x book (cpu)':>13} "
           f"{'per-repeat wall ratios':>24} {'per-repeat cpu ratios':>24} {'load':>10}")  # fmt: skip
     for key, repeats in raw.items():

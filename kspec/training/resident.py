@@ -30,16 +30,16 @@ if TYPE_CHECKING:
 
 
 class Chunk(NamedTuple):
-    """The steps of one compiled call: rows `first .. first + count - 1` of `table` ([steps, batch] example indices
+    """The steps of one compiled call: rows `first .. first + steps - 1` of `table` ([steps, batch] example indices
     of a whole pass over a split, or of its last, smaller batch)."""
 
     table: tf.Tensor
     first: int
-    count: int
+    steps: int
 
     @property
     def rows(self) -> tf.Tensor:
-        return self.table[self.first : self.first + self.count]
+        return self.table[self.first : self.first + self.steps]
 
 
 class Feed:
@@ -133,7 +133,7 @@ class Feed:
                 callbacks.on_test_batch_begin(first)
             logs = _timed(self._test, chunk, pace)
             if callbacks is not None:
-                callbacks.on_test_batch_end(first + chunk.count - 1, logs)
+                callbacks.on_test_batch_end(first + chunk.steps - 1, logs)
         out = {k: float(v) for k, v in logs.items()}
         if callbacks is not None:
             callbacks.on_test_end(out)
@@ -198,7 +198,7 @@ def _compiled_calls(model: keras.Model, kind: str, jit: bool, layout: tuple[Any,
         if spec is not None
     ]
 
-    def steps(run_steps: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
+    def with_metrics(run_steps: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
         def run(*args: Any) -> dict[str, Any]:
             run_steps(*args)
             return model.get_metrics_result()  # type: ignore[no-any-return]
@@ -219,7 +219,8 @@ def _compiled_calls(model: keras.Model, kind: str, jit: bool, layout: tuple[Any,
             tf.while_loop(lambda j: j < tf.shape(rows)[0], body, [tf.constant(0)], parallel_iterations=1)
 
         signature = [tf.TensorSpec([None, width], tf.int64), *present]
-        return tf.function(_ENTRIES[kind](steps(lambda rows, *parts: run(rows, *_unpack(parts, specs)))), signature)
+        entry = _ENTRIES[kind](with_metrics(lambda rows, *parts: run(rows, *_unpack(parts, specs))))
+        return tf.function(entry, signature, autograph=False)
 
     def program(width: int | None) -> Any:
         """One XLA program over rows `first .. first + count - 1` of a [steps, batch] table: a gather per step."""
@@ -233,9 +234,11 @@ def _compiled_calls(model: keras.Model, kind: str, jit: bool, layout: tuple[Any,
 
         scalar = tf.TensorSpec([], tf.int32)
         signature = [tf.TensorSpec([None, width], tf.int64), scalar, scalar, *present]
-        run_all = steps(lambda table, first, count, *parts: run(table, first, count, *_unpack(parts, specs)))
-        return tf.function(_ENTRIES[kind](run_all), signature, jit_compile=True)
+        run_all = with_metrics(lambda table, first, count, *parts: run(table, first, count, *_unpack(parts, specs)))
+        return tf.function(_ENTRIES[kind](run_all), signature, autograph=False, jit_compile=True)
 
+    # `autograph=False` in both, as `fit` does (Keras marks its step `do_not_convert`): the loops are explicit, and
+    # converting the steps' Python source again for each trace cost about 0.3 s of the first epoch
     full: dict[int, Any] = {}
     rest = loop(None)
 
@@ -249,7 +252,7 @@ def _compiled_calls(model: keras.Model, kind: str, jit: bool, layout: tuple[Any,
             width = batch_size if len(model.outputs) == 1 else None
             full[batch_size] = program(width) if jit else loop(width)
         if jit:
-            return full[batch_size](chunk.table, chunk.first, chunk.count, *parts)  # type: ignore[no-any-return]
+            return full[batch_size](chunk.table, chunk.first, chunk.steps, *parts)  # type: ignore[no-any-return]
         return full[batch_size](chunk.rows, *parts)  # type: ignore[no-any-return]
 
     per_model[key] = call
@@ -284,7 +287,7 @@ def _unpack(parts: tuple[Any, ...], specs: list[Any]) -> list[Any]:
 def _timed(run: Callable[[Chunk], dict[str, Any]], chunk: Chunk, pace: Pace) -> dict[str, Any]:
     start = time.perf_counter()
     logs = run(chunk)
-    pace.took(time.perf_counter() - start, chunk.count)
+    pace.took(time.perf_counter() - start, chunk.steps)
     return logs
 
 
@@ -368,7 +371,7 @@ def fit(s: Session, model: keras.Model, jit: bool, callbacks: list[Any], start: 
         for first, chunk in train.chunks(order, pace):
             hooks.on_train_batch_begin(first)
             step_logs = train.train(chunk, pace)
-            hooks.on_train_batch_end(first + chunk.count - 1, step_logs)
+            hooks.on_train_batch_end(first + chunk.steps - 1, step_logs)
             if model.stop_training:
                 break
         logs = {k: float(v) for k, v in step_logs.items()}

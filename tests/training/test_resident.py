@@ -123,7 +123,7 @@ def test_chunks_cover_every_example_once_with_the_short_batch_last() -> None:
     chunks = list(feed.chunks(order, Pace(1, step_bytes=1)))
     assert [first for first, _ in chunks] == [0, 1, 2]
     assert [chunk.rows.numpy().tolist() for _, chunk in chunks] == [[[4, 0]], [[3, 1]], [[2]]]
-    assert [chunk.count for _, chunk in chunks] == [1, 1, 1]
+    assert [chunk.steps for _, chunk in chunks] == [1, 1, 1]
 
 
 def test_an_xla_failure_falls_back_to_graph_with_a_notice(
