@@ -14,10 +14,10 @@ validator functions. It is a file of the kspec package, written by kspec; a spec
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import re
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +33,18 @@ _REF_ID = re.compile(r":\d+$")
 
 def key(modules: list[str]) -> str:
     """What the saved schema depends on: the sources of the kspec modules it refers to (those defining the models
-    and their validators), Pydantic's, pydantic-core's and Python's versions."""
-    digest = hashlib.sha256(f"{pydantic.VERSION} {pydantic_core.__version__} {sys.version_info[:2]}".encode())
+    and their validators), Pydantic's, pydantic-core's and Python's versions. Two checksums (CRC-32 and Adler-32,
+    from zlib, which Python has loaded already; hashlib would load OpenSSL) and the length: this tells a file written
+    for other sources from a current one, it is not a seal against tampering (the file is part of the package)."""
+    crc, adler, size = 0, 1, 0
     package = Path(__file__).parents[1]
+    parts = [f"{pydantic.VERSION} {pydantic_core.__version__} {sys.version_info[:2]}".encode()]
     for name in modules:
         source = package.joinpath(*name.split(".")[1:]).with_suffix(".py")
-        digest.update(name.encode() + b"\0" + (source.read_bytes() if source.is_file() else b"missing"))
-    return digest.hexdigest()
+        parts.append(name.encode() + b"\0" + (source.read_bytes() if source.is_file() else b"missing"))
+    for part in parts:
+        crc, adler, size = zlib.crc32(part, crc), zlib.adler32(part, adler), size + len(part)
+    return f"{crc:08x}{adler:08x}-{size}"
 
 
 def _modules(schema: Any) -> list[str]:

@@ -9,7 +9,6 @@ Data flows one way: the spec (`kspec.load` + `kspec.check`) -> a study in a stor
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -172,6 +171,8 @@ def _spawn(
     command = [sys.executable, "-m", "kspec", "tune", str(spec_path), "--worker", "--storage", url]
     command += ["--study", name, "--out", str(folder), *(a for o in overrides for a in ("--set", o))]
     command += ["--verbose"] if verbose else []
+    import subprocess  # here: `kspec validate` imports this package for `space`
+
     children = []
     for i in range(workers):
         with open(logs / f"worker-{i}.log", "ab") as log:
