@@ -34,14 +34,16 @@ def commands() -> list[Command]:
     return [c for module in MODULES for c in module.COMMANDS]
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(only: Command | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with `only`, the root and that one command (what `main` uses to run a command:
+    the same parse and messages, without setting up the options of the eleven others)."""
     root = argparse.ArgumentParser(
         prog="kspec", description="Declarative Keras model specs: validate, build, train, draw."
     )
     root.add_argument("--version", action="version", version=f"kspec {__version__}")
     root.set_defaults(parser=root)  # for commands about the command line itself (completion)
     sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in commands():
+    for command in [only] if only is not None else commands():
         p = sub.add_parser(command.name, help=command.help, description=command.run.__doc__)
         p.set_defaults(func=command.run)
         command.add_arguments(p)
@@ -53,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Pydantic looks for its plugins by reading the metadata of every installed package when kspec's spec models are
     # made (about 10 ms of `kspec validate`); kspec's models are internal and take no Pydantic plugin.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    args = parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    named = next((c for c in commands() if words and c.name == words[0] and not c.whole_parser), None)
+    args = parser(named).parse_args(words)
     try:
         code = int(args.func(args))
         sys.stdout.flush()  # here, not at exit: a closed pipe is then handled below

@@ -44,12 +44,14 @@ class UsageError(Exception):
 
 
 class Command(NamedTuple):
-    """One subcommand: its name, one-line help, its arguments and what it runs (returns the exit code)."""
+    """One subcommand: its name, one-line help, its arguments and what it runs (returns the exit code).
+    `whole_parser`: it reads the parser of every command (`args.parser`), so the command line is parsed with that."""
 
     name: str
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    whole_parser: bool = False
 
 
 def spec_files(paths: Sequence[str]) -> list[Path]:

@@ -39,4 +39,6 @@ def _complete_paths(p: argparse.ArgumentParser, files: object) -> None:
             action.complete = files  # type: ignore[attr-defined]
 
 
-COMMANDS = [Command("completion", "print a shell completion script (bash, zsh or fish)", add_arguments, run)]
+COMMANDS = [
+    Command("completion", "print a shell completion script (bash, zsh or fish)", add_arguments, run, whole_parser=True)
+]

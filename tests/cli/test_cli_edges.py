@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kspec.cli import main, parser
+from kspec.cli import commands, main, parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +42,24 @@ def test_every_argument_has_help() -> None:
         if not a.help
     ]
     assert missing == []
+
+
+def test_a_command_is_parsed_alone_as_in_the_whole_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    """`main` sets up only the command it runs: its help, defaults and usage errors are those of the whole parser."""
+    whole = _subcommands()
+    for command in commands():
+        alone = parser(command)
+        (action,) = [a for a in alone._actions if isinstance(a, argparse._SubParsersAction)]
+        assert list(action.choices) == [command.name]
+        assert action.choices[command.name].format_help() == whole[command.name].format_help()
+        for argv in ([command.name, "--no-such-option"], [command.name, "--help"]):
+            outputs = []
+            for p in (alone, parser()):
+                with pytest.raises(SystemExit) as info:
+                    p.parse_args(argv)
+                outputs.append((info.value.code, *capsys.readouterr()))
+            assert outputs[0] == outputs[1]
+    assert [c.name for c in commands() if c.whole_parser] == ["completion"]  # it reads every command's options
 
 
 def test_the_synthetic_budget_is_an_option_only_where_data_is_loaded_or_checked_for_it() -> None:
