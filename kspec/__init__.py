@@ -43,15 +43,14 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Resolved:
         path: the spec file.
         overrides: `dotted.path=value` strings applied before validation (`--set`).
     """
-    import copy
-
     from kspec.analysis import graph
     from kspec.lang import expand, loader, prebuilt, spec  # noqa: F401 (prebuilt: Spec's validator)
+    from kspec.lang.events import plain_copy
 
     doc = loader.read(path)
     applied = expand.apply_overrides(doc.data, overrides)
     doc.overrides = applied.sources
-    doc.source = copy.deepcopy(applied.data)
+    doc.source = plain_copy(applied.data)
     unused = expand.unused_variables(applied.data, doc.aliased)
     try:  # the overrides that could not be applied are reported with the spec's own errors, not instead of them
         data = expand.expand_document(applied.data)
