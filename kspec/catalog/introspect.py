@@ -369,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     text = dumps(build())
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output} ({len(text) // 1024} KiB)", file=sys.stderr)
+    if args.output == DEFAULT_OUTPUT:
+        from kspec.catalog import entries
+
+        print(f"wrote {entries.write_compact()}", file=sys.stderr)
     return 0
 
 

@@ -256,10 +256,12 @@ def write(path: str | Path = DEFAULT_PATH, *, package_copy: bool = False) -> Pat
     for out in (target, *([package_path()] if package_copy else [])):
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
-    if package_copy:  # the package's prebuilt validator of `Spec`, from the same models
+    if package_copy:  # the package's prebuilt validator of `Spec`, from the same models, and the compact catalogue
+        from kspec.catalog import entries
         from kspec.lang import prebuilt
 
         prebuilt.write()
+        entries.write_compact()
     return target
 
 
