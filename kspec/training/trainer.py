@@ -18,7 +18,7 @@ from kspec.lang.data_names import FedNames, fed_names
 from kspec.lang.data_steps import StepEnv
 from kspec.lang.train_spec import TrainSpec
 from kspec.training import chief_says, manifest, run_folder, runs, status
-from kspec.training.memory import give_back
+from kspec.training.memory import give_back, small_pages
 from kspec.training.objects import compile_args
 from kspec.training.preflight import (
     check_shapes,
@@ -97,7 +97,8 @@ def train(
     """
     hook = EPOCH_HOOK.set(on_epoch)
     try:
-        return _train(resolved, out, resume, restart)
+        with small_pages():
+            return _train(resolved, out, resume, restart)
     except SpecErrors as exc:
         raise SpecErrors([resolved.doc.locate(e) for e in exc.errors]) from None
     finally:

@@ -76,3 +76,18 @@ def test_a_failed_save_leaves_nothing(tmp_path: Path) -> None:
         (tmp.parent / "tmpscratch").write_bytes(b"scratch")  # what Keras leaves beside the archive while saving
         raise RuntimeError("killed midway")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_small_pages_turns_numpy_huge_pages_off_and_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    switch = memory._madvise_switch()
+    assert switch is not None  # NumPy 1.x and 2.x both have it on Linux
+    before = switch(True)  # returns the setting it replaces
+    try:
+        with memory.small_pages():
+            assert switch(False) is False  # inside: off
+        assert switch(True) is True  # the True set before the block is back
+        monkeypatch.setenv("KSPEC_NO_TRIM", "1")
+        with memory.small_pages():
+            assert switch(True) is True  # the switch leaves NumPy's setting alone
+    finally:
+        switch(before)
