@@ -180,6 +180,17 @@ def check_cycles(res: Resolved, ctx: Context) -> Iterator[SpecError]:
 
 
 def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    earlier: set[str] = set()
+    for name, deps in edges.items():  # every dependency defined before its user: no cycle, no search
+        for dep in deps:
+            if dep not in earlier and dep in edges:
+                break
+        else:
+            earlier.add(name)
+            continue
+        break
+    else:
+        return None
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -231,9 +242,9 @@ def check_unused(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     for graph in res.models.values():
         if not graph.outputs:
             continue  # reported as no-output; every layer would look unused
-        users = graph.consumers()
+        used = {dep for node in graph.nodes.values() for dep in node.inputs}
         for node in graph.nodes.values():
-            if not users.get(node.name) and node.name not in graph.outputs:
+            if node.name not in used and node.name not in graph.outputs:
                 what = "input" if node.kind == "input" else "layer"
                 yield SpecError(
                     f"the output of {what} '{node.name}' is never used",

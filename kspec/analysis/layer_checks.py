@@ -81,11 +81,19 @@ def check_calls(res: Resolved, ctx: Context) -> Iterator[SpecError]:
 def check_layer_paths(res: Resolved, ctx: Context) -> Iterator[SpecError]:
     """Arguments Keras opens as files (lookup vocabularies, application weights) stay inside the spec's folder."""
     found: dict[tuple[str, str], list[tuple[Path, str, str]]] = {}  # the path arguments of a type and arguments
+    takes: dict[str, bool] = {}  # layer type -> whether any argument may be a path (or a layer holding one)
     for graph in res.models.values():
         for node in graph.nodes.values():
-            info = catalog.layer_info(node.type) if node.kind == "layer" else None
+            if node.kind != "layer" or takes.get(node.type) is False:
+                continue
+            info = catalog.layer_info(node.type)
             if info is None or (info.is_unsafe and not ctx.allow_unsafe):  # refused anyway (`unsafe-layer`)
                 continue
+            if node.type not in takes:
+                kinds = [(p.path, p.kind) for p in info.params.values()]
+                takes[node.type] = any(path is not None or kind in ("layer", "layers") for path, kind in kinds)
+                if not takes[node.type]:
+                    continue
             key = (node.type, repr(node.args))
             if key not in found:
                 found[key] = list(catalog.path_arguments(node.type, node.args))
