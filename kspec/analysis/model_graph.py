@@ -108,14 +108,14 @@ class Resolved:
 
     def model_order(self) -> list[str]:
         """Model names so that every model comes after the models it nests and those defining layers it reuses."""
-        owner = {n.name: g.name for g in self.models.values() for n in g.nodes.values() if n.kind == "layer"}
+        calls = {name: [n for n in g.nodes.values() if n.kind in ("model", "use")] for name, g in self.models.items()}
+        owner = {}  # layer name -> the model defining it; needed only when a layer is reused
+        if any(n.kind == "use" for found in calls.values() for n in found):
+            owner = {n.name: g.name for g in self.models.values() for n in g.nodes.values() if n.kind == "layer"}
         deps = {
-            name: sorted(
-                {n.type if n.kind == "model" else owner.get(n.layer, name) for n in g.nodes.values()
-                 if n.kind in ("model", "use")} - {name}
-            )
-            for name, g in self.models.items()
-        }  # fmt: skip
+            name: sorted({n.type if n.kind == "model" else owner.get(n.layer, name) for n in found} - {name})
+            for name, found in calls.items()
+        }
         out: list[str] = []
 
         def visit(name: str, stack: tuple[str, ...]) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from kspec.analysis.graph import ModelGraph, Node, Resolved
 from kspec.analysis.selectors import output_labels
 from kspec.diagram.labels import Labels
-from kspec.diagram.lines import Writer, attr_list, attr_statement, quote, quote_edge
+from kspec.diagram.lines import Writer, attr_list, attr_statement, quote, quote_edge, quote_once
 from kspec.diagram.structure import Collapsed, block_members, block_tree, block_types, collapse_runs, skip_edges
 from kspec.diagram.style import (
     CLUSTER_GREYS,
@@ -58,6 +58,9 @@ class Builder:
         self.edges: list[tuple[str, str, str | None, str]] = []  # tail, head, edge label, attribute text
         self.skip_from: dict[str, str] = {}  # merge node -> where its skip connection comes from
         self.via: dict[str, str] = {}  # undrawn id -> id to draw instead (nested model -> its output, inner input)
+        #: without nested models drawn open no edge is redirected (`via`): edges are written as they are found
+        self.edge_lines: list[str] | None = None if options.expand_nested else []
+        self.drawn: set[tuple[str, str, str | None]] = set()  # (tail, head, label) written: two selected outputs
 
     def build(self) -> str:
         names = self.r.model_order()
@@ -91,7 +94,10 @@ class Builder:
             )
             self._model(sub, name, f"{name}/" if len(names) > 1 else "", False, ())
             sub.close()
-        self._edges(body)
+        if self.edge_lines is None:
+            self._edges(body)
+        else:
+            body += self.edge_lines
         # several models: the spec's description goes under the diagram (one model shows it in its own title)
         desc = self.r.spec.description if len(names) > 1 else None
         if self.o.legend or desc:
@@ -100,15 +106,15 @@ class Builder:
         return "".join([f"digraph {quote(name)} {{\n" if name else "digraph {\n", *body, "}\n"])
 
     def _edges(self, body: list[str]) -> None:
-        drawn: set[tuple[str, str, str | None]] = set()
-        via = self.via
+        """The edges found, once the ids they name are followed to what is drawn (`via`)."""
         for tail, head, label, attrs in self.edges:
-            if via:
-                tail, head = self._follow(tail), self._follow(head)
-            key = (tail, head, label)
-            if key not in drawn:  # two selected outputs of one layer: two edges
-                drawn.add(key)
-                body.append(f"\t{quote_edge(tail)} -> {quote_edge(head)}{attrs}\n")
+            self._edge(body, self._follow(tail), self._follow(head), label, attrs)
+
+    def _edge(self, body: list[str], tail: str, head: str, label: str | None, attrs: str) -> None:
+        key = (tail, head, label)
+        if key not in self.drawn:  # two selected outputs of one layer: two edges
+            self.drawn.add(key)
+            body.append(f"\t{quote_edge(tail)} -> {quote_edge(head)}{attrs}\n")
 
     def _follow(self, ref: str) -> str:
         seen = set()
@@ -176,6 +182,7 @@ class Builder:
             self._header(g, prefix, header, first and prefix + first)
         emit(g, ())
         find = col.find if col.alias else None
+        lines, drawn = self.edge_lines, self.drawn
         for node in visible:
             if node.kind == "model" and f"{prefix}{node.name}" in self.via:
                 continue  # expanded: its inner layers take the edges
@@ -192,7 +199,12 @@ class Builder:
                     text = attr_list(None, attrs)
                 else:
                     text = _SKIP_ATTRS if skip else ""
-                self.edges.append((prefix + (find(dep) if find else dep), head, label, text))
+                tail = prefix + (find(dep) if find else dep)
+                if lines is None:
+                    self.edges.append((tail, head, label, text))
+                elif (tail, head, label) not in drawn:  # as `_edge`, inline: one per edge of a deep stack
+                    drawn.add((tail, head, label))
+                    lines.append(f"\t{quote_edge(tail)} -> {quote_edge(head)}{text}\n")
 
     def _selection(self, graph: ModelGraph, node: Node, i: int) -> str | None:
         """How input `i` of `node` selects one output of its producer (`[1] state_h`, `.scores`); None: all of it."""
@@ -235,8 +247,11 @@ class Builder:
             return
         name = prefix + node.name
         skip = self.skip_from.get(name)
-        label, style = self.labels.node(graph, node, inherited, col, outputs and node.name in graph.outputs, skip)
-        g.box(name, label, (*style, ("group", prefix + graph.name)), f"{node.name} ({node.type})".replace("\\", "\\\\"))
+        label, look = self.labels.node(graph, node, inherited, col, outputs and node.name in graph.outputs, skip)
+        tooltip = quote_once(f"{node.name} ({node.type})".replace("\\", "\\\\"))
+        g.body.append(
+            f"{g.indent}{quote(name)} [label={label}{self.labels.look(look, prefix + graph.name)} tooltip={tooltip}]\n"
+        )
 
     def _nested(
         self,

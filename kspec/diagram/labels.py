@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kspec.analysis.graph import ModelGraph, Node, Resolved
+from kspec.diagram.lines import attrs_text
 from kspec.diagram.structure import Collapsed
 from kspec.diagram.style import (
     COLORS,
@@ -24,13 +25,13 @@ from kspec.diagram.style import (
 )
 
 if TYPE_CHECKING:
-    from kspec.analysis.shapes import ShapeReport
+    from kspec.analysis.shapes import NodeShape, ShapeReport
     from kspec.diagram.options import DrawOptions
 
 _OPEN = '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
 _CLOSE = "</TABLE>>"
-#: one NAME=VALUE attribute of a node, besides its label, group and tooltip
-Style = tuple[tuple[str, str], ...]
+#: what a node's attributes depend on: its kind, family, whether it is a model output and whether it is frozen
+Look = tuple[str, str, bool, bool]
 
 
 def _cell(row: str) -> str:
@@ -49,16 +50,17 @@ class Labels:
         self._details: dict[tuple[str, str, str], str] = {}  # (kind, type, repr of the arguments) -> rows
         self._rows: dict[tuple[str, str], str] = {}  # (text, colour) -> one small row
         self._shape_texts: dict[str, str] = {}  # repr of a static shape -> its text
+        self._reports: dict[str, Mapping[str, NodeShape]] = {}  # model -> its nodes' static shapes
         self._heads: dict[tuple[str | None, str, int], str] = {}  # (short name, type, times) -> the table's start
         self._prefixes: dict[tuple[str, ...], str] = {}  # block instance -> its layers' name prefix
+        self._looks: dict[tuple[Look, str], str] = {}  # (look, group) -> attribute text
 
     def node(
         self, graph: ModelGraph, node: Node, inherited: bool, col: Collapsed, is_out: bool, skip: str | None
-    ) -> tuple[str, Style]:
-        """The label of `node` (an HTML-like table) and its attributes other than group and tooltip."""
+    ) -> tuple[str, Look]:
+        """The label of `node` (an HTML-like table) and what its look depends on (see `look`)."""
         o, kind = self.o, node.kind
         frozen = inherited or not node.trainable
-        style: list[tuple[str, str]] = []
         if kind == "layer" or kind == "op":
             layer_type = node.type if kind == "layer" else f"ops.{node.type}"
             fam = family(layer_type) if kind == "layer" else "op"
@@ -73,7 +75,6 @@ class Labels:
         elif kind == "model":
             layer_type, fam = "Model", "model"
             details = self._details_html(["nested model" if node.name == node.type else f"model {node.type}"])
-            style += [("shape", "box3d"), ("style", "filled")]
         else:
             layer_type, fam, details = node.type, "input", ""
         if not frozen:  # a frozen node is drawn grey: its family's colour is not in the diagram
@@ -94,19 +95,30 @@ class Labels:
             foot.append("trainable")
         if foot:
             label += self._row(" · ".join(foot), "#000000")
-        style.append(("fillcolor", COLORS[fam]))
-        if kind == "input":
-            style.append(("penwidth", "2.2"))
         if is_out:
-            style.append(("peripheries", "2"))
             self.used["output"] = None
         if frozen:
-            look = dict(style)
-            look.update(style=look.get("style", "rounded,filled") + ",dashed", fillcolor="#e8e8e8",
-                        fontcolor="#595959", color="#8c8c8c")  # fmt: skip
-            style = list(look.items())
             self.used["frozen"] = None
-        return label + _CLOSE, tuple(style)
+        return label + _CLOSE, (kind, fam, is_out, frozen)
+
+    def look(self, key: Look, group: str) -> str:
+        """` k=v ...`: a node's attributes other than its label and tooltip, sorted and quoted (made once per look)."""
+        found = self._looks.get((key, group))
+        if found is None:
+            kind, fam, is_out, frozen = key
+            style = [("shape", "box3d"), ("style", "filled")] if kind == "model" else []
+            style.append(("fillcolor", COLORS[fam]))
+            if kind == "input":
+                style.append(("penwidth", "2.2"))
+            if is_out:
+                style.append(("peripheries", "2"))
+            if frozen:
+                look = dict(style)
+                look.update(style=look.get("style", "rounded,filled") + ",dashed", fillcolor="#e8e8e8",
+                            fontcolor="#595959", color="#8c8c8c")  # fmt: skip
+                style = list(look.items())
+            found = self._looks[key, group] = attrs_text((*style, ("group", group)))
+        return found
 
     def _short_name(self, node: Node) -> str:
         """`style.short_name`, with each block instance's prefix made once."""
@@ -139,22 +151,20 @@ class Labels:
         """The footer's parts: output shape(s), dtype, parameter count (of every member of a collapsed run)."""
         o = self.o
         if members is None:
-            shape, params, nt = self._info(model, node)
-            first = last = shape
-            counts = [params] if params is not None else []
-            frozen = nt or 0
+            info = self._info(model, node)
+            first = last = info[0]
+            total, frozen = info[1] or 0, info[2] or 0
         else:
             nodes = self.r.models[model].nodes
             infos = [self._info(model, nodes[m]) for m in members]
             first, last = infos[0][0], infos[-1][0]
-            counts = [p for _, p, _ in infos if p is not None]
+            total = sum(p for _, p, _ in infos if p is not None)
             frozen = sum(f or 0 for _, _, f in infos)
         out = []
         if o.show_shapes and first is not None:
             out.append("→ " + (first if first == last else f"{first} … {last}"))
         if o.show_dtype and node.kind in ("input", "layer"):
             out.append(str(node.args.get("dtype") or "float32"))
-        total = sum(counts)
         if o.show_params and total and node.kind != "input":
             note = f" ({format_count(frozen)} non-trainable)" if frozen else ""
             note = " (non-trainable)" if frozen and frozen == total else note
@@ -165,21 +175,23 @@ class Labels:
         """Output shape text, parameter count and non-trainable count of `node` in `model` (None: unknown)."""
         shape: str | None = format_shape(node.args.get("shape")) if node.kind == "input" else None
         params = frozen = None
-        if self.shapes is not None:
-            found = self.shapes.node(model, node.name)
-            if found is not None:
-                shape = (self._shape_text(found.shape) if found.checked else "? (unchecked)") or shape
-                params, frozen = found.params, found.non_trainable
-        if node.name in self.deep:
+        nodes = self._reports.get(model)
+        if nodes is None:
+            report = self.shapes.models.get(model) if self.shapes is not None else None
+            nodes = self._reports[model] = report.nodes if report is not None else {}
+        found = nodes.get(node.name)
+        if found is not None:
+            if found.checked:
+                key = repr(found.shape)  # (8,) and (8.0,) are equal keys but read differently
+                text = self._shape_texts.get(key)
+                if text is None:
+                    text = self._shape_texts[key] = format_shape(found.shape, batch=True)
+            else:
+                text = "? (unchecked)"
+            shape, params, frozen = text or shape, found.params, found.non_trainable
+        if self.deep and node.name in self.deep:
             shape = format_shape(self.deep[node.name], batch=True)
         return shape, params, frozen
-
-    def _shape_text(self, shape: Any) -> str:
-        key = repr(shape)  # (8,) and (8.0,) are equal keys but read differently
-        found = self._shape_texts.get(key)
-        if found is None:
-            found = self._shape_texts[key] = format_shape(shape, batch=True)
-        return found
 
     def params_of(self, model: str, names: list[str]) -> int:
         """The parameters of the nodes `names` of `model` together; 0 when any is unknown (or there are none)."""

@@ -124,13 +124,6 @@ class Writer:
         """`Digraph.node(name, label, **attrs)`, byte for byte."""
         self.body.append(f"{self.indent}{quote(name)}{attr_list(label, attrs)}\n")
 
-    def box(self, name: str, label: str, style: tuple[tuple[str, str], ...], tooltip: str) -> None:
-        """`node(name, label, **dict(style), tooltip=tooltip)` for a node whose attributes other than its label and
-        tooltip repeat from node to node (`tooltip` sorts after every other attribute kspec gives a node)."""
-        self.body.append(
-            f"{self.indent}{quote(name)} [label={label}{attrs_text(style)} tooltip={quote_once(tooltip)}]\n"
-        )
-
 
 def add_node(g: Graph, name: str, label: str | None = None, **attrs: str | None) -> None:
     """`g.node(name, label, **attrs)`, byte for byte."""

@@ -134,7 +134,12 @@ def block_types(graph: ModelGraph) -> dict[tuple[str, ...], str]:
     for node in graph.nodes.values():
         if node.block and node.block not in kinds and len(node.path) > 1 and node.path[0] == "blocks":
             kinds[node.block] = str(node.path[1])
-    for key in {node.block[:depth] for node in graph.nodes.values() for depth in range(1, len(node.block))}:
+    for key in {
+        node.block[:depth]
+        for node in graph.nodes.values()
+        if len(node.block) > 1
+        for depth in range(1, len(node.block))
+    }:
         kinds.setdefault(key, re.sub(r"_\d+$", "", key[-1]))
     return kinds
 
@@ -144,11 +149,12 @@ def block_tree(visible: list[Node]) -> dict[tuple[str, ...], list[Node | tuple[s
     node). One pass over the nodes, so drawing stays linear in the number of layers and block instances."""
     items: dict[tuple[str, ...], list[Node | tuple[str, ...]]] = {(): []}
     for node in visible:
-        for depth in range(len(node.block)):
-            child = node.block[: depth + 1]
-            if child not in items:
-                items[child] = []
-                items[node.block[:depth]].append(child)
+        if node.block not in items:  # a new block instance (its outer ones may be new too)
+            for depth in range(len(node.block)):
+                child = node.block[: depth + 1]
+                if child not in items:
+                    items[child] = []
+                    items[node.block[:depth]].append(child)
         items[node.block].append(node)
     return items
 
@@ -158,6 +164,9 @@ def block_members(graph: ModelGraph, col: Collapsed) -> dict[tuple[str, ...], li
     members: dict[tuple[str, ...], list[str]] = {}
     for node in graph.nodes.values():
         block = graph.nodes[col.find(node.name)].block if col.alias else node.block
+        if len(block) == 1:  # the common case: one level of blocks
+            members.setdefault(block, []).append(node.name)
+            continue
         for depth in range(1, len(block) + 1):
             members.setdefault(block[:depth], []).append(node.name)
     return members

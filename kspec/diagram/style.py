@@ -79,6 +79,7 @@ HYPERPARAMS: dict[str, str] = {
 _SPATIAL = ("kernel_size", "strides", "pool_size", "dilation_rate")
 _PLURALS = {"1 units": "1 unit", "1 filters": "1 filter", "1 heads": "1 head"}
 CLUSTER_GREYS = ("#f2f2f2", "#f9f9f9")
+_SPECIAL = re.compile("[&<>\"']")  # what `escape` replaces
 SKIP_COLOR = "#7b3294"
 
 
@@ -151,6 +152,8 @@ def format_shape(shape: Any, *, batch: bool = False) -> str:
 def escape(text: str) -> str:
     """`html.escape(text)`: `&`, `<`, `>` and both quotes as character references (without importing `html`, whose
     table of entities is most of its import)."""
+    if _SPECIAL.search(text) is None:  # most names and values: nothing to replace
+        return text
     return (
         text.replace("&", "&amp;")
         .replace("<", "&lt;")
