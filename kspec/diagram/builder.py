@@ -149,6 +149,7 @@ class Builder:
         kinds = block_types(graph)
         items = block_tree(visible)  # one pass: each cluster lists its own nodes and sub-clusters
         members = block_members(graph, col)
+        totals: dict[int, str] = {}  # a parameter count -> its line under a cluster's name
 
         def emit(container: Writer, blk: tuple[str, ...]) -> None:
             for item in items.get(blk, ()):
@@ -162,14 +163,18 @@ class Builder:
                 total = ""
                 if self.o.show_params:
                     params = self.labels.params_of(name, members.get(child, []))
-                    total = small(f"{format_count(params)} params") if params else ""
+                    total = totals.get(params, "")
+                    if params and not total:
+                        total = totals[params] = small(f"{format_count(params)} params")
                 cid = f"{prefix}{'/'.join(child)}"
                 sub = container.cluster(f"cluster_{cid}")
                 sub.line(_cluster_attrs(len(child) % 2, times > 1))
-                first = next(
-                    (n.name for n in items[child] if isinstance(n, Node) and not self._expands(n, stack)), None
-                )
-                self._header(sub, cid + "/", html_table([label, total], "LEFT"), first and prefix + first)
+                first = None
+                for n in items[child]:
+                    if isinstance(n, Node) and not (n.kind == "model" and self._expands(n, stack)):
+                        first = prefix + n.name
+                        break
+                self._header(sub, cid + "/", html_table([label, total], "LEFT"), first)
                 if times > 1:
                     self.used["repeat"] = None
                 emit(sub, child)
@@ -248,7 +253,9 @@ class Builder:
         name = prefix + node.name
         skip = self.skip_from.get(name)
         label, look = self.labels.node(graph, node, inherited, col, outputs and node.name in graph.outputs, skip)
-        tooltip = quote_once(f"{node.name} ({node.type})".replace("\\", "\\\\"))
+        tooltip = f"{node.name} ({node.type})"  # never an ID (a space), so quoted unless graphviz must escape it
+        tooltip = quote_once(tooltip.replace("\\", "\\\\")) if '"' in tooltip or "\\" in tooltip else f'"{tooltip}"'
+
         g.body.append(
             f"{g.indent}{quote(name)} [label={label}{self.labels.look(look, prefix + graph.name)} tooltip={tooltip}]\n"
         )

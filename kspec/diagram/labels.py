@@ -60,7 +60,7 @@ class Labels:
     ) -> tuple[str, Look]:
         """The label of `node` (an HTML-like table) and what its look depends on (see `look`)."""
         o, kind = self.o, node.kind
-        frozen = inherited or not node.trainable
+        frozen = inherited or node.args.get("trainable", True) is False  # `not node.trainable`
         if kind == "layer" or kind == "op":
             layer_type = node.type if kind == "layer" else f"ops.{node.type}"
             fam = family(layer_type) if kind == "layer" else "op"
@@ -79,7 +79,15 @@ class Labels:
             layer_type, fam, details = node.type, "input", ""
         if not frozen:  # a frozen node is drawn grey: its family's colour is not in the diagram
             self.used[fam] = None
-        key = (self._short_name(node) if o.show_layer_names else None, layer_type, col.count.get(node.name, 1))
+        short: str | None = None
+        if o.show_layer_names:  # `style.short_name`, each block instance's prefix made once
+            short = node.name
+            if node.block:
+                prefix = self._prefixes.get(node.block)
+                if prefix is None:
+                    prefix = self._prefixes[node.block] = "_".join(node.block) + "_"
+                short = short[len(prefix) :] if short.startswith(prefix) else short
+        key = (short, layer_type, col.count.get(node.name, 1) if col.count else 1)
         head = self._heads.get(key)
         if head is None:
             short, _, times = key
@@ -119,15 +127,6 @@ class Labels:
                 style = list(look.items())
             found = self._looks[key, group] = attrs_text((*style, ("group", group)))
         return found
-
-    def _short_name(self, node: Node) -> str:
-        """`style.short_name`, with each block instance's prefix made once."""
-        if not node.block:
-            return node.name
-        prefix = self._prefixes.get(node.block)
-        if prefix is None:
-            prefix = self._prefixes[node.block] = "_".join(node.block) + "_"
-        return node.name[len(prefix) :] if node.name.startswith(prefix) else node.name
 
     def _layer_details(self, node: Node) -> str:
         """The hyperparameter rows of a layer or op node, made once per type and arguments."""
