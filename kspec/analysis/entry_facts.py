@@ -21,6 +21,8 @@ class EntryFacts:
     """One entry, as the resolver uses it (see `LayerEntry` for each field's meaning)."""
 
     kind: str  # type, block, use, model or op
+    node_kind: str  # the node it makes: layer (for `type:`), use, model or op
+    type_name: str  # the layer type, used layer, model, op or block it names
     base: str  # what an auto name starts from: the layer type in snake_case, or the used layer, model or op
     args: dict[str, Any]  # its arguments (never changed: each node copies them)
     times: int
@@ -29,10 +31,11 @@ class EntryFacts:
     named: bool  # inputs given by call argument (`inputs: {query: x, ...}`)
     varying: bool  # `repeat: {arg: [values]}`
     has_vars: bool  # some argument (or repeated value) holds `${...}`
+    defaults: dict[str, Any]  # the spec's `defaults:` for its layer type ({} for other kinds)
 
 
-def read(entry: LayerEntry) -> EntryFacts:
-    """The facts of `entry`."""
+def read(entry: LayerEntry, defaults: dict[str, dict[str, Any]]) -> EntryFacts:
+    """The facts of `entry` in a spec with these `defaults:`."""
     kind = next(k for k in ENTRY_KINDS if getattr(entry, k) is not None)
     args = entry.args
     names = entry.input_names
@@ -47,6 +50,8 @@ def read(entry: LayerEntry) -> EntryFacts:
     repeated = list(entry.repeat.values()) if isinstance(entry.repeat, dict) else []
     return EntryFacts(
         kind=kind,
+        node_kind="layer" if kind == "type" else kind,
+        type_name=named_by,
         base=base,
         args=args,
         times=entry.times,
@@ -55,6 +60,7 @@ def read(entry: LayerEntry) -> EntryFacts:
         named=isinstance(entry.inputs, dict),
         varying=varying,
         has_vars=_mentions_var(args) or _mentions_var(repeated),
+        defaults=defaults.get(named_by, {}) if kind == "type" else {},
     )
 
 

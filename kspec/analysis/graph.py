@@ -44,7 +44,7 @@ class _Resolver:
         self.nodes: dict[str, Node] = {}
         self.last: str | None = None
         self.facts: dict[int, tuple[LayerEntry, entry_facts.EntryFacts]] = {}  # id -> the entry (kept) and its facts
-        self.paths: dict[tuple[int, Path], tuple[LayerEntry, dict[str, Path]]] = {}  # see `arg_paths`
+        self.paths: dict[Path, dict[str, Path]] = {}  # entry's place -> its argument paths (see `arg_paths`)
 
     # -- naming -----------------------------------------------------------------------------------------------
     def auto_name(self, base: str) -> str:
@@ -133,7 +133,7 @@ class _Resolver:
         """What `entry` says, read once (a block's entries are resolved once per instance)."""
         found = self.facts.get(id(entry))
         if found is None or found[0] is not entry:
-            found = self.facts[id(entry)] = (entry, entry_facts.read(entry))
+            found = self.facts[id(entry)] = (entry, entry_facts.read(entry, self.spec.defaults))
         return found[1]
 
     def resolve_inputs(
@@ -152,32 +152,39 @@ class _Resolver:
                 )
                 return [], [], []
             return [prev], [None], [()]
-        refs = [split_ref(n, self.nodes, scope.aliases) for n in names]
-        return (
-            [scope.aliases.get(n, scope.prefix + n if scope.prefix + n in self.nodes else n) for n, _ in refs],
-            [sel for _, sel in refs],
-            list(facts.locs),
-        )
+        inputs: list[str] = []
+        selects: list[Select] = []
+        aliases, prefix, nodes = scope.aliases, scope.prefix, self.nodes
+        for ref in names:
+            name, select = split_ref(ref, nodes, aliases)
+            inputs.append(aliases.get(name, prefix + name if prefix + name in nodes else name))
+            selects.append(select)
+        return inputs, selects, list(facts.locs)
 
     def entry(
         self, entry: LayerEntry, facts: entry_facts.EntryFacts, path: Path, scope: _Scope, prev: str | None, rep: int
     ) -> str | None:
-        inputs, selects, locs = self.resolve_inputs(facts, path, scope, prev, rep)
+        inputs: list[str]
+        selects: list[Select]
+        locs: list[Path]
+        if (facts.names is None or rep > 0) and prev is not None:  # the layer before: the common case, inline
+            inputs, selects, locs = [prev], [None], [()]
+        else:
+            inputs, selects, locs = self.resolve_inputs(facts, path, scope, prev, rep)
         repeated = entry.repetition(rep) if facts.varying else {}
         args: dict[str, Any] = {**facts.args, **repeated}
         if scope.env is not None and facts.has_vars:
             args = substitute(args, scope.env, path, self.errors)
         suffix = f"_{rep + 1}" if facts.times > 1 else ""
-        kind = facts.kind
         if entry.block is not None:
-            if any(sel is not None for sel in selects) or entry.call or facts.named:
+            if selects.count(None) != len(selects) or entry.call or facts.named:  # something selected
                 self.errors.append(BLOCK_INPUTS.prefixed((*path, "inputs")))
             return self.block(entry, path, scope, inputs, args, suffix)
-        arg_paths = self.arg_paths(entry, kind, path, repeated, rep)
-        base, type_name = facts.base, getattr(entry, kind)
-        node_kind = "layer" if kind == "type" else kind
-        defaults = self.spec.defaults.get(type_name) if kind == "type" else None
-        args = {**defaults, **args} if defaults else args
+        arg_paths = None if repeated else self.paths.get(path)  # a path names one entry of the spec
+        if arg_paths is None:
+            arg_paths = self.arg_paths(entry, facts, path, repeated, rep)
+        base, type_name, node_kind = facts.base, facts.type_name, facts.node_kind
+        args = {**facts.defaults, **args} if facts.defaults else args
         local = (entry.name + suffix) if entry.name else None
         if local is not None:
             name = scope.prefix + local
@@ -197,15 +204,13 @@ class _Resolver:
         return name
 
     def arg_paths(
-        self, entry: LayerEntry, kind: str, path: Path, repeated: dict[str, Any], rep: int
+        self, entry: LayerEntry, facts: entry_facts.EntryFacts, path: Path, repeated: dict[str, Any], rep: int
     ) -> dict[str, Path]:
-        """`entry_facts.arg_paths`; one dict for the nodes of an entry at one place unless `repeat:` varies them."""
-        found = None if repeated else self.paths.get((id(entry), path))
-        if found is None or found[0] is not entry:
-            defaults = self.spec.defaults.get(entry.type or "", {}) if kind == "type" else {}
-            found = (entry, entry_facts.arg_paths(entry, self.facts_of(entry), path, defaults, repeated, rep))
-            self.paths[id(entry), path] = found  # nothing changes a node's `arg_paths` once made
-        return found[1]
+        """`entry_facts.arg_paths`; one dict for the nodes of the entry at `path` unless `repeat:` varies them."""
+        found = entry_facts.arg_paths(entry, facts, path, facts.defaults, repeated, rep)
+        if not repeated:
+            self.paths[path] = found  # nothing changes a node's `arg_paths` once made
+        return found
 
     def block(
         self, entry: LayerEntry, path: Path, scope: _Scope, inputs: list[str], args: dict[str, Any], suffix: str

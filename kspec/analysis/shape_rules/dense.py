@@ -18,12 +18,15 @@ def _input_layer(args: dict[str, Any], shapes: list[Shape]) -> Result:
     return (None, *shape), 0, 0
 
 
+_RANKS = tuple(range(2, 10))
+
+
 @register("Dense")
 def _dense(args: dict[str, Any], shapes: list[Shape]) -> Result:
     shape = one("Dense", shapes)
     if args.get("lora_rank") or args.get("quantization_config"):
         raise Unsupported("Dense with LoRA or quantization")
-    rank("Dense", shape, tuple(range(2, 10)), "(batch, ..., features)")
+    rank("Dense", shape, _RANKS, "(batch, ..., features)")
     units, fan_in = int_arg(args, "units"), known("Dense", shape, -1)
     return (*shape[:-1], units), fan_in * units + bool_arg(args, "use_bias", True) * units, 0
 

@@ -11,6 +11,8 @@ from .core import Result, Rule, Shape, ShapeMismatch, Unsupported, fmt, register
 
 def merge_pair(name: str, a: Shape, b: Shape) -> Shape:
     """Keras's `Merge._compute_elemwise_op_output_shape` on shapes without the batch axis."""
+    if a == b and 1 not in a:  # the same shape (a residual sum): itself
+        return tuple(a)
     if len(a) < len(b):
         return merge_pair(name, b, a)
     out = list(a[: len(a) - len(b)])
