@@ -1,8 +1,8 @@
 """Benchmark: cold-process time of `kspec draw` (UNET spec -> SVG) beside `keras.utils.plot_model`, and of writing
 the DOT text of long residual stacks.
 
-Run: `python benchmarks/bench_draw.py [--repeats N] [--spec PATH] [--sizes 1000,5000] [--against DIR]`. Prints
-tables; asserts nothing. The targets: <= 0.5 s for `kspec draw` of the UNET, and <= 0.5 s for the DOT of a
+Run: `python benchmarks/bench_draw.py [--repeats N] [--spec PATH] [--sizes 1000,5000] [--against DIR] [--bytecode]`.
+Prints tables; asserts nothing. The targets: <= 0.5 s for `kspec draw` of the UNET, and <= 0.5 s for the DOT of a
 5,000-layer residual stack (`deep_specs.residual`); `plot_model` needs TensorFlow's import alone (~3.5 s).
 
 - DOT of N layers: `kspec draw residualN.yaml -o out.dot` as whole processes, wall and CPU time (user + system of the
@@ -10,11 +10,14 @@ tables; asserts nothing. The targets: <= 0.5 s for `kspec draw` of the UNET, and
 - `--against DIR`: the same DOT commands with the kspec package of another checkout (e.g. `git worktree add /tmp/base
   main~3`), interleaved with this one (A B A B ...); the ratio column is the median of the pairwise ratios, and the
   DOT texts of the two sides are compared.
+- `--bytecode`: compile both packages' bytecode first (`compileall`), as `pip install` does. Without it, and with
+  PYTHONDONTWRITEBYTECODE set, every run compiles kspec's modules from source.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import resource
@@ -158,7 +161,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,5000", help="layers of the residual stacks timed as DOT ('': none)")
     parser.add_argument("--against", type=Path, help="another checkout's root, its DOT timed interleaved with this one")
     parser.add_argument("--dot-only", action="store_true", help="only the DOT of the residual stacks")
+    parser.add_argument("--bytecode", action="store_true", help="compile both packages' bytecode first")
     args = parser.parse_args()
+    if args.bytecode:
+        for tree in [ROOT, *([args.against] if args.against else [])]:
+            compileall.compile_dir(tree / "kspec", quiet=1)
     sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
     if args.dot_only:
         with tempfile.TemporaryDirectory() as tmp:
