@@ -153,10 +153,17 @@ def substitute(value: Any, env: Mapping[str, Any], path: Path, errors: list[Spec
 
         return _VAR.sub(repl, value)
     if isinstance(value, dict):
-        return {k: substitute(v, env, (*path, k), errors) for k, v in value.items()}
+        return {k: v if _constant(v) else substitute(v, env, (*path, k), errors) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute(v, env, (*path, i), errors) for i, v in enumerate(value)]
+        return [v if _constant(v) else substitute(v, env, (*path, i), errors) for i, v in enumerate(value)]
     return value
+
+
+def _constant(value: Any) -> bool:
+    """A value `substitute` returns as it is: not a mapping or list, and no `${` in it (saves a call and a path)."""
+    if isinstance(value, str):
+        return "${" not in value
+    return not isinstance(value, dict | list)
 
 
 def _unknown(name: str, env: Mapping[str, Any], path: Path) -> SpecError:
@@ -181,15 +188,17 @@ def expand_document(data: Any) -> Any:
 
 
 def variables_in(value: Any) -> Iterator[str]:
-    """Names of the variables `value` refers to."""
-    if isinstance(value, str):
-        yield from _VAR.findall(value)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from variables_in(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from variables_in(v)
+    """Names of the variables `value` refers to, in document order."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "${" in item:
+                yield from _VAR.findall(item)
+        elif isinstance(item, dict):
+            stack.extend(reversed(item.values()))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
 
 
 def unused_variables(data: Any, aliased: Collection[Path] = ()) -> list[SpecError]:
