@@ -12,8 +12,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kspec.errors import Path, SpecError, did_you_mean, format_path, shorten
 from kspec.lang.expand import parse_path
@@ -26,8 +25,7 @@ Probe = Callable[[Any], list[SpecError]]
 MAX_PROBED_CHOICES = 32
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     """One searched path: its key as written, the path it names and its space."""
 
     key: str
