@@ -5,7 +5,6 @@ Imports only the standard library.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -125,6 +124,8 @@ def closest(word: str, choices: Iterable[str], n: int = 1) -> list[str]:
     lowered = {c.lower(): c for c in pool}
     if word.lower() in lowered and lowered[word.lower()] != word:
         return [lowered[word.lower()]]
+    import difflib  # only when a name is wrong
+
     return difflib.get_close_matches(word, pool, n=n, cutoff=0.6)
 
 

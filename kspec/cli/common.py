@@ -8,7 +8,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -165,6 +164,8 @@ def import_tensorflow() -> None:
     """
     if "tensorflow" in sys.modules:
         return
+    import tempfile  # here: `validate` and `draw` never need it
+
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:

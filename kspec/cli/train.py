@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import signal
 import sys
 from pathlib import Path
 
@@ -50,6 +48,8 @@ def run_train(args: argparse.Namespace) -> int:
     """Train a spec and leave a run folder."""
     if args.workers is not None:
         return _launch(args)
+    import signal  # here, with shlex below: command modules stay light to import (`kspec validate` imports this one)
+
     import_tensorflow()
     import kspec
     from kspec.training import trainer
@@ -156,6 +156,8 @@ def resume_command(args: argparse.Namespace, run_dir: Path, workers: int | None 
         parts += ["--max-params", str(args.max_params)]
     if getattr(args, "max_synthetic", MAX_SYNTHETIC_VALUES) != MAX_SYNTHETIC_VALUES:
         parts += ["--max-synthetic-values", str(args.max_synthetic)]
+    import shlex
+
     return shlex.join(parts)
 
 
