@@ -104,8 +104,10 @@ def resolve_selections(models: dict[str, ModelGraph], layers: dict[str, Node]) -
     errors: list[SpecError] = []
     for graph in models.values():
         for node in graph.nodes.values():
+            if node.selects.count(None) == len(node.selects):  # whole outputs only: nothing to resolve
+                continue
             for i, (producer, select) in enumerate(zip(node.inputs, node.selects, strict=False)):
-                if select is None:  # the whole output: nothing to resolve
+                if select is None:
                     continue
                 node.selects[i], err = _resolve(graph, producer, select, models, layers)
                 if err is not None:
