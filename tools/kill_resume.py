@@ -142,7 +142,8 @@ def unreadable(run: Path) -> list[str]:
     import yaml
 
     problems = []
-    for path in sorted(p for p in run.rglob("*") if p.is_file() and not is_temp(p.name)):
+    visible = (p for p in run.rglob("*") if p.is_file() and not any(is_temp(part) for part in p.relative_to(run).parts))
+    for path in sorted(visible):  # a file inside a temporary folder (a `.keras` being saved) is not visible either
         rel = path.relative_to(run).as_posix()
         try:
             data = path.read_bytes()

@@ -34,13 +34,14 @@ def sha256_of(path: Path) -> str:
 
 def _listed(run_dir: Path) -> list[Path]:
     """The files a manifest covers: regular files under the run folder, except the manifest itself, the checkpoint
-    folder (removed once the run is finished) and temporary files; symbolic links are neither listed nor followed."""
+    folder (removed once the run is finished) and temporary files and folders; symbolic links are neither listed nor
+    followed."""
     out = []
     for root, dirs, files in os.walk(run_dir):  # followlinks=False
         here = Path(root)
         if here == run_dir:
             dirs[:] = [d for d in dirs if d != runs.CHECKPOINTS]
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if not runs.is_temp(d))  # a folder being written (`atomic_path_alone`)
         for name in sorted(files):
             path = here / name
             if runs.is_temp(name) or path.is_symlink() or not path.is_file():

@@ -99,6 +99,8 @@ def test_manifest_lists_every_file_and_verifies(tmp_path: Path, capsys: pytest.C
     (run / "checkpoint").mkdir()
     (run / "checkpoint" / "epoch-00001.npz").write_text("transient")
     (run / ".metrics.json.abc.tmp").write_text("stray")
+    (run / ".model.keras.def.tmp").mkdir()  # a `.keras` archive being saved in a folder of its own
+    (run / ".model.keras.def.tmp" / "model.keras").write_text("half")
     manifest.write(run)
     doc = json.loads((run / "manifest.json").read_text())
     assert sorted(doc["files"]) == [
