@@ -20,9 +20,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 
+def _off() -> bool:
+    """`KSPEC_NO_TRIM=1`: every measure of this module is off (read at each use, so tests can switch it)."""
+    return bool(os.environ.get("KSPEC_NO_TRIM"))
+
+
 @functools.cache
 def _trim() -> Callable[[int], int] | None:
-    if os.environ.get("KSPEC_NO_TRIM"):
+    if _off():
         return None
     name = ctypes.util.find_library("c")
     try:
@@ -62,7 +67,7 @@ def weights_through_disk() -> Iterator[None]:
         yield
         return
     choose = getattr(saving_lib, "is_memory_sufficient", None)
-    if choose is None or os.environ.get("KSPEC_NO_TRIM"):
+    if choose is None or _off():
         yield
         return
 
@@ -95,7 +100,7 @@ def small_pages() -> Iterator[None]:
     once, hands it to TensorFlow (whose own buffers use ordinary pages) and then only reads it, so huge pages buy
     nothing back. The previous setting is restored afterwards; `KSPEC_NO_TRIM=1` leaves NumPy's default alone.
     """
-    switch = None if os.environ.get("KSPEC_NO_TRIM") else _madvise_switch()
+    switch = None if _off() else _madvise_switch()
     if switch is None:
         yield
         return

@@ -96,19 +96,16 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     """
     make_dir(path.parent)
     while True:  # like mkstemp, but with the permissions of an ordinary new file (0666 less the umask), not 0600
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{TEMP_MARK}{suffix}"
+        tmp = temp_name(path, suffix)
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             break
         except FileExistsError:  # pragma: no cover - 48 random bits
             continue
     try:
-        yield tmp
-        commit(tmp, path)
-    except OSError as exc:  # name the file being replaced (a full disk says only "No space left on device")
-        if exc.filename is None or str(exc.filename) == str(tmp):
-            exc.filename = str(path)
-        raise
+        with _naming(path, tmp):
+            yield tmp
+            commit(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
@@ -124,14 +121,23 @@ def atomic_path_alone(path: Path) -> Iterator[Path]:
     folder.mkdir()
     tmp = folder / path.name
     try:
-        yield tmp
-        commit(tmp, path)
-    except OSError as exc:  # name the file being replaced, as `atomic_path` does
-        if exc.filename is None or str(exc.filename).startswith(str(folder)):
-            exc.filename = str(path)
-        raise
+        with _naming(path, folder):
+            yield tmp
+            commit(tmp, path)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _naming(path: Path, written: Path) -> Iterator[None]:
+    """An OSError about `written` (the temporary file, or the folder holding it) or about no file names `path`, the
+    file being replaced: a full disk says only "No space left on device"."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None or str(exc.filename).startswith(str(written)):
+            exc.filename = str(path)
+        raise
 
 
 def temp_name(path: Path, suffix: str = "") -> Path:
