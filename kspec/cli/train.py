@@ -125,12 +125,10 @@ def _launch(args: argparse.Namespace) -> int:
     return launch(args.workers, chief, ["train", *common], {WORKERS_ENV: str(args.workers)})
 
 
-class _Terminated(KeyboardInterrupt):
-    signal_name = "SIGTERM"
-
-
 def _terminated(signum: int, frame: object) -> None:
-    raise _Terminated()
+    from kspec.training.interrupts import Signalled
+
+    raise Signalled("SIGTERM")
 
 
 def _end_progress_line() -> None:

@@ -17,7 +17,7 @@ from kspec.errors import SpecErrors
 from kspec.lang.data_names import FedNames, fed_names
 from kspec.lang.data_steps import StepEnv
 from kspec.lang.train_spec import TrainSpec
-from kspec.training import chief_says, manifest, run_folder, runs, status
+from kspec.training import chief_says, interrupts, manifest, run_folder, runs, status
 from kspec.training.memory import give_back, small_pages
 from kspec.training.objects import compile_args
 from kspec.training.preflight import (
@@ -167,7 +167,8 @@ def _train(resolved: Resolved, out: Path | None, resume: Path | None, restart: b
                 told = True
             status.write(run_dir, "running", spec_file=Path(resolved.doc.file), epochs=spec.epochs)
             try:
-                return _train_in(resolved, spec, scope, run_dir, resuming, start)
+                with interrupts.between_steps(active=strategy is None):  # multi_worker: `together` stops workers
+                    return _train_in(resolved, spec, scope, run_dir, resuming, start)
             except KeyboardInterrupt:
                 status.write(run_dir, "interrupted")
                 raise
@@ -221,12 +222,16 @@ def _train_in(
         prepare_targets(spec, splits)
         check_shapes(spec, splits, compiled.models[fed], fed, outputs, named)
         give_back()  # what loading and preparing the data freed: training's peak starts from less
+        interrupts.check()  # a signal that came while the model was built or the data loaded stops here
         session = Session(spec, compiled, name, splits, run_dir, resuming, chief=chief)
-        history = RECIPES[spec.recipe](session)
+        history = RECIPES[spec.recipe](session)  # the recipes check between steps
+    interrupts.check()
     give_back()  # what training freed, before evaluation, saving and plots
     metrics = session.test_metrics() if spec.evaluate else {}
+    interrupts.check()
     runs.write_json(run_dir / "metrics.json", metrics)
     session.save_models()
+    interrupts.check()
     give_back()  # the saved archive's buffers, before the plots
     if spec.plots != "none":
         from kspec.data.class_names import class_names
@@ -234,6 +239,7 @@ def _train_in(
 
         source = resolved.spec.data.source if resolved.spec.data is not None else None
         plots.plot_run(run_dir, session, resolved.spec.name, class_names(source))
+    interrupts.check()  # the last chance to stop: below, the run is marked complete
     elapsed = time.perf_counter() - start
     summary = _summary(resolved.spec.name, history, metrics, elapsed, run_dir)
     runs.write_text(run_dir / "summary.txt", summary + "\n")

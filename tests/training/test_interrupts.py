@@ -20,7 +20,7 @@ pytestmark = pytest.mark.keras
 pytest.importorskip("keras")
 
 from kspec.cli import main
-from kspec.training import checkpoint, manifest
+from kspec.training import checkpoint, manifest, resident
 
 ROOT = Path(__file__).resolve().parents[2]
 # 200 epochs: a tiny model trains an epoch in well under 0.1 s, so six epochs could end before the signal arrived
@@ -69,6 +69,32 @@ def test_a_signal_saves_names_the_run_and_prints_the_resume_command(tmp_path: Pa
                               capture_output=True, text=True, timeout=900)  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
         assert manifest.verify(run).ok
+
+
+def test_a_signal_in_the_middle_of_a_compiled_call_is_acted_on_after_it(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python would raise KeyboardInterrupt inside TensorFlow's own code, which can crash it (SIGSEGV): the signal
+    waits until the compiled call it came in has returned."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC.replace("epochs: 200", "epochs: 3").replace("verbose: 1", "verbose: 0"))
+    calls: list[str] = []
+    original = resident.Feed.train
+
+    def train(self: resident.Feed, chunk: Any, pace: Any) -> Any:
+        calls.append("begin")
+        if len(calls) == 3:  # the second compiled call: signalled as it starts
+            os.kill(os.getpid(), signal.SIGINT)
+        logs = original(self, chunk, pace)
+        calls.append("end")
+        return logs
+
+    monkeypatch.setattr(resident.Feed, "train", train)
+    assert main(["train", str(spec), "--out", str(tmp_path / "run")]) == 128 + signal.SIGINT
+    assert calls == ["begin", "end", "begin", "end"]  # that call ran to its end, and no other began
+    err = capfd.readouterr().err
+    assert "kspec: SIGINT: stopping after the current step (press Ctrl-C again to stop at once)" in err
+    assert "kspec: interrupted (SIGINT)" in err and "Traceback" not in err
 
 
 def test_a_full_disk_names_the_file_and_how_to_resume(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kspec.training import resident
+from kspec.training import interrupts, resident
 from kspec.training.checkpoint import Checkpoint
 from kspec.training.objects import compile_args, user_callbacks
 from kspec.training.progress import Progress
@@ -15,7 +15,8 @@ from kspec.training.session import Session
 
 
 class _EpochLog:
-    """A Keras callback: sets the epoch for the data order, then writes history and the checkpoint after the epoch."""
+    """A Keras callback: sets the epoch for the data order, writes history and the checkpoint after the epoch, and
+    acts on a SIGINT or SIGTERM between steps (`interrupts`)."""
 
     def __new__(cls, session: Session, checkpoint: Checkpoint) -> Any:
         import keras
@@ -25,11 +26,18 @@ class _EpochLog:
                 checkpoint.apply_callback_state()  # last in the list: after the spec's callbacks reset themselves
 
             def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+                interrupts.check()  # here, not at the epoch's end: the progress line of the epoch before is out
                 session.begin_epoch(epoch)
 
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 session.log_epoch(logs or {})  # history first: a kill before the checkpoint repeats this epoch
                 checkpoint.save(epoch + 1)
+
+            def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+                interrupts.check()  # after a step, or a compiled call of steps: no TensorFlow code is running
+
+            def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+                interrupts.check()
 
         return EpochLog()
 

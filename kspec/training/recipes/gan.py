@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from kspec.training import interrupts
 from kspec.training.checkpoint import Checkpoint
 from kspec.training.objects import make_loss, make_optimizer
 from kspec.training.progress import Progress
@@ -100,6 +101,7 @@ def gan(s: Session) -> dict[str, list[float]]:
                         d_mean.update_state(d_fn(real))
                     for _ in range(g.g_steps):
                         g_mean.update_state(g_fn(tf.shape(real)[0]))
+                    interrupts.check()  # a SIGINT/SIGTERM is acted on here, between steps
                 else:  # the steps update the means themselves, on every replica
                     for _ in range(g.d_steps):
                         stop.check(float(d_fn(real, tf.constant(stop.flag()))))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kspec.training import interrupts
 from kspec.training.checkpoint import Checkpoint
 from kspec.training.class_weights import class_of
 from kspec.training.objects import compile_args, user_callbacks
@@ -125,6 +126,7 @@ def _epochs(
                 stop.check(float(step_fn(x, y, tf.constant(stop.flag()))))
             else:
                 step_fn(x, y)
+                interrupts.check()  # a SIGINT/SIGTERM is acted on here, between steps
             if i % 10 == 0 or i + 1 == steps:
                 logs = {**{k: v for k, v in _results(model).items() if k != "loss"}, "loss": loss_mean.result()}
                 progress.batch_end(i, logs)
