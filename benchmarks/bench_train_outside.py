@@ -4,12 +4,14 @@ Run: `nice python benchmarks/bench_train_outside.py [--models ann,dnn] [--epochs
 
 `bench_train.py` times epochs from inside the process with a callback. This script only looks at whole processes,
 as a user's stopwatch would: for each repeat it runs, interleaved, the book's script and `kspec train` with E=1 and
-with E=N epochs (same data, same fresh-process start-up), and takes the marginal cost of one more epoch on each side,
-(T(E=N) - T(E=1)) / (N - 1). The ratio book / kspec of those marginal costs is computed per repeat (the four
+with E=N epochs (same data, same fresh-process start-up; kspec's process ends as the `kspec` program's does,
+through `kspec.cli.finish`), and takes the marginal cost of one more epoch on each side, (T(E=N) - T(E=1)) / (N - 1).
+The ratio book / kspec of those marginal costs is computed per repeat (the four
 processes of one repeat run back to back, so they see about the same load; which side goes first alternates from
 one repeat to the next), and the table shows the median of those pairwise ratios, for wall time and for CPU time
 (user + system of the child: other work on a shared machine moves it less than wall time). Start-up, data loading,
-tracing and the final evaluation cancel out of the difference.
+tracing and the final evaluation cancel out of the difference. A second table gives the whole process at E=1
+(median wall time per side): what a short run costs from start to exit.
 
 The data and the book scripts are `bench_train.py`'s (files in Keras's dataset format, no download). Children get
 no timing hooks; only Keras's SHA-256 check of the dataset file and its downloads are switched off. Asserts
@@ -54,12 +56,13 @@ def child(side: str, model: str, epochs: int, out: Path) -> None:
     if side == "book":
         bench_train.BOOK[model](epochs, out)
         return
-    from kspec.cli import main
+    from kspec.cli import finish, main
 
     spec = ROOT / "specs" / f"{bench_train.BENCHES[model].spec}.yaml"
     rc = main(["train", str(spec), "--set", f"train.epochs={epochs}", "--out", str(out / "run")])
     if rc:
         raise SystemExit(f"kspec train failed with exit status {rc}")
+    finish(rc)  # and the process ends as the `kspec` program's does
 
 
 def run(side: str, model: str, epochs: int, work: Path, home: Path) -> dict[str, float]:
@@ -145,6 +148,11 @@ def main() -> None:
               f"{statistics.median(cpu_ratios):12.2f}x {' '.join(f'{x:.2f}' for x in wall_ratios):>24} "
               f"{' '.join(f'{x:.2f}' for x in cpu_ratios):>24} "
               f"{min(loads):4.1f}-{max(loads):<4.1f}")  # fmt: skip
+    print("\nwhole process at E=1 (start-up, data, one epoch, evaluation, saving, exit), median wall time")
+    print(f"{'model':6} {'book s':>8} {'kspec s':>8} {'x book':>7}")
+    for key, repeats in raw.items():
+        book1, ours1 = (statistics.median(r[f"{side}1"]["wall"] for r in repeats) for side in ("book", "kspec"))
+        print(f"{key:6} {book1:8.2f} {ours1:8.2f} {book1 / ours1:6.2f}x")
     print(f"load average {os.getloadavg()[0]:.2f} at the end; {time.strftime('%Y-%m-%d %H:%M')}")
     busiest = max(p[k] for reps in raw.values() for r in reps for p in r.values() for k in ("load", "load_after"))
     if busiest >= (os.cpu_count() or 1):

@@ -1,5 +1,5 @@
 """`python -m kspec` runs the command line."""
 
-from kspec.cli import main
+from kspec.cli import run
 
-raise SystemExit(main())
+run()

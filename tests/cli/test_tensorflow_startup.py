@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,3 +32,34 @@ def test_build_prints_tensorflows_start_up_lines_once() -> None:
     assert not [line for line in lines if "before absl::InitializeLog" in line]
     assert len([line for line in lines if "oneDNN custom operations" in line]) <= 1
     assert '"models"' in done.stdout
+
+
+def test_the_program_ends_without_tearing_tensorflow_down(tmp_path: Path) -> None:
+    """After a command that loaded TensorFlow, `kspec` flushes its output, runs the atexit handlers and ends the
+    process at once: the interpreter's teardown (1 to 3 s of TensorFlow's modules and threads) is skipped."""
+    script = f"""
+import atexit, sys
+from pathlib import Path
+atexit.register(lambda: Path({str(tmp_path / "atexit")!r}).write_text("ran"))
+class Teardown:
+    def __del__(self):
+        Path({str(tmp_path / "teardown")!r}).write_text("ran")
+kept = Teardown()
+sys.argv = ["kspec", "build", "specs/ch02_ann_digits.yaml", "--json", "-o", {str(tmp_path / "m.keras")!r}]
+from kspec.cli import run
+run()
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["models"]  # the whole output, flushed
+    assert (tmp_path / "m.keras").stat().st_size > 0
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert not (tmp_path / "teardown").exists()  # the interpreter's teardown did not run
+    failed = subprocess.run(
+        [sys.executable, "-m", "kspec", "build", "specs/ch02_ann_digits.yaml", "--set", "train.epochs=0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert failed.returncode == 1 and "train.epochs" in failed.stdout  # the exit status is main's
