@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -43,3 +44,31 @@ def test_xla_compiles_the_training_loop_once(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     compiled = [line for line in done.stderr.splitlines() if "Compilation of XLA executable" in line]
     assert len(compiled) == 1, compiled
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_xla_hands_back_the_compilers_memory_before_the_first_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jit: bool
+) -> None:
+    # 480 training examples in batches of 50: 9 full batches, then a batch of 30 in the graph loop. Under XLA the
+    # program is compiled by a call of no steps and the heap trimmed before step 1 runs, and trimmed again after
+    # each epoch's last (graph-mode) batch; without XLA the loop trims nothing itself
+    from kspec.training import resident
+
+    model: list[Any] = []
+    trims: list[int] = []
+    train = resident.Feed.train
+
+    def watched(self: resident.Feed, chunk: resident.Chunk, pace: resident.Pace) -> dict[str, Any]:
+        model[:] = [self.model]
+        return train(self, chunk, pace)
+
+    def trim() -> bool:
+        trims.append(int(model[0].optimizer.iterations.numpy()))
+        return True
+
+    monkeypatch.setattr(resident.Feed, "train", watched)
+    monkeypatch.setattr(resident, "give_back", trim)
+    result = _run(tmp_path, ANN, epochs=3, feed="resident", verbose=0, jit_compile=jit, plots=["history"])
+    assert result.metrics["accuracy"] > 0
+    assert trims == ([0, 10, 20, 30] if jit else [])
