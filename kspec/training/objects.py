@@ -165,4 +165,5 @@ def table_schedule(table: dict[int, float]) -> Any:
 #: Layer families for which `jit_compile: auto` leaves XLA off on a CPU, and why (measured by
 #: benchmarks/bench_train.py: the ch4 CNN trained ~6x slower with XLA, from dropout's random numbers and convolution
 #: gradients). Dense and recurrent models gain from XLA and keep it: the ch5 LSTM trains ~2x faster with it (at the
-#: price of ~250 MB more peak memory for the compilation; `jit_compile: false` trades that speed back for memory).
+#: price of ~130 MiB more peak memory than the book's script: the compiled step's scratch buffer and the compiler's
+#: state, benchmarks/README.md "Round five"; `jit_compile: false` trades that speed back for memory).
