@@ -61,6 +61,11 @@ class Builder:
         #: without nested models drawn open no edge is redirected (`via`): edges are written as they are found
         self.edge_lines: list[str] | None = None if options.expand_nested else []
         self.drawn: set[tuple[str, str, str | None]] = set()  # (tail, head, label) written: two selected outputs
+        #: cluster ids taken (less `cluster_`); a cluster's header node is its id and `/`. A block instance and a
+        #: nested model may share a name (and a model's name), so an id taken already gets `~2`, `~3`, ...
+        self.cluster_ids: set[str] = set()
+        #: a nested model drawn open -> its outputs' names and the ids of the nodes drawn for them (`_inner_output`)
+        self.opened: dict[str, tuple[list[str], list[str]]] = {}
 
     def build(self) -> str:
         names = self.r.model_order()
@@ -88,7 +93,7 @@ class Builder:
         top.line(f"node [{_NODE_DEFAULTS}]")
         top.line(f"edge [{_EDGE_DEFAULTS}]")
         for name in names:
-            sub = top.cluster(f"cluster_{name}")
+            sub = top.cluster(f"cluster_{self._cluster_id(name)}")
             sub.attr(
                 label=self._title(name), labelloc="t", style="rounded", color="#7f7f7f", penwidth="1.5", fontsize="13"
             )
@@ -123,6 +128,16 @@ class Builder:
             ref = self.via[ref]
         return ref
 
+    def _cluster_id(self, natural: str) -> str:
+        """`natural` (a model, block instance or nested model path), or with `~N` when a cluster has it already: no
+        spec name holds `~`, so the ids stay distinct and clusters without a namesake keep their natural ids."""
+        cid, n = natural, 1
+        while cid in self.cluster_ids:
+            n += 1
+            cid = f"{natural}~{n}"
+        self.cluster_ids.add(cid)
+        return cid
+
     def _title(self, model: str) -> str:
         text = f"<B>{escape(model)}</B>"
         params, frozen = self.labels.model_params(model)
@@ -140,8 +155,10 @@ class Builder:
         frozen: bool,
         stack: tuple[str, ...],
         outputs: bool = True,
-        header: str | None = None,
-    ) -> None:
+        header: tuple[str, str] | None = None,
+    ) -> Collapsed:
+        """Draw model `name`, its node ids starting with `prefix`; `header`: (id, label) of a nested model's header.
+        Returns what a collapse hides of it."""
         graph = self.r.models[name]
         col = collapse_runs(graph) if self.o.collapse else Collapsed()
         order = graph.order()
@@ -166,7 +183,7 @@ class Builder:
                     total = totals.get(params, "")
                     if params and not total:
                         total = totals[params] = small(f"{format_count(params)} params")
-                cid = f"{prefix}{'/'.join(child)}"
+                cid = self._cluster_id(f"{prefix}{'/'.join(child)}")
                 sub = container.cluster(f"cluster_{cid}")
                 sub.line(_cluster_attrs(len(child) % 2, times > 1))
                 first = None
@@ -184,7 +201,7 @@ class Builder:
         self.skip_from.update({prefix + v: skip_source(graph.nodes[u], graph.nodes[v]) for u, v in skips})
         if header is not None:
             first = next((n.name for n in visible if not n.block and not self._expands(n, stack)), None)
-            self._header(g, prefix, header, first and prefix + first)
+            self._header(g, header[0], header[1], first and prefix + first)
         emit(g, ())
         find = col.find if col.alias else None
         lines, drawn = self.edge_lines, self.drawn
@@ -205,11 +222,14 @@ class Builder:
                 else:
                     text = _SKIP_ATTRS if skip else ""
                 tail = prefix + (find(dep) if find else dep)
+                if chosen is not None and tail in self.opened:
+                    tail = self._inner_output(tail, chosen)
                 if lines is None:
                     self.edges.append((tail, head, label, text))
                 elif (tail, head, label) not in drawn:  # as `_edge`, inline: one per edge of a deep stack
                     drawn.add((tail, head, label))
                     lines.append(f"\t{quote_edge(tail)} -> {quote_edge(head)}{text}\n")
+        return col
 
     def _selection(self, graph: ModelGraph, node: Node, i: int) -> str | None:
         """How input `i` of `node` selects one output of its producer (`[1] state_h`, `.scores`); None: all of it."""
@@ -222,6 +242,12 @@ class Builder:
         target = self.r.layers.get(producer.layer, producer) if producer.kind == "use" else producer
         names = output_labels(target, self.r.models)
         return f"[{select}] {names[select]}" if names is not None and select < len(names) else f"[{select}]"
+
+    def _inner_output(self, tail: str, chosen: int | str) -> str:
+        """The layer inside opened nested model `tail` that makes its output `chosen` (by position or name)."""
+        names, drawn = self.opened[tail]
+        i = chosen if isinstance(chosen, int) else names.index(chosen) if chosen in names else -1
+        return drawn[i] if 0 <= i < len(drawn) else tail
 
     def _expands(self, node: Node, stack: tuple[str, ...]) -> bool:
         """Whether `node` is a nested model drawn as its own layers (a cluster) rather than one box."""
@@ -273,23 +299,28 @@ class Builder:
     ) -> None:
         """A nested model drawn as its own layers, inside a cluster of its own."""
         inner, sub_prefix = self.r.models[node.type], f"{prefix}{node.name}/"
-        sub = g.cluster(f"cluster_{prefix}{node.name}")
+        cid = self._cluster_id(f"{prefix}{node.name}")
+        sub = g.cluster(f"cluster_{cid}")
         title = f"<B>{escape(node.name)}</B>" + ("" if node.name == node.type else f": {escape(node.type)}")
         title += " (nested model" + (", frozen)" if frozen else ")")
         sub.attr(style="rounded,filled" + (",dashed" if frozen else ""), fillcolor="#f0f0f8", color="#7f7f7f")
-        self.via[prefix + node.name] = sub_prefix + (inner.outputs[0] if inner.outputs else "")
         for inner_input, dep in zip(inner.inputs, node.inputs, strict=False):
             self.via[sub_prefix + inner_input] = prefix + col.find(dep)
-        self._model(
+        shown = self._model(
             sub,
             node.type,
             sub_prefix,
             frozen,
             (*stack, node.type),
             outputs and node.name in graph.outputs,
-            html_table([title], "LEFT"),
+            (f"{cid}/", html_table([title], "LEFT")),
         )
         sub.close()
+        # an edge from the nested model starts at the node drawn for its output (one of a collapsed run stands for
+        # the run): the first output, or the one the edge selects
+        drawn = [sub_prefix + shown.find(out) for out in inner.outputs]
+        self.via[prefix + node.name] = drawn[0] if drawn else sub_prefix
+        self.opened[prefix + node.name] = (inner.output_names(), drawn)
 
 
 @lru_cache(maxsize=4)
