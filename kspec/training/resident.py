@@ -192,7 +192,18 @@ def _compiled_calls(model: keras.Model, kind: str, jit: bool, layout: tuple[Any,
     if key in per_model:
         return per_model[key]
     same, one_hot, *specs = layout
-    step = model.train_step if kind == "train" else model.test_step
+    # the calls reach the model through a weak reference: `_CALLS` holds them for as long as the model lives, so a
+    # strong one would keep every model of a process (each trial of `kspec tune`) alive with its optimizer and programs
+    owner = weakref.ref(model)
+
+    def live() -> keras.Model:
+        found = owner()
+        assert found is not None, "a compiled call outlived its model"
+        return found
+
+    def step(data: Any) -> Any:
+        return live().train_step(data) if kind == "train" else live().test_step(data)
+
     present = [
         tf.nest.map_structure(lambda s: tf.TensorSpec([None, *s.shape], s.dtype), spec)
         for spec in specs
@@ -202,7 +213,7 @@ def _compiled_calls(model: keras.Model, kind: str, jit: bool, layout: tuple[Any,
     def with_metrics(run_steps: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
         def run(*args: Any) -> dict[str, Any]:
             run_steps(*args)
-            return model.get_metrics_result()  # type: ignore[no-any-return]
+            return live().get_metrics_result()  # type: ignore[no-any-return]
 
         return run
 
@@ -253,7 +264,7 @@ def _compiled_calls(model: keras.Model, kind: str, jit: bool, layout: tuple[Any,
         if batch_size not in full:
             # several outputs: Keras weighs each output's loss metric by the static batch size, which `fit` leaves
             # unknown; so does this trace, and the per-output losses average over batches as in `fit`
-            width = batch_size if len(model.outputs) == 1 else None
+            width = batch_size if len(live().outputs) == 1 else None
             full[batch_size] = program(width) if jit else loop(width)
             if jit:
                 # compile with a call of no steps, and hand back what the compiler freed before any step runs: the

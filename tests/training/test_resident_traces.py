@@ -72,3 +72,32 @@ def test_xla_hands_back_the_compilers_memory_before_the_first_step(
     result = _run(tmp_path, ANN, epochs=3, feed="resident", verbose=0, jit_compile=jit, plots=["history"])
     assert result.metrics["accuracy"] > 0
     assert trims == ([0, 10, 20, 30] if jit else [])
+
+
+def test_a_models_compiled_calls_do_not_keep_it_alive() -> None:
+    # the calls are cached per model (weakly keyed); trials of `kspec tune` train one model after another in a process
+    import gc
+    import weakref
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from kspec.data.registry import Arrays
+    from kspec.training import resident
+
+    def train_one() -> weakref.ref[Any]:
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        x, y = np.ones((12, 3), "float32"), np.zeros((12,), "int64")
+        feed = resident.Feed(model, Arrays(x, y), batch_size=4, one_hot=None)
+        pace = resident.Pace(None, feed.step_bytes())
+        for _, chunk in feed.chunks(tf.range(12, dtype=tf.int64), pace):
+            logs = feed.train(chunk, pace)
+        assert float(logs["loss"]) > 0
+        assert 0.0 <= float(feed.evaluate(pace)["accuracy"]) <= 1.0
+        return weakref.ref(model)
+
+    gone = train_one()
+    gc.collect()
+    assert gone() is None
