@@ -3,8 +3,8 @@
 The parser (libyaml's, or PyYAML's pure-Python one for error messages) only produces events. This module does what
 PyYAML's composer and constructor would do, without recursion, and refuses what kspec does not read before it is
 built: tags outside plain YAML, nesting deeper than `MAX_DEPTH`, more than `MAX_NODES` nodes after alias expansion
-(the "billion laughs"), long scalars, huge integers. Scalars are resolved with the loader's own rules (YAML 1.2
-booleans and floats, see `loader`). Imports yaml and kspec.errors only.
+(the "billion laughs", and nesting that aliases repeat deeper), long scalars, huge integers. Scalars are resolved
+and built by `yaml_scalars`, with the loader's own rules. Imports yaml, kspec.errors and yaml_scalars only.
 """
 
 from __future__ import annotations
@@ -14,35 +14,42 @@ from typing import Any
 import yaml
 
 from kspec.errors import Path, SpecError, shorten
+from kspec.lang.yaml_scalars import (
+    CACHED,
+    MAX_INT,
+    MERGE,
+    SAFE_TAGS,
+    SCALARS,
+    STR,
+    Pos,
+    construct,
+    int_error,
+    located,
+    position,
+    tag_error,
+)
 
 MAX_DEPTH = 64
 MAX_NODES = 200_000
-MAX_SCALAR = 10_000
-MAX_INT = 2**63 - 1
-#: longer integer literals are refused before conversion (room for a sign, `_` separators and a 0x/0o prefix)
-_MAX_INT_TEXT = 2 * len(str(MAX_INT)) + 4
-
-_TAG = "tag:yaml.org,2002:"
-_STR = _TAG + "str"
-_MERGE = _TAG + "merge"
-_INT = _TAG + "int"
-SAFE_TAGS = frozenset(
-    _TAG + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "binary", "timestamp")
-)
-_NOT_PLAIN = "kspec reads plain YAML only; remove the tag"
 _MERGE_KEY = object()  # a mapping's pending key while the value of its `<<` is read
-#: resolved scalars, per loader class, shared by the documents of a process (`validate specs/` reads the same keys and
-#: values again and again); only short texts, at most `_CACHED` of them
-_SCALARS: dict[type, dict[tuple[str | None, str, bool], tuple[str, Any]]] = {}
-_CACHED, _CACHED_TEXT = 20_000, 200
-
-Pos = tuple[int, int]
 
 
 class _Open:
     """One open collection: its value so far, and what the next node is for."""
 
-    __slots__ = ("value", "path", "pos", "anchor", "start", "key", "merged", "merge_list", "log_start", "is_map")
+    __slots__ = (
+        "value",
+        "path",
+        "pos",
+        "anchor",
+        "start",
+        "key",
+        "merged",
+        "merge_list",
+        "log_start",
+        "is_map",
+        "outer",
+    )
 
     def __init__(
         self, value: Any, path: Path, pos: Pos, anchor: str | None, log_start: int, merge_list: bool, start: int
@@ -57,6 +64,7 @@ class _Open:
         self.merge_list = merge_list  # a sequence that is the value of `<<`: a list of mappings to merge
         self.log_start = log_start
         self.is_map = type(value) is dict
+        self.outer = 0  # anchored collections: the builder's `deepest` when it opened
 
 
 def plain_copy(value: Any) -> Any:
@@ -68,20 +76,6 @@ def plain_copy(value: Any) -> Any:
     if kind is list:
         return [plain_copy(v) for v in value]
     return value
-
-
-def _pos(event: yaml.Event) -> Pos:
-    mark = event.start_mark
-    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-
-
-def _error(event: yaml.Event, message: str, code: str, path: Path, hint: str | None = None) -> SpecError:
-    line, column = _pos(event)
-    return SpecError(message, path, code, hint=hint, line=line, column=column)
-
-
-def _tag_error(event: yaml.Event, tag: str, path: Path) -> SpecError:
-    return _error(event, f"the tag {shorten(tag, 60)} is not allowed", "yaml-unsafe", path, _NOT_PLAIN)
 
 
 def _merge_error(pos: Pos, path: Path) -> SpecError:
@@ -100,13 +94,15 @@ class Builder:
         #: positions in the order recorded while an anchored collection is open, to repeat them under its aliases
         self.log: list[tuple[Path, Pos]] = []
         self.logging = 0  # anchored collections open
-        self.anchors: dict[str, tuple[Any, int, list[tuple[Path, Pos]], Path] | None] = {}  # None: still open
+        #: anchor -> (value, nodes, inner positions, path, levels of collections in the value); None: still open
+        self.anchors: dict[str, tuple[Any, int, list[tuple[Path, Pos]], Path, int] | None] = {}
+        self.deepest = 0  # the deepest level reached (aliases expanded) since the innermost anchored collection opened
         self.aliased: set[Path] = set()  # paths of nodes an alias (`*name`, `<<: *name`) repeats elsewhere
         self.anchor_marks: dict[str, Any] = {}
         self.total = 0  # nodes so far, after alias expansion (mapping keys not counted)
         self.stack: list[_Open] = []
-        self.scalars = _SCALARS.setdefault(type(loader), {})
-        if len(self.scalars) > _CACHED:
+        self.scalars = SCALARS.setdefault(type(loader), {})
+        if len(self.scalars) > CACHED:
             self.scalars.clear()
 
     def run(self) -> Any:
@@ -124,7 +120,9 @@ class Builder:
                     self.node(event, parent)
                 elif parent.is_map and parent.key is None:  # a key seen before
                     tag, key = hit
-                    if tag == _MERGE:
+                    if tag == MERGE:
+                        if parent.merged is not None:
+                            self.key(event, parent)  # reports the second one
                         parent.key = _MERGE_KEY
                         continue
                     if key is None or type(key) is bool or type(key) is float:
@@ -134,7 +132,7 @@ class Builder:
                     self.record((*parent.path, key), (event.start_mark.line + 1, event.start_mark.column + 1))
                     parent.key = key
                 else:  # a value seen before
-                    value = event.value if hit[0] == _MERGE else hit[1]
+                    value = event.value if hit[0] == MERGE else hit[1]
                     if type(value) is int and abs(value) > MAX_INT:
                         self.node(event, parent)  # reports it
                     if parent.is_map:
@@ -164,6 +162,8 @@ class Builder:
                 if self.total > MAX_NODES:
                     self.count(event, 0)
                 stack.append(_Open({} if kind is mapping_start else [], path, pos, None, len(self.log), False, start))
+                if len(stack) > self.deepest:
+                    self.deepest = len(stack)
             elif kind in end_events:
                 result = self.end()
             elif kind is yaml.DocumentStartEvent:
@@ -184,21 +184,24 @@ class Builder:
         unsafe = event.tag is not None and event.tag != "!" and event.tag not in SAFE_TAGS
         if parent is not None and parent.key is None and parent.is_map:
             if unsafe:
-                raise _tag_error(event, event.tag, parent.path)
-            raise _error(event, "mapping keys must be plain scalars", "yaml-syntax", parent.path)
+                raise tag_error(event, event.tag, parent.path)
+            raise located(event, "mapping keys must be plain scalars", "yaml-syntax", parent.path)
         path, pos = self.place(parent, event)
         if unsafe:
-            raise _tag_error(event, event.tag, path)
+            raise tag_error(event, event.tag, path)
         if len(stack) > MAX_DEPTH:
-            raise _error(event, f"the document nests deeper than {MAX_DEPTH} levels", "yaml-limits", ())
+            raise located(event, f"the document nests deeper than {MAX_DEPTH} levels", "yaml-limits", ())
         start = self.total
         self.count(event, 1)
         self.open_anchor(event)
         is_map = type(event) is yaml.MappingStartEvent
         merge_list = not is_map and parent is not None and parent.key is _MERGE_KEY
+        frame = _Open({} if is_map else [], path, pos, event.anchor, len(self.log), merge_list, start)
+        stack.append(frame)
         if event.anchor is not None:
             self.logging += 1
-        stack.append(_Open({} if is_map else [], path, pos, event.anchor, len(self.log), merge_list, start))
+            frame.outer, self.deepest = self.deepest, len(stack)
+        self.deepest = max(self.deepest, len(stack))
 
     def end(self) -> Any:
         frame = self.stack.pop()
@@ -209,7 +212,9 @@ class Builder:
         if frame.anchor is not None:
             n = len(frame.path)
             inner = [(p[n:], pos) for p, pos in self.log[frame.log_start :] if p[:n] == frame.path]
-            self.anchors[frame.anchor] = (value, self.total - frame.start, inner, frame.path)
+            height = self.deepest - len(self.stack)  # the stack without this frame: its own level counts
+            self.anchors[frame.anchor] = (value, self.total - frame.start, inner, frame.path, height)
+            self.deepest = max(self.deepest, frame.outer)
             self.logging -= 1
             if not self.logging:
                 del self.log[:]
@@ -219,7 +224,7 @@ class Builder:
 
     def place(self, parent: _Open | None, event: yaml.Event) -> tuple[Path, Pos]:
         """The spec path of the node that `event` starts, with its position recorded."""
-        pos = _pos(event)
+        pos = position(event)
         if parent is None:
             return (), pos
         if parent.merge_list or parent.key is _MERGE_KEY:
@@ -241,7 +246,7 @@ class Builder:
         """Add `size` nodes (after alias expansion); the bound is reported, like a syntax error, at the document."""
         self.total += size
         if self.total > MAX_NODES:
-            raise _error(
+            raise located(
                 event,
                 f"the document expands to more than {MAX_NODES} nodes",
                 "yaml-limits",
@@ -279,7 +284,7 @@ class Builder:
             self.open_anchor(event)
             value = self.scalar(event, path)
             if event.anchor is not None:
-                self.anchors[event.anchor] = (value, 1, [], path)
+                self.anchors[event.anchor] = (value, 1, [], path, 0)
         self.add(parent, value, pos)
 
     def alias(self, event: Any, path: Path) -> tuple[Any, int, list[tuple[Path, Pos]]]:
@@ -287,14 +292,24 @@ class Builder:
             raise yaml.composer.ComposerError(None, None, f"found undefined alias {event.anchor!r}", event.start_mark)
         entry = self.anchors[event.anchor]
         if entry is None:
-            raise _error(
+            raise located(
                 event,
                 f"the alias *{event.anchor[:40]} refers to a collection that contains it",
                 "yaml-limits",
                 path,
                 "a structure that contains itself never ends; write the values out",
             )
-        value, size, inner, where = entry
+        value, size, inner, where, height = entry
+        level = len(self.stack) + height  # the deepest level the copy reaches; a collection opens past it
+        if level - 1 > MAX_DEPTH:  # refused as `start` refuses a collection written out that deep
+            raise located(
+                event,
+                f"the alias *{event.anchor[:40]} nests the document deeper than {MAX_DEPTH} levels",
+                "yaml-limits",
+                path,
+                "aliases nest what they refer to where they are used; flatten the structure",
+            )
+        self.deepest = max(self.deepest, level)
         self.aliased.add(where)
         self.aliased.update((*where, *rel) for rel, _ in inner)
         return plain_copy(value), size, inner
@@ -304,79 +319,41 @@ class Builder:
         if type(event) is yaml.AliasEvent:
             key = self.alias(event, path)[0]
             if isinstance(key, dict | list):
-                raise _error(event, "mapping keys must be plain scalars", "yaml-syntax", path)
-            tag, raw = _STR, str(key)
+                raise located(event, "mapping keys must be plain scalars", "yaml-syntax", path)
+            tag, raw = STR, str(key)
         else:
             self.open_anchor(event)
-            tag, key = self.construct(event, path)
+            tag, key = construct(self.loader, self.scalars, event, path)
             raw = event.value
             if event.anchor is not None:
-                self.anchors[event.anchor] = (key, 1, [], (*path, event.value))
-        if tag == _MERGE:
+                self.anchors[event.anchor] = (key, 1, [], (*path, event.value), 0)
+        if tag == MERGE:
+            if parent.merged is not None:
+                hint = "a mapping takes one `<<`; merge several with `<<: [*a, *b]`"
+                raise located(event, "duplicate merge key `<<`", "duplicate-key", path, hint)
             parent.key = _MERGE_KEY
             return
         if isinstance(key, bool | float) or key is None:
             key = raw
         if key in parent.value:
             first = self.positions.get((*path, key), (0, 0))[0]
-            raise _error(
+            raise located(
                 event,
                 f"duplicate key {shorten(key, 60)} (first given on line {first})",
                 "duplicate-key",
                 (*path, key),
                 "each key may appear once; remove one of them",
             )
-        self.record((*path, key), _pos(event))
+        self.record((*path, key), position(event))
         parent.key = key
 
     def scalar(self, event: Any, path: Path) -> Any:
-        tag, value = self.construct(event, path)
-        if tag == _MERGE:
+        tag, value = construct(self.loader, self.scalars, event, path)
+        if tag == MERGE:
             return event.value
         if type(value) is int and abs(value) > MAX_INT:
-            raise _error(
-                event,
-                f"the integer has more than {len(str(MAX_INT))} digits",
-                "yaml-limits",
-                path,
-                "kspec reads integers up to 2**63 - 1",
-            )
+            raise int_error(event, path)
         return value
-
-    def construct(self, event: Any, path: Path) -> tuple[str, Any]:
-        """The resolved tag and the value of a scalar event. Cached (short texts): every value built here is
-        immutable, and depends only on the tag, the text and whether the tag was implicit."""
-        tag, text = event.tag, event.value
-        if tag is not None and tag != "!" and tag not in SAFE_TAGS:
-            raise _tag_error(event, tag, path)
-        if len(text) > MAX_SCALAR:
-            raise _error(event, f"a scalar is longer than {MAX_SCALAR} characters", "yaml-limits", path)
-        key = (tag, text, event.implicit[0])
-        hit = self.scalars.get(key)
-        if hit is not None:
-            return hit
-        if tag is None or tag == "!":
-            tag = self.loader.resolve(yaml.ScalarNode, text, event.implicit)
-        if tag == _STR or tag == _MERGE:
-            out = (tag, text)
-        elif tag == _INT and len(text) > _MAX_INT_TEXT:
-            raise _error(  # checked on the text: converting thousands of digits is itself refused by Python
-                event,
-                f"the integer has {sum(c.isdigit() for c in text)} digits, more than {len(str(MAX_INT))}",
-                "yaml-limits",
-                path,
-                "kspec reads integers up to 2**63 - 1",
-            )
-        else:
-            node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
-            try:
-                out = (tag, self.loader.yaml_constructors[tag](self.loader, node))
-            except (ValueError, TypeError, AttributeError, yaml.YAMLError):
-                kind = tag.rsplit(":", 1)[-1]
-                raise _error(event, f"{shorten(text, 40)} is not a valid {kind}", "yaml-syntax", path) from None
-        if len(text) <= _CACHED_TEXT:
-            self.scalars[key] = out
-        return out
 
     def add(self, parent: _Open, value: Any, pos: Pos) -> None:
         """Put a finished value (which started at `pos`) into its parent collection."""

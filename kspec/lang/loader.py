@@ -17,7 +17,8 @@ import yaml
 
 from kspec.errors import SET_SOURCE, Path, SpecError, SpecErrors, shorten
 from kspec.lang import signatures
-from kspec.lang.events import MAX_DEPTH, MAX_INT, MAX_NODES, MAX_SCALAR, Builder
+from kspec.lang.events import MAX_DEPTH, MAX_NODES, Builder
+from kspec.lang.yaml_scalars import MAX_INT, MAX_SCALAR
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_INT", "MAX_NODES", "MAX_SCALAR", "Document", "parse_text", "read"]
 

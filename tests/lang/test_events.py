@@ -3,13 +3,14 @@ cases the old compose-then-construct reader crashed on are located errors."""
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
 from kspec.errors import SpecError, SpecErrors
-from kspec.lang import events, loader
+from kspec.lang import events, loader, yaml_scalars
 from kspec.lang.loader import parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,12 +89,12 @@ def test_shared_scalar_cache_changes_nothing(loader_cls: type) -> None:
     """Resolved scalars are shared between the documents of a process: a document read with the cache full of the
     others' scalars gives the same data and positions as one read with it empty."""
     texts = [path.read_text(encoding="utf-8") for path in YAML_FILES]
-    events._SCALARS.clear()
+    yaml_scalars.SCALARS.clear()
     cold = [build_with(loader_cls, text) for text in texts]
     warm = [build_with(loader_cls, text) for text in reversed(texts)][::-1]
     assert [d.data for d in warm] == [d.data for d in cold]
     assert [d.positions for d in warm] == [d.positions for d in cold]
-    assert len(events._SCALARS[loader_cls]) < sum(len(d.positions) for d in cold)  # it was shared
+    assert len(yaml_scalars.SCALARS[loader_cls]) < sum(len(d.positions) for d in cold)  # it was shared
 
 
 def test_cached_scalars_are_still_checked() -> None:
@@ -109,3 +110,71 @@ def test_cached_scalars_are_still_checked() -> None:
         for _ in range(2):  # the second time every scalar is in the cache
             (err,) = errors_of(text)
             assert err.code == code
+
+
+def _nested(depth: int, inner: str) -> str:
+    return "[" * depth + inner + "]" * depth
+
+
+def test_aliases_cannot_nest_past_the_depth_limit() -> None:
+    """Each anchor nests the one before: 20 of them (2.5 KB) once built a 1,200-level structure that overflowed
+    Python's stack while copied; the alias that passes the limit is the located error."""
+    text = "".join(f"a{i}: &a{i} {_nested(60, f'*a{i - 1}' if i else '1')}\n" for i in range(20))
+    for cls in loader._LOADERS:
+        with pytest.raises(SpecError) as info:
+            build_with(cls, text)
+        err = info.value
+        assert (err.code, err.line, err.column) == ("yaml-limits", 2, 69)
+        assert err.path == ("a1", *[0] * 60) and "*a0" in err.message
+
+
+@pytest.mark.parametrize("depth", [events.MAX_DEPTH + 1, events.MAX_DEPTH + 2])
+def test_an_alias_nests_as_deep_as_its_value_written_out(depth: int) -> None:
+    """The limit counts the levels an alias repeats where it is used: written out or through aliases (used as
+    values, inside other anchors), the same depth is read or refused alike."""
+    inner = depth - 11  # the anchored value's levels; the alias is used inside 10 sequences under a mapping
+    texts = [
+        f"b: {_nested(depth - 1, '1')}\n",
+        f"a: &a {_nested(inner, '1')}\nb: {_nested(10, '*a')}\n",
+        f"a: &a {_nested(inner - 1, '{x: 1}')}\nb: {_nested(10, '*a')}\n",
+        f"a: &a {_nested(inner - 4, '1')}\nm: &m {_nested(4, '*a')}\nb: {_nested(10, '*m')}\n",
+    ]
+    for text in texts:
+        for cls in loader._LOADERS:
+            if depth <= events.MAX_DEPTH + 1:
+                assert build_with(cls, text).data["b"] is not None
+            else:
+                with pytest.raises(SpecError) as info:
+                    build_with(cls, text)
+                assert info.value.code == "yaml-limits"
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "where"),
+    [
+        ("a: !!bool maybe\n", "yaml-syntax", (1, 4)),  # was a KeyError
+        ("a: !!int ''\n", "yaml-syntax", (1, 4)),  # these three were IndexErrors
+        ("a: !!float ''\n", "yaml-syntax", (1, 4)),
+        ("a: !!int _\n", "yaml-syntax", (1, 4)),
+        ("a: !!map x\n", "yaml-syntax", (1, 4)),  # these were generator objects in the data and in the cache
+        ("a: [!!seq x]\n", "yaml-syntax", (1, 5)),
+        ("!!map x: 1\n", "yaml-syntax", (1, 1)),
+        ("a: {<<: {x: 1}, <<: {x: 2}}\n", "duplicate-key", (1, 17)),  # was the first merge (SafeLoader: the last)
+        ("a: &a {x: 1}\nb:\n  <<: *a\n  y: 2\n  <<: *a\n", "duplicate-key", (5, 3)),
+    ],
+)
+def test_tagged_scalars_and_merge_keys_are_located_errors(text: str, code: str, where: tuple[int, int]) -> None:
+    for cls in loader._LOADERS:
+        for _ in range(2):  # the second time the scalars are in the shared cache
+            with pytest.raises(SpecError) as info:
+                build_with(cls, text)
+            assert (info.value.code, (info.value.line, info.value.column)) == (code, where)
+
+
+def test_the_shared_cache_holds_immutable_values_only() -> None:
+    text = "a: !!binary aGk=\nb: !!timestamp 2001-12-14\nc: !!null ''\nd: !!str 1\ne: !!bool true\nf: !!float 1\n"
+    for cls in loader._LOADERS:
+        data = build_with(cls, text).data
+        assert data["a"] == b"hi" and data["c"] is None and data["d"] == "1" and data["f"] == 1.0
+        for _, value in yaml_scalars.SCALARS[cls].values():
+            assert isinstance(value, str | int | float | bytes | datetime.date) or value is None
