@@ -16,10 +16,12 @@ import yaml
 from kspec.errors import Path, SpecError, shorten
 from kspec.lang.yaml_scalars import (
     CACHED,
+    MAP,
     MAX_INT,
     MERGE,
     SAFE_TAGS,
     SCALARS,
+    SEQ,
     STR,
     Pos,
     construct,
@@ -189,12 +191,15 @@ class Builder:
         path, pos = self.place(parent, event)
         if unsafe:
             raise tag_error(event, event.tag, path)
+        is_map = type(event) is yaml.MappingStartEvent
+        if event.tag is not None and event.tag != "!" and event.tag != (MAP if is_map else SEQ):  # `!!str {x: 1}`
+            fits = "a mapping" if is_map else "a sequence"
+            raise located(event, f"the tag !!{event.tag.rsplit(':', 1)[-1]} does not fit {fits}", "yaml-syntax", path)
         if len(stack) > MAX_DEPTH:
             raise located(event, f"the document nests deeper than {MAX_DEPTH} levels", "yaml-limits", ())
         start = self.total
         self.count(event, 1)
         self.open_anchor(event)
-        is_map = type(event) is yaml.MappingStartEvent
         merge_list = not is_map and parent is not None and parent.key is _MERGE_KEY
         frame = _Open({} if is_map else [], path, pos, event.anchor, len(self.log), merge_list, start)
         stack.append(frame)

@@ -24,7 +24,8 @@ _INT = TAG + "int"
 SAFE_TAGS = frozenset(
     TAG + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "binary", "timestamp")
 )
-_COLLECTION_TAGS = frozenset((TAG + "map", TAG + "seq"))  # SafeConstructor builds these with generators
+MAP, SEQ = TAG + "map", TAG + "seq"
+_COLLECTION_TAGS = frozenset((MAP, SEQ))  # SafeConstructor builds these with generators
 #: what the cache may hold: a value shared by every later document must be one no stage can change
 _IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes, datetime.date, datetime.datetime))
 _NOT_PLAIN = "kspec reads plain YAML only; remove the tag"

@@ -159,11 +159,13 @@ def test_an_alias_nests_as_deep_as_its_value_written_out(depth: int) -> None:
         ("a: !!map x\n", "yaml-syntax", (1, 4)),  # these were generator objects in the data and in the cache
         ("a: [!!seq x]\n", "yaml-syntax", (1, 5)),
         ("!!map x: 1\n", "yaml-syntax", (1, 1)),
+        ("a: !!str {x: 1}\n", "yaml-syntax", (1, 4)),  # these two were read as if untagged (SafeLoader refuses them)
+        ("- !!map [1]\n", "yaml-syntax", (1, 3)),
         ("a: {<<: {x: 1}, <<: {x: 2}}\n", "duplicate-key", (1, 17)),  # was the first merge (SafeLoader: the last)
         ("a: &a {x: 1}\nb:\n  <<: *a\n  y: 2\n  <<: *a\n", "duplicate-key", (5, 3)),
     ],
 )
-def test_tagged_scalars_and_merge_keys_are_located_errors(text: str, code: str, where: tuple[int, int]) -> None:
+def test_bad_tags_and_merge_keys_are_located_errors(text: str, code: str, where: tuple[int, int]) -> None:
     for cls in loader._LOADERS:
         for _ in range(2):  # the second time the scalars are in the shared cache
             with pytest.raises(SpecError) as info:
