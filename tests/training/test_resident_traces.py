@@ -53,7 +53,7 @@ def test_xla_hands_back_the_compilers_memory_before_the_first_step(
     # 480 training examples in batches of 50: 9 full batches, then a batch of 30 in the graph loop. Under XLA the
     # program is compiled by a call of no steps and the heap trimmed before step 1 runs, and trimmed again after
     # each epoch's last (graph-mode) batch; without XLA the loop trims nothing itself
-    from kspec.training import resident
+    from kspec.training import resident, resident_calls
 
     model: list[Any] = []
     trims: list[int] = []
@@ -68,7 +68,7 @@ def test_xla_hands_back_the_compilers_memory_before_the_first_step(
         return True
 
     monkeypatch.setattr(resident.Feed, "train", watched)
-    monkeypatch.setattr(resident, "give_back", trim)
+    monkeypatch.setattr(resident_calls, "give_back", trim)
     result = _run(tmp_path, ANN, epochs=3, feed="resident", verbose=0, jit_compile=jit, plots=["history"])
     assert result.metrics["accuracy"] > 0
     assert trims == ([0, 10, 20, 30] if jit else [])
