@@ -60,7 +60,14 @@ class _Resolver:
         rest of the graph is still checked without phantom cycles."""
         taken = name in self.nodes or (spec_wide and name in self.layer_names)
         if taken:
-            self.errors.append(_named_twice(name, path))
+            self.errors.append(
+                SpecError(
+                    f"the name '{name}' is used twice",
+                    (*path, "name"),
+                    "duplicate-name",
+                    hint="layer names must be unique in a spec; rename one of them",
+                )
+            )
         if spec_wide:
             self.layer_names.setdefault(name, path)
         if not taken:
@@ -187,8 +194,6 @@ class _Resolver:
             name = base if base not in self.nodes else self.auto_name(f"{base}_call")
         else:
             name = scope.prefix + self.auto_name(base) if not scope.prefix else self.auto_name(scope.prefix + base)
-        if local is not None and local in scope.aliases and name not in self.nodes:  # a block instance's name
-            self.errors.append(_named_twice(local, path))
         name = self.claim(name, path, spec_wide=node_kind in ("layer", "op"))
         layer = entry.use if node_kind == "use" else name
         node = Node(name, node_kind, type_name, args, inputs, path, arg_paths, scope.block, layer or name,  # type: ignore[arg-type]
@@ -276,22 +281,8 @@ class _Resolver:
                 )
             )
             out = last
-        named = (entry.name + suffix) if entry.name else instance
-        if named in scope.aliases or scope.prefix + named in self.nodes:  # a layer, model or instance is named so
-            self.errors.append(_named_twice(named, path))
-        scope.aliases[named] = out or ""
+        scope.aliases[(entry.name + suffix) if entry.name else instance] = out or ""
         return out
-
-
-def _named_twice(name: str, path: Path) -> SpecError:
-    """A name given to two entries of one model (layers, nested models, block instances): a reference could not tell
-    which one it means."""
-    return SpecError(
-        f"the name '{name}' is used twice",
-        (*path, "name"),
-        "duplicate-name",
-        hint="layer, model and block-instance names must be unique in a spec; rename one of them",
-    )
 
 
 def resolve(doc: Document, spec: Spec) -> tuple[Resolved, list[SpecError]]:

@@ -154,33 +154,3 @@ def test_models_nest_and_share_layers() -> None:
     assert [n.name for n in stacked.order()] == ["x", "encoder", "decoder"]
     assert res.model_order().index("encoder") < res.model_order().index("stacked")
     assert res.main == "stacked"
-
-
-def test_a_block_instance_cannot_share_a_name_with_a_layer_or_model() -> None:
-    # a reference `e` (or `e[1]`) could not tell the block instance from the nested model or layer named `e`
-    for second in ("{model: enc, name: e}", "{type: Dense, units: 2, name: e}", "{block: blk, name: e}"):
-        for first, then in (("{block: blk, name: e}", second), (second, "{block: blk, name: e}")):
-            if first == then:
-                continue
-            _, errors = resolved(f"""
-                kspec: 1
-                name: clash
-                blocks:
-                  blk: {{layers: [{{type: Dense, units: 3}}]}}
-                models:
-                  enc:
-                    inputs: {{x: {{shape: [4]}}}}
-                    layers: [{{type: Dense, units: 3, name: a}}]
-                  main:
-                    inputs: {{x: {{shape: [4]}}}}
-                    layers:
-                      - {first}
-                      - {then}
-                      - {{type: Dense, units: 1, name: head}}
-            """)
-            assert [(e.code, e.message) for e in errors] == [("duplicate-name", "the name 'e' is used twice")], (
-                first,
-                then,
-                errors,
-            )
-            assert errors[0].path == ("models", "main", "layers", 1, "name")

@@ -12,10 +12,8 @@ import pytest
 import kspec
 from kspec.analysis import shapes
 from kspec.diagram import DrawOptions, render, to_dot
-from kspec.errors import SpecErrors
 
-#: block instance `e` and nested model `e` side by side in model `main`: `kspec validate` rejects the name used twice
-#: (tests/analysis/test_graph.py), and the DOT builder still keeps their ids apart
+#: block instance `e` and nested model `e` side by side in model `main`; `kspec validate` accepts it
 NAMESAKES = """
 kspec: 1
 name: namesakes
@@ -85,12 +83,11 @@ _EDGE = re.compile(r"^\t(\S+) -> (\S+)(?: \[(.*)\])?$", re.M)
 _NODE = re.compile(r"^\s*(\"[^\"]*\"|\w+) \[label=", re.M)
 
 
-def _dot(tmp_path: Path, text: str, checked: bool = True, **options: object) -> str:
+def _dot(tmp_path: Path, text: str, **options: object) -> str:
     path = tmp_path / "spec.yaml"
     path.write_text(text, encoding="utf-8")
     resolved = kspec.load(path)
-    if checked:
-        kspec.check(resolved)  # what `kspec validate` says ok to
+    kspec.check(resolved)  # what `kspec validate` says ok to
     return to_dot(resolved, DrawOptions(**options), shapes=shapes.infer(resolved))  # type: ignore[arg-type]
 
 
@@ -100,9 +97,7 @@ def _repeated(ids: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("model", [None, "main"])
 def test_a_block_instance_and_a_nested_model_of_one_name_get_their_own_clusters(tmp_path: Path, model: str) -> None:
-    with pytest.raises(SpecErrors, match="the name 'e' is used twice"):
-        _dot(tmp_path, NAMESAKES)
-    dot = _dot(tmp_path, NAMESAKES, checked=False, expand_nested=True, model=model)
+    dot = _dot(tmp_path, NAMESAKES, expand_nested=True, model=model)
     clusters, headers = _SUBGRAPH.findall(dot), _HEADER.findall(dot)
     assert not _repeated(clusters) and not _repeated(headers)
     assert len(headers) == 2  # the block instance's and the nested model's
@@ -120,7 +115,7 @@ def test_graphviz_draws_every_cluster_and_header(tmp_path: Path) -> None:
     """Rendered: two clusters of one id would merge into one, and one of the two headers would be lost."""
     if render.choose("svg") is None:
         pytest.fail("no renderer: graphviz-pure is a dependency of kspec")
-    dot = _dot(tmp_path, NAMESAKES, checked=False, expand_nested=True)
+    dot = _dot(tmp_path, NAMESAKES, expand_nested=True)
     svg = render.render(dot, tmp_path / "namesakes.svg").read_text(encoding="utf-8")
     titles = re.findall(r'class="cluster">\s*<title>([^<]*)</title>', svg)
     assert len(titles) == 4 and len(set(titles)) == 4  # enc, main, and in main: block e and nested model e
