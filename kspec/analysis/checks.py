@@ -53,6 +53,7 @@ def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
         for err in catalog.check_object(kind, value, allow_unsafe=ctx.allow_unsafe):
             yield err.prefixed(path)
     yield from spec_train.check_train(train, {name: len(g.outputs) for name, g in res.models.items()})
+    yield from _per_class_metrics(train.metrics)
     data = res.spec.data
     augments = [i for i, step in enumerate(data.preprocess if data else []) if getattr(step, "type", None) == "augment"]
     if train.feed == "resident" and augments:
@@ -62,6 +63,27 @@ def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
             "train-error",
             hint=f"remove `feed` (auto picks tf.data here) or the augment step at data.preprocess[{augments[0]}]",
         )
+
+
+#: Keras metrics whose result is one value per class unless `average` is set
+_PER_CLASS = {"F1Score", "FBetaScore", "f1_score", "fbeta_score"}
+
+
+def _per_class_metrics(metrics: list[Any]) -> Iterator[SpecError]:
+    """kspec's history, progress lines and plots hold one number per metric and epoch."""
+    for i, m in enumerate(metrics):
+        kind = m.get("type") if isinstance(m, dict) else m
+        if kind in _PER_CLASS and (not isinstance(m, dict) or m.get("average") is None):
+            yield SpecError(
+                f"{kind} without `average` gives one value per class; kspec records one number per metric and epoch",
+                ("train", "metrics", i),
+                "train-error",
+                hint=f"add `average: macro` (or micro, weighted): {{type: {_class_name(kind)}, average: macro}}",
+            )
+
+
+def _class_name(kind: str) -> str:
+    return {"f1_score": "F1Score", "fbeta_score": "FBetaScore"}.get(kind, kind)
 
 
 def check_data(res: Resolved, ctx: Context) -> Iterator[SpecError]:

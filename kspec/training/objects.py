@@ -61,7 +61,14 @@ def _metric(value: Any, defined: Mapping[str, LossSpec] | None) -> Any:
     """A metric for `Model.compile`: Keras's config, or a fresh `FormulaMetric` for a loss of `losses:`."""
     found = reference(value, defined or {})
     if found is None:
-        return to_keras_config(value)
+        config = to_keras_config(value)
+        if not isinstance(config, dict):
+            return config
+        import keras
+
+        # an instance: `compile` reads a dict in its metrics list as {output name: metric}, so a config with arguments
+        # (`{type: Precision, thresholds: 0.5}`) failed as "Could not interpret metric identifier: 0.5"
+        return keras.metrics.get(config)
     from kspec.compiler.spec_losses import FormulaMetric
 
     name, overrides = found

@@ -337,3 +337,17 @@ def test_op_determinism_follows_each_runs_spec(tmp_path: Path) -> None:
     assert tf_config.is_op_determinism_enabled()
     _run(tmp_path, ANN, "free", epochs=1, verbose=0)
     assert not tf_config.is_op_determinism_enabled()  # a later run in the same process does not inherit it
+
+
+@pytest.mark.parametrize("feed", ["resident", "tf.data"])
+def test_metrics_with_arguments_train(tmp_path: Path, feed: str) -> None:
+    # a metric config with arguments reached `compile` as a dict, which Keras reads as {output name: metric}
+    metrics = [
+        "accuracy",
+        {"type": "Precision", "thresholds": 0.5, "name": "prec"},
+        {"type": "F1Score", "average": "macro"},
+    ]
+    kspec.check(_spec(tmp_path, ANN, metrics=metrics))
+    result = _run(tmp_path, ANN, metrics=metrics, epochs=1, feed=feed, verbose=0, plots="none")
+    assert {"accuracy", "prec", "f1_score", "val_prec", "val_f1_score"} <= set(result.history)
+    assert 0.0 <= result.metrics["prec"] <= 1.0 and 0.0 <= result.metrics["f1_score"] <= 1.0
