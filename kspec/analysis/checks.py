@@ -65,8 +65,8 @@ def check_train(res: Resolved, ctx: Context) -> Iterator[SpecError]:
         )
 
 
-#: Keras metrics whose result is one value per class unless `average` is set
-_PER_CLASS = {"F1Score", "FBetaScore", "f1_score", "fbeta_score"}
+#: Keras metrics whose result is one value per class unless `average` is set, by the names a spec may give them
+_PER_CLASS = {"F1Score": "F1Score", "f1_score": "F1Score", "FBetaScore": "FBetaScore", "fbeta_score": "FBetaScore"}
 
 
 def _per_class_metrics(metrics: list[Any]) -> Iterator[SpecError]:
@@ -78,12 +78,8 @@ def _per_class_metrics(metrics: list[Any]) -> Iterator[SpecError]:
                 f"{kind} without `average` gives one value per class; kspec records one number per metric and epoch",
                 ("train", "metrics", i),
                 "train-error",
-                hint=f"add `average: macro` (or micro, weighted): {{type: {_class_name(kind)}, average: macro}}",
+                hint=f"add `average: macro` (or micro, weighted): {{type: {_PER_CLASS[kind]}, average: macro}}",
             )
-
-
-def _class_name(kind: str) -> str:
-    return {"f1_score": "F1Score", "fbeta_score": "FBetaScore"}.get(kind, kind)
 
 
 def check_data(res: Resolved, ctx: Context) -> Iterator[SpecError]:

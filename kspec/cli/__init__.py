@@ -70,14 +70,16 @@ def finish(code: int) -> NoReturn:
         raise SystemExit(code)
     import atexit
 
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
+    _flush()
     atexit._run_exitfuncs()  # logging's shutdown, Keras's and TensorFlow's own handlers
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
+    _flush()
     os._exit(code)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream
+            stream.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -58,9 +58,12 @@ def run_train(args: argparse.Namespace) -> int:
     kspec.check(
         resolved, allow_unsafe=args.allow_unsafe, max_params=args.max_params, max_synthetic_values=args.max_synthetic
     )
+    from kspec.training.interrupts import sigterm_as_interrupt
     from kspec.training.runs import DiskFull, Interrupted
 
-    previous = signal.signal(signal.SIGTERM, _terminated)  # SIGTERM ends training like Ctrl-C: saved, resumable
+    previous = signal.signal(
+        signal.SIGTERM, sigterm_as_interrupt
+    )  # SIGTERM ends training like Ctrl-C: saved, resumable
     try:
         result = trainer.train(
             resolved,
@@ -123,12 +126,6 @@ def _launch(args: argparse.Namespace) -> int:
     chief = ["train", *common, *(["--out", args.out] if args.out else [])]
     chief += [*(["--resume", args.resume] if args.resume else []), *(["--restart"] if args.restart else [])]
     return launch(args.workers, chief, ["train", *common], {WORKERS_ENV: str(args.workers)})
-
-
-def _terminated(signum: int, frame: object) -> None:
-    from kspec.training.interrupts import Signalled
-
-    raise Signalled("SIGTERM")
 
 
 def _end_progress_line() -> None:

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kspec.training.interrupts import sigterm_as_interrupt
+
 #: seconds between two "waiting for" lines
 REPORT_EVERY = 5.0
 #: the deadline when the spec gives no `train.distribute_timeout`
@@ -153,17 +155,7 @@ def _own_sigterm(handler: Any) -> None:
     the main thread instead, as Ctrl-C is: training stops between steps, and the worker's temporary folder goes.
     """
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _sigterm_as_interrupt if handler in (None, signal.SIG_DFL) else handler)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
-
-    signal_name = "SIGTERM"
-
-
-def _sigterm_as_interrupt(signum: int, frame: object) -> None:
-    raise Terminated()
+        signal.signal(signal.SIGTERM, sigterm_as_interrupt if handler in (None, signal.SIG_DFL) else handler)
 
 
 def worker_folder() -> Path:

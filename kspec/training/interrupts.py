@@ -28,6 +28,11 @@ class Signalled(KeyboardInterrupt):
         self.signal_name = signal_name
 
 
+def sigterm_as_interrupt(signum: int, frame: object) -> None:
+    """A SIGTERM handler that raises `Signalled("SIGTERM")` in the main thread, as Ctrl-C raises KeyboardInterrupt."""
+    raise Signalled("SIGTERM")
+
+
 class _Pending:
     """The signal received and not yet acted on (None: none), and whether a block is deferring signals."""
 

@@ -57,18 +57,21 @@ def make_loss(value: Any, path: tuple[str | int, ...], defined: Mapping[str, Los
         raise _keras_error(path, exc) from None
 
 
-def _metric(value: Any, defined: Mapping[str, LossSpec] | None) -> Any:
-    """A metric for `Model.compile`: Keras's config, or a fresh `FormulaMetric` for a loss of `losses:`."""
+def _metric(value: Any, defined: Mapping[str, LossSpec] | None, path: tuple[str | int, ...]) -> Any:
+    """A metric for `Model.compile`: a name as given, a Keras metric object, or a fresh `FormulaMetric` for a loss of
+    `losses:`."""
     found = reference(value, defined or {})
     if found is None:
-        config = to_keras_config(value)
-        if not isinstance(config, dict):
-            return config
+        if not isinstance(value, dict):
+            return value  # a name: `compile` resolves "accuracy" by the loss and the targets
         import keras
 
-        # an instance: `compile` reads a dict in its metrics list as {output name: metric}, so a config with arguments
-        # (`{type: Precision, thresholds: 0.5}`) failed as "Could not interpret metric identifier: 0.5"
-        return keras.metrics.get(config)
+        # an object, not its config: `compile` reads a dict in its metrics list as {output name: metric}, so a config
+        # with arguments (`{type: Precision, thresholds: 0.5}`) failed as "Could not interpret metric identifier: 0.5"
+        try:
+            return keras.metrics.get(to_keras_config(value))
+        except (ValueError, TypeError) as exc:
+            raise _keras_error(path, exc) from None
     from kspec.compiler.spec_losses import FormulaMetric
 
     name, overrides = found
@@ -90,9 +93,10 @@ def compile_args(
         loss = make_loss(spec.loss, ("train", "loss"), defined)
     if isinstance(weights, dict) and outputs is not None:
         weights = [float(weights.get(o, 1.0)) for o in outputs]
-    metrics: Any = [_metric(m, defined) for m in spec.metrics]
+    at = [("train", "metrics", i) for i in range(len(spec.metrics))]
+    metrics: Any = [_metric(m, defined, p) for m, p in zip(spec.metrics, at, strict=True)]
     if metrics and outputs is not None and len(outputs) > 1:  # Keras wants them per output: each output gets all
-        metrics = [[_metric(m, defined) for m in spec.metrics] for _ in outputs]
+        metrics = [[_metric(m, defined, p) for m, p in zip(spec.metrics, at, strict=True)] for _ in outputs]
     return {
         "optimizer": make_optimizer(spec),
         "loss": loss,
